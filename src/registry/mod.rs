@@ -1,0 +1,4 @@
+//! Talking to OCI distribution registries.
+
+pub mod auth;
+pub mod credentials;
