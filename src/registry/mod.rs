@@ -1,4 +1,27 @@
-//! Talking to OCI distribution registries.
+//! Talking to OCI distribution registries: the narrow trait the core uses, and its
+//! HTTP implementation.
 
 pub mod auth;
+pub mod client;
 pub mod credentials;
+pub mod manifest;
+
+use anyhow::Result;
+
+use crate::reference::Reference;
+use manifest::IndexEntry;
+
+/// What the core needs from a registry. `Sync` so rayon workers can share one client
+/// (and its token cache and connection pools).
+pub trait Registry: Sync {
+    /// Every tag of the image's repository, all pages. A missing repository is an error.
+    fn tags(&self, image: &Reference) -> Result<Vec<String>>;
+    /// The manifest digest `reference` (a tag or digest) resolves to; `None` only when
+    /// the registry answered 404. Every other failure is an error, never "missing".
+    fn digest(&self, image: &Reference, reference: &str) -> Result<Option<String>>;
+    /// The platform manifests of `reference` when it is an index (empty when it is a
+    /// single-platform manifest); `None` on 404.
+    fn index_children(&self, image: &Reference, reference: &str) -> Result<Option<Vec<IndexEntry>>>;
+    /// Requests sent so far (for the run summary and benchmarks).
+    fn requests(&self) -> usize;
+}

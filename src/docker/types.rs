@@ -1,0 +1,202 @@
+//! The parts of the engine's JSON that dum reads, typed. Unknown fields are ignored
+//! so newer engines keep working; inspect documents are also kept raw where the whole
+//! document matters (recreating a container).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `GET /version`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionInfo {
+    /// Engine version, e.g. "20.10.24".
+    #[serde(default)]
+    pub version: String,
+    /// Highest API version the engine speaks.
+    #[serde(default)]
+    pub api_version: String,
+    /// Lowest API version the engine accepts.
+    #[serde(default, rename = "MinAPIVersion")]
+    pub min_api_version: Option<String>,
+    /// Engine architecture, e.g. "amd64".
+    #[serde(default)]
+    pub arch: String,
+    /// Engine OS, e.g. "linux".
+    #[serde(default)]
+    pub os: String,
+}
+
+/// One row of `GET /containers/json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    /// Full container ID.
+    pub id: String,
+    /// Names with a leading slash.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The image as the user named it at create time (or an ID).
+    #[serde(default)]
+    pub image: String,
+    /// The image ID.
+    #[serde(default, rename = "ImageID")]
+    pub image_id: String,
+    /// `running`, `exited`, …
+    #[serde(default)]
+    pub state: String,
+    /// Container labels.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl ContainerSummary {
+    /// The primary name without the leading slash.
+    pub fn name(&self) -> &str {
+        self.names.first().map(|n| n.trim_start_matches('/')).unwrap_or(&self.id)
+    }
+}
+
+/// `State` of a container inspect.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerState {
+    /// `running`, `exited`, `created`, …
+    #[serde(default)]
+    pub status: String,
+    /// Whether the process is running.
+    #[serde(default)]
+    pub running: bool,
+    /// Whether the container is in a restart loop.
+    #[serde(default)]
+    pub restarting: bool,
+    /// Exit code of the last run.
+    #[serde(default)]
+    pub exit_code: i64,
+    /// Health, when the container has a healthcheck.
+    #[serde(default)]
+    pub health: Option<Health>,
+}
+
+/// Healthcheck status.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    /// `starting`, `healthy`, `unhealthy`.
+    #[serde(default)]
+    pub status: String,
+}
+
+/// `Config` of a container inspect (only what dum reads by name).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    /// The image reference the container was created from, as the user wrote it.
+    #[serde(default)]
+    pub image: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /containers/{id}/json`: typed view plus the raw document.
+#[derive(Debug, Clone)]
+pub struct ContainerInspect {
+    /// Full ID.
+    pub id: String,
+    /// Name without the leading slash.
+    pub name: String,
+    /// Image ID (`sha256:…`).
+    pub image_id: String,
+    /// Config section.
+    pub config: ContainerConfig,
+    /// State section.
+    pub state: ContainerState,
+    /// The whole document as the engine sent it.
+    pub raw: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerInspectWire {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    config: ContainerConfig,
+    #[serde(default)]
+    state: ContainerState,
+}
+
+impl ContainerInspect {
+    /// Builds the typed view from the raw document.
+    pub fn from_value(raw: serde_json::Value) -> serde_json::Result<ContainerInspect> {
+        let wire: ContainerInspectWire = serde_json::from_value(raw.clone())?;
+        Ok(ContainerInspect {
+            id: wire.id,
+            name: wire.name.trim_start_matches('/').to_string(),
+            image_id: wire.image,
+            config: wire.config,
+            state: wire.state,
+            raw,
+        })
+    }
+}
+
+/// `GET /images/{name}/json`: typed view plus the raw document.
+#[derive(Debug, Clone)]
+pub struct ImageInspect {
+    /// Image ID (`sha256:…` of the config).
+    pub id: String,
+    /// `name:tag` references pointing at this image.
+    pub repo_tags: Vec<String>,
+    /// `name@sha256:…` manifest digests this image was pulled or pushed as.
+    pub repo_digests: Vec<String>,
+    /// The whole document as the engine sent it.
+    pub raw: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImageInspectWire {
+    id: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(default)]
+    repo_digests: Option<Vec<String>>,
+}
+
+impl ImageInspect {
+    /// Builds the typed view from the raw document.
+    pub fn from_value(raw: serde_json::Value) -> serde_json::Result<ImageInspect> {
+        let wire: ImageInspectWire = serde_json::from_value(raw.clone())?;
+        Ok(ImageInspect {
+            id: wire.id,
+            repo_tags: wire.repo_tags.unwrap_or_default(),
+            repo_digests: wire.repo_digests.unwrap_or_default(),
+            raw,
+        })
+    }
+}
+
+/// One row of `GET /images/json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageSummary {
+    /// Image ID.
+    pub id: String,
+    /// Tags.
+    #[serde(default)]
+    pub repo_tags: Option<Vec<String>>,
+    /// Digests.
+    #[serde(default)]
+    pub repo_digests: Option<Vec<String>>,
+    /// Creation time (unix seconds).
+    #[serde(default)]
+    pub created: i64,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: i64,
+}

@@ -1,0 +1,580 @@
+//! The HTTP side of the registry: one pooled ureq agent per registry host, the `/v2/`
+//! ping and its challenge, token and Basic auth, retries, size limits.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use base64::Engine as _;
+use ureq::Agent;
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+
+use super::auth::{self, Challenge};
+use super::credentials::{Credentials, DockerConfig};
+use super::manifest::{self, IndexEntry};
+use super::Registry;
+use crate::reference::Reference;
+
+/// Largest tag-list page dum reads.
+const MAX_TAG_PAGE: u64 = 16 * 1024 * 1024;
+/// Largest manifest dum reads (distribution refuses bigger ones too).
+const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
+/// Largest token or ping answer.
+const MAX_SMALL: u64 = 1024 * 1024;
+/// Tag-list pages followed at most: a `Link` loop or a hostile registry cannot keep dum busy.
+const MAX_PAGES: usize = 200;
+/// Attempts for answers that invite a retry (429, 502, 503, 504).
+const ATTEMPTS: u32 = 4;
+/// Longest `Retry-After` dum honours; longer waits fail the image instead of the run.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Knobs of the registry client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Registries (host[:port]) that may be spoken to over plain HTTP or unverified TLS.
+    pub insecure_registries: Vec<String>,
+    /// Docker's client config file holding `docker login` credentials, if any.
+    pub docker_config: Option<std::path::PathBuf>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Where Docker keeps per-registry CA certificates (`/etc/docker/certs.d`).
+    pub certs_dir: std::path::PathBuf,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure_registries: Vec::new(),
+            docker_config: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            certs_dir: std::path::PathBuf::from("/etc/docker/certs.d"),
+        }
+    }
+}
+
+/// What the `/v2/` ping taught about a host.
+struct Host {
+    agent: Agent,
+    /// `scheme://host[:port]`.
+    base: String,
+    challenge: Option<Challenge>,
+}
+
+/// A registry client shared by all images of a run (it is `Sync`; rayon workers share it).
+pub struct RegistryClient {
+    options: ClientOptions,
+    docker_config: Result<DockerConfig, String>,
+    hosts: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<Host>, String>>>>>,
+    tokens: Mutex<HashMap<(String, String), Arc<OnceLock<Result<String, String>>>>>,
+    requests: AtomicUsize,
+    credentials_cache: Mutex<HashMap<String, Option<Credentials>>>,
+}
+
+/// One answer, read and bounded.
+struct Answer {
+    status: u16,
+    digest: Option<String>,
+    content_type: Option<String>,
+    link: Option<String>,
+    www_authenticate: Option<String>,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl RegistryClient {
+    /// A client; Docker's credential file is read once here.
+    pub fn new(options: ClientOptions) -> RegistryClient {
+        let docker_config = match &options.docker_config {
+            None => Ok(DockerConfig::default()),
+            Some(path) => DockerConfig::load(path).map_err(|e| format!("{e:#}")),
+        };
+        RegistryClient {
+            options,
+            docker_config,
+            hosts: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            requests: AtomicUsize::new(0),
+            credentials_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn is_insecure(&self, host: &str) -> bool {
+        auth::is_loopback_host(host) || self.options.insecure_registries.iter().any(|h| h == host)
+    }
+
+    fn agent(&self, host: &str, skip_verify: bool) -> Result<Agent> {
+        let mut builder = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(self.options.connect_timeout))
+            .timeout_global(Some(self.options.request_timeout))
+            .user_agent(concat!("dum/", env!("CARGO_PKG_VERSION")))
+            .max_redirects(5)
+            .max_idle_connections_per_host(16);
+        let dir = self.options.certs_dir.join(host);
+        let tls = tls_config(&dir, skip_verify)?;
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls);
+        }
+        Ok(builder.build().new_agent())
+    }
+
+    /// The host's agent, base URL and challenge, pinging it once per run.
+    fn host(&self, host: &str) -> Result<Arc<Host>> {
+        let cell = {
+            let mut hosts = self.hosts.lock().map_err(|_| anyhow!("registry client lock poisoned"))?;
+            hosts.entry(host.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| self.ping(host).map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(|e| anyhow!(e))
+    }
+
+    fn ping(&self, host: &str) -> Result<Host> {
+        let insecure = self.is_insecure(host);
+        if insecure {
+            let agent = self.agent(host, false)?;
+            let base = format!("http://{host}");
+            match self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL) {
+                Ok(answer) if !speaks_tls_only(&answer) => return self.finish_ping(host, agent, base, answer),
+                Ok(_) => log::debug!("{host} speaks HTTPS only"),
+                Err(e) => log::debug!("plain HTTP to {host} failed ({e:#}); trying HTTPS"),
+            }
+            if !auth::is_loopback_host(host) {
+                log::warn!("{host} is in insecure_registries: TLS certificates are not verified");
+            }
+            let agent = self.agent(host, true)?;
+            let base = format!("https://{host}");
+            let answer = self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL)?;
+            return self.finish_ping(host, agent, base, answer);
+        }
+        let agent = self.agent(host, false)?;
+        let base = format!("https://{host}");
+        let answer = self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL)?;
+        self.finish_ping(host, agent, base, answer)
+    }
+
+    fn finish_ping(&self, host: &str, agent: Agent, base: String, answer: Answer) -> Result<Host> {
+        match answer.status {
+            200..=299 => Ok(Host { agent, base, challenge: None }),
+            401 => {
+                let header = answer.www_authenticate.unwrap_or_default();
+                let challenges = auth::parse_challenges(&header);
+                match auth::preferred(&challenges) {
+                    Some(c) => Ok(Host { agent, base, challenge: Some(c.clone()) }),
+                    None => bail!(
+                        "{base}/v2/ answered 401 without a usable WWW-Authenticate challenge ({header:?}): is {host} a registry?"
+                    ),
+                }
+            }
+            404 => bail!("{base}/v2/ answered 404: {host} does not serve the registry API"),
+            status => bail!("{base}/v2/ answered HTTP {status}{}", manifest::html_hint(&answer.body)),
+        }
+    }
+
+    /// Credentials for an image's registry, from Docker's config, looked up once per host.
+    fn credentials(&self, image: &Reference) -> Result<Option<Credentials>> {
+        let key = image.registry.clone();
+        if let Ok(cache) = self.credentials_cache.lock() {
+            if let Some(found) = cache.get(&key) {
+                return Ok(found.clone());
+            }
+        }
+        let config = self.docker_config.as_ref().map_err(|e| anyhow!("{e}"))?;
+        let found = config.credentials_for(&image.credential_keys(), Duration::from_secs(10))?;
+        if let Ok(mut cache) = self.credentials_cache.lock() {
+            cache.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// The `Authorization` header for a request to `image`'s repository, if one is needed.
+    fn authorization(&self, image: &Reference, host: &Host, refresh: bool) -> Result<Option<String>> {
+        match &host.challenge {
+            None => Ok(None),
+            Some(Challenge::Basic { .. }) => match self.credentials(image)? {
+                Some(Credentials::Basic { username, password }) => {
+                    auth::credentials_allowed(&host.base, image.api_host(), None, &self.options.insecure_registries)
+                        .map_err(|e| anyhow!(e))?;
+                    Ok(Some(basic(&username, &password)))
+                }
+                Some(Credentials::IdentityToken(_)) | None => bail!(
+                    "{} requires a login: run `docker login {}` (dum reads the credentials it stores)",
+                    image.registry,
+                    image.registry
+                ),
+            },
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let scope = auth::pull_scope(&image.repository);
+                let key = (image.api_host().to_string(), scope.clone());
+                let cell = {
+                    let mut tokens = self.tokens.lock().map_err(|_| anyhow!("token cache lock poisoned"))?;
+                    if refresh {
+                        tokens.remove(&key);
+                    }
+                    tokens.entry(key).or_default().clone()
+                };
+                let token = cell
+                    .get_or_init(|| {
+                        self.fetch_token(image, host, realm, service.as_deref(), &scope)
+                            .map_err(|e| format!("{e:#}"))
+                    })
+                    .clone()
+                    .map_err(|e| anyhow!(e))?;
+                Ok(Some(format!("Bearer {token}")))
+            }
+        }
+    }
+
+    fn fetch_token(
+        &self,
+        image: &Reference,
+        host: &Host,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String> {
+        let url = auth::token_url(realm, service, scope);
+        let realm_host = auth::url_host(realm).ok_or_else(|| anyhow!("{} announced a token realm that is not an http(s) URL: {realm}", image.registry))?;
+        let credentials = self.credentials(image)?;
+        let mut authorization = None;
+        if let Some(creds) = &credentials {
+            // The realm is where the registry itself sends us, so it may receive the
+            // login; the scheme rule (no plain HTTP off loopback) still applies.
+            auth::credentials_allowed(&url, image.api_host(), Some(&realm_host), &self.options.insecure_registries)
+                .map_err(|e| anyhow!("not sending credentials for {}: {e}", image.registry))?;
+            if let Credentials::Basic { username, password } = creds {
+                authorization = Some(basic(username, password));
+            }
+        }
+        let answer = match &credentials {
+            Some(Credentials::IdentityToken(refresh)) => {
+                let form = format!(
+                    "grant_type=refresh_token&client_id=dum&service={}&scope={}&refresh_token={}",
+                    form_encode(service.unwrap_or("")),
+                    form_encode(scope),
+                    form_encode(refresh)
+                );
+                self.raw_with_body(&host.agent, realm, form)?
+            }
+            _ => self.raw(&host.agent, "GET", &url, None, authorization.as_deref(), MAX_SMALL)?,
+        };
+        match answer.status {
+            200..=299 => auth::parse_token_reply(&answer.body, realm),
+            401 | 403 if credentials.is_some() => bail!(
+                "the token service {realm} refused the stored credentials for {}: run `docker login {}` again",
+                image.registry,
+                image.registry
+            ),
+            401 | 403 => bail!(
+                "the token service {realm} refused an anonymous token for {}: run `docker login {}`",
+                image.registry,
+                image.registry
+            ),
+            status => bail!("the token service {realm} answered HTTP {status}"),
+        }
+    }
+
+    /// One request to a repository path under `/v2/`, with auth and retries.
+    fn call(&self, image: &Reference, method: &str, url_path: &str, accept: Option<&str>, limit: u64) -> Result<Answer> {
+        let host = self.host(image.api_host())?;
+        let url = if url_path.contains("://") { url_path.to_string() } else { format!("{}{url_path}", host.base) };
+        let mut authorization = self.authorization(image, &host, false)?;
+        let mut refreshed = false;
+        loop {
+            let answer = self.with_retries(&host.agent, method, &url, accept, authorization.as_deref(), limit)?;
+            if answer.status == 401 && !refreshed && matches!(host.challenge, Some(Challenge::Bearer { .. })) {
+                // A token can expire during a long run: fetch a fresh one once.
+                refreshed = true;
+                authorization = self.authorization(image, &host, true)?;
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
+
+    fn with_retries(
+        &self,
+        agent: &Agent,
+        method: &str,
+        url: &str,
+        accept: Option<&str>,
+        authorization: Option<&str>,
+        limit: u64,
+    ) -> Result<Answer> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let answer = self.raw(agent, method, url, accept, authorization, limit)?;
+            let retry = matches!(answer.status, 429 | 502 | 503 | 504);
+            if !retry || attempt >= ATTEMPTS {
+                return Ok(answer);
+            }
+            let backoff = Duration::from_millis(250 << (attempt - 1));
+            let wait = match answer.retry_after {
+                Some(d) if d > MAX_RETRY_AFTER => {
+                    bail!("{url} answered {} with Retry-After {}s: giving up for this run", answer.status, d.as_secs())
+                }
+                Some(d) => d.max(backoff),
+                None => backoff,
+            };
+            log::debug!("{method} {url}: HTTP {}, retrying in {} ms", answer.status, wait.as_millis());
+            std::thread::sleep(wait);
+        }
+    }
+
+    fn raw_with_body(&self, agent: &Agent, url: &str, form: String) -> Result<Answer> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = agent
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(form)
+            .map_err(|e| anyhow!("POST {url}: {}", transport_error(&e)))?;
+        log::debug!("POST {url} -> {}", response.status().as_u16());
+        read_answer(response, MAX_SMALL, url)
+    }
+
+    fn raw(
+        &self,
+        agent: &Agent,
+        method: &str,
+        url: &str,
+        accept: Option<&str>,
+        authorization: Option<&str>,
+        limit: u64,
+    ) -> Result<Answer> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let result = match method {
+            "HEAD" => {
+                let mut r = agent.head(url);
+                if let Some(a) = accept {
+                    r = r.header("Accept", a);
+                }
+                if let Some(a) = authorization {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = agent.get(url);
+                if let Some(a) = accept {
+                    r = r.header("Accept", a);
+                }
+                if let Some(a) = authorization {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+        };
+        // Never log headers: they carry credentials.
+        let response = result.map_err(|e| anyhow!("{method} {url}: {}", transport_error(&e)))?;
+        log::debug!("{method} {url} -> {}", response.status().as_u16());
+        if method == "HEAD" {
+            return Ok(answer_head(&response));
+        }
+        read_answer(response, limit, url)
+    }
+
+    fn manifest_path(image: &Reference, reference: &str) -> String {
+        format!("/v2/{}/manifests/{reference}", image.repository)
+    }
+}
+
+fn speaks_tls_only(answer: &Answer) -> bool {
+    answer.status == 400 && String::from_utf8_lossy(&answer.body).contains("HTTPS")
+}
+
+fn basic(username: &str, password: &str) -> String {
+    let raw = format!("{username}:{password}");
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn transport_error(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => format!("timed out ({e})"),
+        ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
+        ureq::Error::BodyExceedsLimit(limit) => format!("answer larger than {limit} bytes"),
+        other => other.to_string(),
+    }
+}
+
+fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    header(response, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+}
+
+fn answer_head(response: &ureq::http::Response<ureq::Body>) -> Answer {
+    Answer {
+        status: response.status().as_u16(),
+        digest: header(response, "docker-content-digest"),
+        content_type: header(response, "content-type"),
+        link: header(response, "link"),
+        www_authenticate: header(response, "www-authenticate"),
+        retry_after: retry_after(response),
+        body: Vec::new(),
+    }
+}
+
+fn read_answer(mut response: ureq::http::Response<ureq::Body>, limit: u64, url: &str) -> Result<Answer> {
+    let mut answer = answer_head(&response);
+    answer.body = response
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(|e| anyhow!("reading the answer of {url}: {}", transport_error(&e)))?;
+    Ok(answer)
+}
+
+/// TLS settings for one registry host: Docker's `/etc/docker/certs.d/<host>/` CA files
+/// (added to the system store) and client certificates, or no verification for an
+/// insecure registry. `None` keeps ureq's defaults.
+fn tls_config(dir: &Path, skip_verify: bool) -> Result<Option<TlsConfig>> {
+    if skip_verify {
+        return Ok(Some(TlsConfig::builder().disable_verification(true).build()));
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
+    let mut roots: Vec<Certificate<'static>> = Vec::new();
+    let mut client_cert = None;
+    let mut client_key = None;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        let read = || std::fs::read(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()));
+        if name.ends_with(".crt") {
+            for item in ureq::tls::parse_pem(&read()?) {
+                if let Ok(PemItem::Certificate(c)) = item {
+                    roots.push(c);
+                }
+            }
+        } else if name.ends_with(".cert") {
+            client_cert = Some(Certificate::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?);
+        } else if name.ends_with(".key") {
+            client_key = Some(PrivateKey::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?);
+        }
+    }
+    if roots.is_empty() && client_cert.is_none() {
+        return Ok(None);
+    }
+    let mut builder = TlsConfig::builder();
+    if !roots.is_empty() {
+        // Private CAs come on top of the system's, as with Docker.
+        if let Ok(system) = std::fs::read("/etc/ssl/certs/ca-certificates.crt") {
+            for item in ureq::tls::parse_pem(&system) {
+                if let Ok(PemItem::Certificate(c)) = item {
+                    roots.push(c);
+                }
+            }
+        }
+        builder = builder.root_certs(RootCerts::new_with_certs(&roots));
+    }
+    if let (Some(cert), Some(key)) = (client_cert, client_key) {
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
+    }
+    Ok(Some(builder.build()))
+}
+
+fn status_error(image: &Reference, what: &str, url: &str, answer: &Answer) -> anyhow::Error {
+    let hint = match answer.status {
+        401 => format!(": not authorised (run `docker login {}`)", image.registry),
+        403 => ": access denied".to_string(),
+        _ => manifest::html_hint(&answer.body).to_string(),
+    };
+    anyhow!("{what}: {url} answered HTTP {}{hint}", answer.status)
+}
+
+impl Registry for RegistryClient {
+    fn tags(&self, image: &Reference) -> Result<Vec<String>> {
+        let first = format!("/v2/{}/tags/list?n=1000", image.repository);
+        let mut next = Some(first);
+        let mut seen = HashSet::new();
+        let mut tags = Vec::new();
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            pages += 1;
+            if pages > MAX_PAGES || !seen.insert(path.clone()) {
+                bail!("the tag list of {} pages in a loop or beyond {MAX_PAGES} pages", image.name());
+            }
+            let answer = self.call(image, "GET", &path, None, MAX_TAG_PAGE)?;
+            match answer.status {
+                200 => {}
+                404 => bail!("repository {} not found at {}", image.repository, image.registry),
+                _ => return Err(status_error(image, "listing tags", &path, &answer)),
+            }
+            tags.extend(
+                manifest::parse_tag_list(&answer.body)
+                    .map_err(|e| anyhow!("{}: {e}", image.name()))?,
+            );
+            if let Some(link) = answer.link.as_deref().and_then(manifest::next_link) {
+                let host = self.host(image.api_host())?;
+                let resolved = manifest::resolve_link(&host.base, &link)?;
+                next = Some(resolved);
+            }
+        }
+        Ok(tags)
+    }
+
+    fn digest(&self, image: &Reference, reference: &str) -> Result<Option<String>> {
+        let path = Self::manifest_path(image, reference);
+        let answer = self.call(image, "HEAD", &path, Some(manifest::ACCEPT), 0)?;
+        match answer.status {
+            404 => return Ok(None),
+            200 => {
+                if let Some(d) = answer.digest.as_deref() {
+                    return manifest::checked_digest(d, &path).map(Some);
+                }
+            }
+            // A registry that refuses HEAD is asked with GET below; anything else is an error.
+            405 | 400 | 501 => {}
+            _ => return Err(status_error(image, &format!("manifest {reference} of {}", image.name()), &path, &answer)),
+        }
+        let answer = self.call(image, "GET", &path, Some(manifest::ACCEPT), MAX_MANIFEST)?;
+        match answer.status {
+            404 => Ok(None),
+            200 => Ok(Some(match answer.digest.as_deref() {
+                Some(d) => manifest::checked_digest(d, &path)?,
+                None => manifest::sha256_digest(&answer.body),
+            })),
+            _ => Err(status_error(image, &format!("manifest {reference} of {}", image.name()), &path, &answer)),
+        }
+    }
+
+    fn index_children(&self, image: &Reference, reference: &str) -> Result<Option<Vec<IndexEntry>>> {
+        let path = Self::manifest_path(image, reference);
+        let answer = self.call(image, "GET", &path, Some(manifest::ACCEPT), MAX_MANIFEST)?;
+        match answer.status {
+            404 => Ok(None),
+            200 => {
+                if answer.content_type.as_deref().is_some_and(manifest::is_index) {
+                    Ok(Some(manifest::index_entries(&answer.body).map_err(|e| anyhow!("{}: {e}", image.name()))?))
+                } else {
+                    Ok(Some(Vec::new()))
+                }
+            }
+            _ => Err(status_error(image, &format!("manifest {reference} of {}", image.name()), &path, &answer)),
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,221 @@
+//! Manifest media types, digests and the JSON documents of the distribution API that
+//! dum reads (tag lists, indexes). Pure: bytes in, data out.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+/// OCI image index (multi-arch).
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker manifest list (multi-arch).
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker image manifest v2 schema 2.
+pub const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// OCI image manifest.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The `Accept` header for manifest requests: indexes first so a tag's digest is the one
+/// `docker pull` records, whatever the platform.
+pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+
+/// `sha256:<hex>` of a body, the way registries compute manifest digests.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in hash {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Whether a digest string has the only shape dum trusts.
+pub fn is_sha256_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// Whether a media type is a multi-platform index.
+pub fn is_index(media_type: &str) -> bool {
+    let mt = media_type.split(';').next().unwrap_or("").trim();
+    mt == OCI_INDEX || mt == DOCKER_LIST
+}
+
+#[derive(Deserialize)]
+struct TagList {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// Parses a `/tags/list` answer. `null` tags (an empty repository) is an empty list.
+pub fn parse_tag_list(body: &[u8]) -> Result<Vec<String>> {
+    let list: TagList = serde_json::from_slice(body).map_err(|e| {
+        anyhow::anyhow!("the tag list is not the JSON the distribution API specifies ({e}){}", html_hint(body))
+    })?;
+    Ok(list.tags.unwrap_or_default())
+}
+
+/// " (the registry answered with an HTML page)" when a body looks like HTML: the usual
+/// sign of a proxy or login page in front of the registry.
+pub fn html_hint(body: &[u8]) -> &'static str {
+    let start: String = String::from_utf8_lossy(&body[..body.len().min(256)]).trim_start().to_lowercase();
+    if start.starts_with("<!doctype html") || start.starts_with("<html") {
+        " (the registry answered with an HTML page: a proxy or login page in front of it?)"
+    } else {
+        ""
+    }
+}
+
+/// One entry of an index.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IndexEntry {
+    /// The platform manifest's digest.
+    pub digest: String,
+    /// Its platform, when given.
+    #[serde(default)]
+    pub platform: Option<Platform>,
+}
+
+/// A platform of an index entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Platform {
+    /// e.g. `amd64`.
+    #[serde(default)]
+    pub architecture: String,
+    /// e.g. `linux`.
+    #[serde(default)]
+    pub os: String,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<IndexEntry>,
+}
+
+/// The child manifests of an index body. A body that is not an index has none.
+pub fn index_entries(body: &[u8]) -> Result<Vec<IndexEntry>> {
+    let index: Index = serde_json::from_slice(body)
+        .map_err(|e| anyhow::anyhow!("the manifest is not valid JSON ({e}){}", html_hint(body)))?;
+    Ok(index.manifests)
+}
+
+/// The `rel="next"` target of a `Link` header, if any.
+pub fn next_link(link: &str) -> Option<String> {
+    for part in link.split(',') {
+        let part = part.trim();
+        let Some(rest) = part.strip_prefix('<') else { continue };
+        let Some(end) = rest.find('>') else { continue };
+        let target = &rest[..end];
+        let params = &rest[end + 1..];
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        if is_next {
+            return Some(target.to_string());
+        }
+    }
+    None
+}
+
+/// Resolves a `Link` target against the registry's base URL (`scheme://host`).
+/// Only same-origin targets are followed: a link to another host is refused.
+pub fn resolve_link(base: &str, target: &str) -> Result<String> {
+    if target.starts_with('/') {
+        return Ok(format!("{base}{target}"));
+    }
+    if target.starts_with(base) && target[base.len()..].starts_with('/') {
+        return Ok(target.to_string());
+    }
+    if target.contains("://") {
+        bail!("the registry's next-page link points to another host ({target})");
+    }
+    Ok(format!("{base}/{target}"))
+}
+
+/// Validates a digest header value.
+pub fn checked_digest(value: &str, url: &str) -> Result<String> {
+    let value = value.trim();
+    if is_sha256_digest(value) {
+        Ok(value.to_string())
+    } else {
+        Err(anyhow::anyhow!("{url} answered with an invalid digest {value:?}"))
+            .context("registry sent a Docker-Content-Digest dum cannot use")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_of_bytes() {
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(is_sha256_digest(&sha256_digest(b"x")));
+        for bad in ["", "sha256:", "sha256:XYZ", "md5:abc", &format!("sha256:{}", "A".repeat(64))] {
+            assert!(!is_sha256_digest(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tag_lists() {
+        let cases: &[(&str, Option<&[&str]>)] = &[
+            (r#"{"name":"a/b","tags":["1","2"]}"#, Some(&["1", "2"])),
+            (r#"{"name":"a/b","tags":null}"#, Some(&[])),
+            (r#"{"name":"a/b"}"#, Some(&[])),
+            ("<html><body>login</body></html>", None),
+            (r#"{"tags":"x"}"#, None),
+            ("", None),
+        ];
+        for (body, want) in cases {
+            let got = parse_tag_list(body.as_bytes()).ok();
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, want, "{body}");
+        }
+        let err = parse_tag_list(b"<!DOCTYPE html><html>").unwrap_err().to_string();
+        assert!(err.contains("HTML"), "{err}");
+    }
+
+    #[test]
+    fn link_headers() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"</v2/a/tags/list?last=x&n=100>; rel="next""#, Some("/v2/a/tags/list?last=x&n=100")),
+            (r#"<https://r.io/v2/a/tags/list?n=2&last=b>; rel=next"#, Some("https://r.io/v2/a/tags/list?n=2&last=b")),
+            (r#"</prev>; rel="prev", </next>; rel="next""#, Some("/next")),
+            (r#"</x>; rel="prev""#, None),
+            ("garbage", None),
+            ("", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(next_link(header).as_deref(), *want, "{header}");
+        }
+    }
+
+    #[test]
+    fn link_resolution_stays_on_the_registry() {
+        let base = "http://127.0.0.1:5000";
+        assert_eq!(resolve_link(base, "/v2/x?n=1").unwrap(), "http://127.0.0.1:5000/v2/x?n=1");
+        assert_eq!(
+            resolve_link(base, "http://127.0.0.1:5000/v2/x").unwrap(),
+            "http://127.0.0.1:5000/v2/x"
+        );
+        assert!(resolve_link(base, "http://evil.example/v2/x").is_err());
+        assert!(resolve_link(base, "http://127.0.0.1:50001/v2/x").is_err());
+    }
+
+    #[test]
+    fn index_children() {
+        let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"sha256:aa","platform":{"architecture":"amd64","os":"linux"}},{"digest":"sha256:bb"}]}"#;
+        let entries = index_entries(body).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].platform.as_ref().unwrap().architecture, "amd64");
+        assert!(index_entries(b"{}").unwrap().is_empty());
+        assert!(is_index("application/vnd.oci.image.index.v1+json; charset=utf-8"));
+        assert!(!is_index(DOCKER_V2));
+    }
+}
