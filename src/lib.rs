@@ -5,6 +5,7 @@
 //! fuzzed and benchmarked without sockets.
 
 pub mod config;
+pub mod lock;
 pub mod propose;
 pub mod reference;
 pub mod registry;

@@ -1,1 +1,434 @@
-//! TODO
+//! What dum remembers between runs, kept in one versioned JSON file written atomically.
+//!
+//! The file is rewritten on every run from cron, so a crash mid-write must never leave it half
+//! written, and a file dum cannot understand is moved aside rather than overwritten: it may be
+//! the only record of which version a container ran before an update.
+
+use std::collections::BTreeMap;
+use std::fs::{DirBuilder, File, Permissions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde_json::Value;
+
+/// The state file layout this build reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// On-disk state, versioned: {"version":1,"images":{ "<key>": ImageState }, "journal": [..]}.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct State {
+    /// Layout version; only [`STATE_VERSION`] is accepted on load.
+    pub version: u32,
+    /// Per watched image, keyed by the caller's choice of stable key.
+    pub images: BTreeMap<String, ImageState>,
+    /// Records of updates in progress or done, owned by the update code.
+    #[serde(default)]
+    pub journal: Vec<Value>,
+}
+
+/// A fresh state carries the current version, so saving it produces a loadable file.
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            images: BTreeMap::new(),
+            journal: Vec::new(),
+        }
+    }
+}
+
+/// What the last check found for one image.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ImageState {
+    /// Image repository as configured.
+    pub image: String,
+    /// Container compared against, if configured.
+    pub container: Option<String>,
+    /// Version the container runs, when the config's regex could name it.
+    pub current_version: Option<String>,
+    /// Digest the container runs.
+    pub current_digest: Option<String>,
+    /// Newest version the registry offers.
+    pub latest_version: Option<String>,
+    /// Digest of the newest version (or of base_tag without a regex).
+    pub latest_digest: Option<String>,
+    /// Outcome of the last check, e.g. "up-to-date", "update-available".
+    pub status: String,
+    /// When the last check ran, RFC3339 UTC.
+    pub checked_at: Option<String>,
+    /// RFC3339 UTC, when the current pending update (latest_digest) was first seen; kept while
+    /// the same latest digest stays pending, reset when it changes, None when up to date.
+    pub update_first_seen: Option<String>,
+}
+
+impl State {
+    /// Load; missing file → default State{version:1}. Corrupt JSON or unknown version → move the
+    /// file aside to "<name>.corrupt-<unix-ts>" and return default plus a warning string
+    /// (returned, the caller logs it) — never silently overwrite. Unreadable → error naming the
+    /// file.
+    pub fn load(path: &Path) -> anyhow::Result<(State, Option<String>)> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok((State::default(), None)),
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("cannot read state file {}", path.display()));
+            }
+        };
+        let reason = match decode(&text) {
+            Ok(state) => return Ok((state, None)),
+            Err(reason) => reason,
+        };
+        let aside = move_aside(path)?;
+        let warning = format!(
+            "state file {} {reason}; moved it to {} and started with an empty state",
+            path.display(),
+            aside.display()
+        );
+        Ok((State::default(), Some(warning)))
+    }
+
+    /// Atomic write: tempfile in the same dir, pretty JSON + newline, fsync file, rename, fsync
+    /// the directory. File mode 0600; directory created 0700 if missing. A symlink planted at the
+    /// target path is replaced, never followed.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        write_json_atomic(path, self)
+    }
+}
+
+/// Why `text` is not a state this build understands, as the end of a sentence.
+fn decode(text: &str) -> Result<State, String> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("is not valid JSON ({e})"))?;
+    match value.get("version").and_then(Value::as_u64) {
+        Some(v) if v == u64::from(STATE_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "has version {v}, this dum understands version {STATE_VERSION}"
+            ));
+        }
+        None => return Err("has no version number".into()),
+    }
+    serde_json::from_value(value).map_err(|e| format!("is malformed ({e})"))
+}
+
+/// Renames `path` to "<name>.corrupt-<unix-ts>", adding "-N" if that name is taken, so an earlier
+/// corrupt copy is not lost either.
+fn move_aside(path: &Path) -> anyhow::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("state file {} has no file name", path.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = format!("{name}.corrupt-{stamp}");
+    let mut aside = path.with_file_name(&base);
+    let mut n = 1;
+    while aside.symlink_metadata().is_ok() {
+        aside = path.with_file_name(format!("{base}-{n}"));
+        n += 1;
+    }
+    std::fs::rename(path, &aside).with_context(|| {
+        format!(
+            "state file {} is unusable and cannot be moved aside to {}",
+            path.display(),
+            aside.display()
+        )
+    })?;
+    Ok(aside)
+}
+
+/// Generic atomic JSON write used by state and (later) history: same guarantees as
+/// [`State::save`].
+pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("cannot write {}: no file name", path.display()))?;
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .with_context(|| format!("cannot serialize {}", path.display()))?;
+    bytes.push(b'\n');
+
+    // A recognisable prefix lets an operator tell a leftover from a crash what it belonged to.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    temp.write_all(&bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", temp.path().display()))?;
+    // rename(2) replaces a symlink at `path` rather than writing through it.
+    temp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    // The rename is only durable once the directory entry is.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync directory {}", dir.display()))?;
+    Ok(())
+}
+
+/// RFC3339 UTC timestamp "2026-11-27T13:45:00Z" from SystemTime, whole seconds (truncated
+/// towards the past).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs: i64 = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let d = before.duration();
+            let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            -whole - i64::from(d.subsec_nanos() > 0)
+        }
+    };
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The current time as [`rfc3339`].
+pub fn now_rfc3339() -> String {
+    rfc3339(SystemTime::now())
+}
+
+/// Howard Hinnant's civil_from_days: days since 1970-01-01 to proleptic Gregorian (y, m, d),
+/// working in 400-year eras so leap rules need no special cases.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are in small ranges by construction.
+    (year, month as u32, day as u32)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::Duration;
+
+    fn sample() -> State {
+        let mut state = State::default();
+        state.images.insert(
+            "calibre".into(),
+            ImageState {
+                image: "lscr.io/linuxserver/calibre".into(),
+                container: Some("calibre".into()),
+                current_version: Some("v7.16.0-ls301".into()),
+                current_digest: Some("sha256:aa".into()),
+                latest_version: Some("v7.17.0-ls302".into()),
+                latest_digest: Some("sha256:bb".into()),
+                status: "update-available".into(),
+                checked_at: Some("2026-11-27T13:45:00Z".into()),
+                update_first_seen: Some("2026-11-26T03:00:00Z".into()),
+            },
+        );
+        state.journal.push(serde_json::json!({"step": "pulled"}));
+        state
+    }
+
+    #[test]
+    fn rfc3339_cases() {
+        const CASES: &[(&str, i64, &str)] = &[
+            ("epoch", 0, "1970-01-01T00:00:00Z"),
+            ("brief example", 1_795_787_100, "2026-11-27T13:45:00Z"),
+            ("leap day 2000", 951_782_400, "2000-02-29T00:00:00Z"),
+            ("day after leap day", 951_955_199, "2000-03-01T23:59:59Z"),
+            ("end of 1999", 946_684_799, "1999-12-31T23:59:59Z"),
+            ("2100 is not leap", 4_107_542_400, "2100-03-01T00:00:00Z"),
+            ("one second before epoch", -1, "1969-12-31T23:59:59Z"),
+            ("far future", 253_402_300_799, "9999-12-31T23:59:59Z"),
+        ];
+        for (case, secs, want) in CASES {
+            let t = if *secs >= 0 {
+                UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+            } else {
+                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+            };
+            assert_eq!(rfc3339(t), *want, "{case}");
+        }
+        // Sub-second parts truncate towards the past on both sides of the epoch.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1999)),
+            "1970-01-01T00:00:01Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_millis(500)),
+            "1969-12-31T23:59:59Z"
+        );
+        assert_eq!(now_rfc3339().len(), "2026-11-27T13:45:00Z".len());
+    }
+
+    #[test]
+    fn missing_file_gives_default_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, warning) = State::load(&dir.path().join("state.json")).unwrap();
+        assert_eq!(state, State::default());
+        assert_eq!(state.version, 1);
+        assert_eq!(warning, None);
+    }
+
+    #[test]
+    fn save_then_load_round_trips_with_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("new").join("dum");
+        let path = state_dir.join("state.json");
+        sample().save(&path).unwrap();
+
+        let (loaded, warning) = State::load(&path).unwrap();
+        assert_eq!(loaded, sample());
+        assert_eq!(warning, None);
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(&state_dir).unwrap().mode() & 0o077, 0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("}\n"), "pretty JSON with a final newline");
+        // No temporary file left behind.
+        let names: Vec<_> = std::fs::read_dir(&state_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+    }
+
+    #[test]
+    fn old_fields_missing_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"version":1,"images":{"a":{"image":"a","status":"up-to-date"}}}"#,
+        )
+        .unwrap();
+        let (state, warning) = State::load(&path).unwrap();
+        assert_eq!(warning, None);
+        assert_eq!(state.images["a"].status, "up-to-date");
+        assert!(state.journal.is_empty());
+    }
+
+    #[test]
+    fn unusable_files_are_moved_aside() {
+        const CASES: &[(&str, &str, &str)] = &[
+            ("corrupt JSON", "{\"version\":1,", "is not valid JSON"),
+            ("empty file", "", "is not valid JSON"),
+            (
+                "newer version",
+                r#"{"version":2,"images":{}}"#,
+                "has version 2",
+            ),
+            ("no version", r#"{"images":{}}"#, "has no version number"),
+            (
+                "wrong shape",
+                r#"{"version":1,"images":[]}"#,
+                "is malformed",
+            ),
+        ];
+        for (case, content, reason) in CASES {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state.json");
+            std::fs::write(&path, content).unwrap();
+            // A previous corrupt copy from the same second must survive too.
+            let stamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let earlier = dir.path().join(format!("state.json.corrupt-{stamp}"));
+            std::fs::write(&earlier, "earlier").unwrap();
+
+            let (state, warning) = State::load(&path).unwrap();
+            let warning = warning.unwrap_or_else(|| panic!("{case}: no warning"));
+            assert_eq!(state, State::default(), "{case}");
+            assert!(warning.contains(reason), "{case}: {warning}");
+            assert!(!path.exists(), "{case}: original still in place");
+            assert_eq!(
+                std::fs::read_to_string(&earlier).unwrap(),
+                "earlier",
+                "{case}"
+            );
+            let moved: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p != &earlier)
+                .collect();
+            assert_eq!(moved.len(), 1, "{case}: {moved:?}");
+            assert_eq!(
+                std::fs::read_to_string(&moved[0]).unwrap(),
+                *content,
+                "{case}"
+            );
+            assert!(warning.contains(&moved[0].display().to_string()), "{case}");
+        }
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be cannot be read as text.
+        let path = dir.path().join("state.json");
+        std::fs::create_dir(&path).unwrap();
+        let err = State::load(&path).unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&path.display().to_string()),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn save_replaces_a_planted_symlink_instead_of_following_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let path = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+
+        State::default().save(&path).unwrap();
+
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(
+            meta.file_type().is_file(),
+            "link replaced by a regular file"
+        );
+        assert_eq!(State::load(&path).unwrap().0, State::default());
+    }
+
+    #[test]
+    fn write_json_atomic_overwrites_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        write_json_atomic(&path, &serde_json::json!([1])).unwrap();
+        write_json_atomic(&path, &serde_json::json!([1, 2])).unwrap();
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back, serde_json::json!([1, 2]));
+    }
+}
