@@ -405,9 +405,8 @@ fn regex_reason(pattern: &str, err: &regex::Error) -> String {
     format!("invalid regular expression {pattern:?}: {reason}")
 }
 
-/// Light sanity check of an image reference.
-// TODO(integrator): replace with `crate::reference::Reference::parse` once src/reference.rs
-// lands, keeping the "no tag or digest here" rule (the tag lives in base_tag).
+/// An image is a repository: the tag lives in `base_tag` (one place for it), and the
+/// rest must be a reference Docker would accept.
 fn check_image(image: &str) -> Result<(), String> {
     if image.is_empty() {
         return Err("must not be empty".into());
@@ -428,26 +427,7 @@ fn check_image(image: &str) -> Result<(), String> {
             &tag[1..]
         ));
     }
-    // The first component is a registry host when it looks like one; hosts may contain capitals,
-    // repository paths may not.
-    let path = match image.split_once('/') {
-        Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
-            rest
-        }
-        _ => image,
-    };
-    if path.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!(
-            "image reference {image:?}: repository {path:?} must be lowercase"
-        ));
-    }
-    if path.split('/').any(str::is_empty) {
-        return Err(format!(
-            "image reference {image:?} has an empty path component"
-        ));
-    }
+    crate::reference::Reference::parse(image).map_err(|e| e.reason().to_string())?;
     Ok(())
 }
 

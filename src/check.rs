@@ -1,0 +1,450 @@
+//! `dum check`: for every configured image, what its containers run, what the newest
+//! version is, what the base tag points to, and whether an update is available.
+//!
+//! The engine and the registry are reached only through the [`Engine`] and
+//! [`Registry`] traits, so the decisions here are testable without sockets.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use anyhow::{Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::config::ImageConfig;
+use crate::docker::Engine;
+use crate::docker::types::{ContainerInspect, ContainerSummary};
+use crate::reference::Reference;
+use crate::registry::Registry;
+use crate::select::{self, Direction};
+
+/// Base-tag resolution probes at most this many version tags.
+const RESOLUTION_LIMIT: usize = 64;
+/// Version tags probed together after the first.
+const RESOLUTION_BATCH: usize = 4;
+
+/// What one image (and one of its containers) is doing. Serialised as-is in the
+/// `--format json` output; field names are a stable contract (README).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The container runs the newest version.
+    UpToDate,
+    /// A newer version exists.
+    UpdateAvailable,
+    /// No running container uses the image.
+    NotRunning,
+    /// The image could not be checked; see `error`.
+    Failed,
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageReport {
+    /// The configured image (repository).
+    pub image: String,
+    /// The container, when one was found.
+    pub container: Option<String>,
+    /// The version tag the container runs, when known.
+    pub current_version: Option<String>,
+    /// The manifest digest the container's image was pulled as.
+    pub current_digest: Option<String>,
+    /// The newest version tag matching the regex.
+    pub latest_version: Option<String>,
+    /// Its manifest digest.
+    pub latest_digest: Option<String>,
+    /// The base tag of the image (`latest`, …).
+    pub base_tag: String,
+    /// The version tag the base tag points to, when found.
+    pub base_tag_version: Option<String>,
+    /// The base tag's manifest digest; `None` when it does not exist.
+    pub base_tag_digest: Option<String>,
+    /// The verdict.
+    pub status: Status,
+    /// A remark for humans (base tag behind, version unknown, …).
+    pub note: Option<String>,
+    /// Why the image failed, one line.
+    pub error: Option<String>,
+}
+
+impl ImageReport {
+    fn failed(image: &str, base_tag: &str, container: Option<String>, error: &anyhow::Error) -> ImageReport {
+        ImageReport {
+            image: image.to_string(),
+            container,
+            current_version: None,
+            current_digest: None,
+            latest_version: None,
+            latest_digest: None,
+            base_tag: base_tag.to_string(),
+            base_tag_version: None,
+            base_tag_digest: None,
+            status: Status::Failed,
+            note: None,
+            error: Some(format!("{error:#}")),
+        }
+    }
+}
+
+/// What the registry says about an image, computed once for all its containers.
+#[derive(Debug, Clone, Default)]
+pub struct Remote {
+    /// Version tags, newest first.
+    pub versions: Vec<String>,
+    /// The base tag's digest (`None`: the tag does not exist).
+    pub base_digest: Option<String>,
+    /// The version the base tag points to.
+    pub base_version: Option<String>,
+    /// Digests learnt while resolving, by tag.
+    pub digests: HashMap<String, String>,
+}
+
+impl Remote {
+    /// The newest version tag.
+    pub fn newest(&self) -> Option<&str> {
+        self.versions.first().map(String::as_str)
+    }
+}
+
+/// HEADs `tags` in parallel and records their digests; 404s are skipped.
+fn head_all(registry: &dyn Registry, image: &Reference, tags: &[&str]) -> Result<Vec<(String, Option<String>)>> {
+    use rayon::prelude::*;
+    tags.par_iter()
+        .map(|t| registry.digest(image, t).map(|d| (t.to_string(), d)))
+        .collect()
+}
+
+/// Lists tags, orders versions, and resolves the base tag by digest: the base tag and
+/// the newest version are asked together; older versions only when they differ, in
+/// small batches, never beyond [`RESOLUTION_LIMIT`].
+pub fn remote(registry: &dyn Registry, image: &Reference, config: &ImageConfig) -> Result<Remote> {
+    let Some(regex) = &config.regex else {
+        let base_digest = registry.digest(image, &config.base_tag)?;
+        if base_digest.is_none() {
+            bail!("tag {} of {} does not exist", config.base_tag, image.name());
+        }
+        return Ok(Remote { base_digest, ..Remote::default() });
+    };
+    let tags = registry.tags(image)?;
+    let versions: Vec<String> = select::version_tags(&tags, regex).into_iter().map(str::to_string).collect();
+    if versions.is_empty() {
+        bail!(
+            "none of the {} tags of {} matches {} (see `dum tags {}`)",
+            tags.len(),
+            image.name(),
+            regex.as_str(),
+            config.image
+        );
+    }
+    let mut remote = Remote { versions, ..Remote::default() };
+    let newest = remote.versions[0].clone();
+    let base_in_versions = remote.versions.iter().any(|v| *v == config.base_tag);
+    let first: Vec<&str> =
+        if base_in_versions { vec![newest.as_str()] } else { vec![config.base_tag.as_str(), newest.as_str()] };
+    for (tag, digest) in head_all(registry, image, &first)? {
+        if tag == config.base_tag {
+            remote.base_digest = digest.clone();
+        }
+        if let Some(d) = digest {
+            remote.digests.insert(tag, d);
+        }
+    }
+    if base_in_versions {
+        remote.base_digest = remote.digests.get(&config.base_tag).cloned();
+        if remote.base_digest.is_none() {
+            remote.base_digest = registry.digest(image, &config.base_tag)?;
+        }
+        remote.base_version = Some(config.base_tag.clone());
+        return Ok(remote);
+    }
+    let Some(base_digest) = remote.base_digest.clone() else { return Ok(remote) };
+    remote.base_version = find_version(registry, image, &mut remote, &base_digest)?;
+    Ok(remote)
+}
+
+/// The newest version tag whose digest is `digest`, probing newest-first in batches
+/// and stopping at the first match.
+fn find_version(registry: &dyn Registry, image: &Reference, remote: &mut Remote, digest: &str) -> Result<Option<String>> {
+    if let Some(found) = remote.versions.iter().find(|v| remote.digests.get(*v).is_some_and(|d| d == digest)) {
+        return Ok(Some(found.clone()));
+    }
+    let ordered: Vec<&str> = remote.versions.iter().map(String::as_str).collect();
+    for batch in select::resolution_batches(&ordered, RESOLUTION_BATCH, RESOLUTION_BATCH, RESOLUTION_LIMIT) {
+        let unknown: Vec<&str> = batch.into_iter().filter(|t| !remote.digests.contains_key(*t)).collect();
+        if unknown.is_empty() {
+            continue;
+        }
+        let mut hit = None;
+        for (tag, d) in head_all(registry, image, &unknown)? {
+            if let Some(d) = d {
+                if d == digest && hit.as_ref().is_none_or(|h: &String| crate::version::compare(&tag, h).is_gt()) {
+                    hit = Some(tag.clone());
+                }
+                remote.digests.insert(tag, d);
+            }
+        }
+        if hit.is_some() {
+            return Ok(hit);
+        }
+    }
+    Ok(None)
+}
+
+/// What a container runs, read from the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Local {
+    /// The version tag, when the container's tag or a local tag of its image says so.
+    pub version: Option<String>,
+    /// Manifest digests the image is known by in this repository.
+    pub digests: Vec<String>,
+    /// Whether the container is running.
+    pub running: bool,
+    /// Tag the container was created with.
+    pub tag: String,
+}
+
+/// Reads what `container` runs: its tag, the local tags and registry digests of its image.
+pub fn local(engine: &dyn Engine, container: &ContainerInspect, image: &Reference, config: &ImageConfig) -> Result<Local> {
+    let created_as = Reference::parse(&container.config.image).ok();
+    let tag = created_as.as_ref().map(|r| r.tag_or_latest().to_string()).unwrap_or_default();
+    let mut local = Local { running: container.state.running, tag: tag.clone(), ..Local::default() };
+    let inspect = engine
+        .inspect_image(&container.image_id)?
+        .ok_or_else(|| anyhow!("the image of container {} ({}) is gone from the engine", container.name, container.image_id))?;
+    let same_repo = |r: &Reference| r.registry == image.registry && r.repository == image.repository;
+    for entry in &inspect.repo_digests {
+        if let Ok(r) = Reference::parse(entry) {
+            if same_repo(&r) {
+                if let Some(d) = r.digest {
+                    local.digests.push(d);
+                }
+            }
+        }
+    }
+    if let Some(regex) = &config.regex {
+        if regex.is_match(&tag) && created_as.as_ref().is_some_and(same_repo) {
+            local.version = Some(tag);
+        } else {
+            // dum tags what it pulls with the version, so the version is often a local tag.
+            let tags: Vec<String> = inspect
+                .repo_tags
+                .iter()
+                .filter_map(|t| Reference::parse(t).ok())
+                .filter(|r| same_repo(r))
+                .filter_map(|r| r.tag)
+                .filter(|t| regex.is_match(t))
+                .collect();
+            local.version = crate::version::max(tags.iter().map(String::as_str)).map(str::to_string);
+        }
+    }
+    Ok(local)
+}
+
+/// The verdict for one container given what the registry says.
+pub fn decide(
+    registry: &dyn Registry,
+    query: &Reference,
+    config: &ImageConfig,
+    remote: &mut Remote,
+    local: &mut Local,
+) -> Result<(Status, Option<String>)> {
+    let mut note = None;
+    let Some(newest) = remote.newest().map(str::to_string) else {
+        // Digest tracking only: the base tag's digest against the container's.
+        let base = remote.base_digest.clone().unwrap_or_default();
+        let same = local_matches(registry, query, &config.base_tag, &base, &local.digests)?;
+        let status = if !local.running {
+            Status::NotRunning
+        } else if same {
+            Status::UpToDate
+        } else {
+            Status::UpdateAvailable
+        };
+        return Ok((status, note));
+    };
+    if local.version.is_none() && !local.digests.is_empty() {
+        // Which version is it? Known digests first, then probe newest-first.
+        for d in local.digests.clone() {
+            if let Some(v) = find_version(registry, query, remote, &d)? {
+                local.version = Some(v);
+                break;
+            }
+        }
+        if local.version.is_none() {
+            if let Some(newest_digest) = remote.digests.get(&newest).cloned() {
+                // A platform manifest of the newest index is the newest version too.
+                if local_matches(registry, query, &newest, &newest_digest, &local.digests)? {
+                    local.version = Some(newest.clone());
+                }
+            }
+        }
+    }
+    let status = match &local.version {
+        Some(current) => match select::direction(current, &newest) {
+            Direction::Newer => Status::UpdateAvailable,
+            Direction::Same => Status::UpToDate,
+            Direction::Older => {
+                note = Some(format!("runs {current}, newer than the registry's newest {newest}"));
+                Status::UpToDate
+            }
+        },
+        None if local.digests.is_empty() => {
+            bail!("cannot tell which version it runs: its image has no digest from this registry (built locally?) and its tag {:?} does not match the regex", local.tag)
+        }
+        None => {
+            note = Some(format!(
+                "running version unknown: its digest is none of the newest {RESOLUTION_LIMIT} version tags"
+            ));
+            Status::UpdateAvailable
+        }
+    };
+    let status = if local.running { status } else { Status::NotRunning };
+    Ok((status, note))
+}
+
+/// Whether one of the local digests is `tag`'s digest or, for an index, one of its
+/// platform manifests (images pulled by platform digest record that one).
+fn local_matches(registry: &dyn Registry, image: &Reference, tag: &str, digest: &str, local: &[String]) -> Result<bool> {
+    if local.iter().any(|d| d == digest) {
+        return Ok(true);
+    }
+    if local.is_empty() || digest.is_empty() {
+        return Ok(false);
+    }
+    let children = registry.index_children(image, tag)?.unwrap_or_default();
+    Ok(children.iter().any(|c| local.iter().any(|d| *d == c.digest)))
+}
+
+/// The containers an image entry is about: the named one, else every container created
+/// from that repository.
+pub fn containers_for(
+    engine: &dyn Engine,
+    all: &[ContainerSummary],
+    image: &Reference,
+    config: &ImageConfig,
+) -> Result<Vec<ContainerInspect>> {
+    if let Some(name) = &config.container_name {
+        return Ok(engine.inspect_container(name)?.into_iter().collect());
+    }
+    let mut found = Vec::new();
+    for summary in all {
+        let Ok(r) = Reference::parse(&summary.image) else { continue };
+        if r.registry == image.registry && r.repository == image.repository {
+            if let Some(c) = engine.inspect_container(&summary.id)? {
+                found.push(c);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// Checks one configured image: one report row per container (one row when none runs).
+pub fn check_image(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    all: &[ContainerSummary],
+    config: &ImageConfig,
+) -> Vec<ImageReport> {
+    let reference = match Reference::parse(&config.image) {
+        Ok(r) => r,
+        Err(e) => return vec![ImageReport::failed(&config.image, &config.base_tag, None, &anyhow!(e))],
+    };
+    let query = match &config.registry {
+        Some(host) => match reference.with_registry(host) {
+            Ok(q) => q,
+            Err(e) => return vec![ImageReport::failed(&config.image, &config.base_tag, None, &anyhow!(e))],
+        },
+        None => reference.clone(),
+    };
+    let containers = match containers_for(engine, all, &reference, config) {
+        Ok(c) => c,
+        Err(e) => return vec![ImageReport::failed(&config.image, &config.base_tag, config.container_name.clone(), &e)],
+    };
+    let remote = match remote(registry, &query, config) {
+        Ok(r) => r,
+        Err(e) => {
+            let names: Vec<Option<String>> = if containers.is_empty() {
+                vec![config.container_name.clone()]
+            } else {
+                containers.iter().map(|c| Some(c.name.clone())).collect()
+            };
+            return names
+                .into_iter()
+                .map(|n| ImageReport::failed(&config.image, &config.base_tag, n, &e))
+                .collect();
+        }
+    };
+    let remote = Mutex::new(remote);
+    let base_note = |remote: &Remote| -> Option<String> {
+        match (&remote.base_digest, &remote.base_version, remote.newest()) {
+            (None, _, _) if config.regex.is_some() => Some(format!("base tag {} does not exist", config.base_tag)),
+            (Some(_), None, Some(_)) => Some(format!("{} matches no version tag", config.base_tag)),
+            (Some(_), Some(v), Some(n)) if v != n => Some(format!("{} = {v}, behind the newest {n}", config.base_tag)),
+            _ => None,
+        }
+    };
+    let row = |container: Option<&ContainerInspect>| -> ImageReport {
+        let Ok(mut remote) = remote.lock() else {
+            return ImageReport::failed(&config.image, &config.base_tag, None, &anyhow!("internal lock poisoned"));
+        };
+        let mut report = ImageReport {
+            image: config.image.clone(),
+            container: container.map(|c| c.name.clone()).or_else(|| config.container_name.clone()),
+            current_version: None,
+            current_digest: None,
+            latest_version: remote.newest().map(str::to_string),
+            latest_digest: remote.newest().and_then(|n| remote.digests.get(n).cloned()).or_else(|| {
+                if config.regex.is_none() { remote.base_digest.clone() } else { None }
+            }),
+            base_tag: config.base_tag.clone(),
+            base_tag_version: remote.base_version.clone(),
+            base_tag_digest: remote.base_digest.clone(),
+            status: Status::NotRunning,
+            note: base_note(&remote),
+            error: None,
+        };
+        let Some(container) = container else {
+            report.note = Some(match &config.container_name {
+                Some(name) => format!("no container named {name}"),
+                None => format!("no container uses {}", reference.name()),
+            });
+            return report;
+        };
+        let outcome = local(engine, container, &reference, config).and_then(|mut l| {
+            let decided = decide(registry, &query, config, &mut remote, &mut l);
+            decided.map(|d| (l, d))
+        });
+        match outcome {
+            Ok((l, (status, note))) => {
+                report.current_version = l.version;
+                report.current_digest = l.digests.first().cloned();
+                report.status = status;
+                report.note = note.or(report.note);
+            }
+            Err(e) => {
+                report.status = Status::Failed;
+                report.error = Some(format!("container {}: {e:#}", container.name));
+            }
+        }
+        report
+    };
+    if containers.is_empty() {
+        return vec![row(None)];
+    }
+    containers.iter().map(|c| row(Some(c))).collect()
+}
+
+/// Checks every image in parallel on a pool sized for network waits, not CPU count.
+pub fn check_all(engine: &dyn Engine, registry: &dyn Registry, images: &[ImageConfig]) -> Result<Vec<ImageReport>> {
+    use rayon::prelude::*;
+    let all = engine.containers()?;
+    let threads = (images.len() * 2).clamp(1, 64);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("dum-check-{i}"))
+        .build()
+        .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    let rows: Vec<Vec<ImageReport>> =
+        pool.install(|| images.par_iter().map(|c| check_image(engine, registry, &all, c)).collect());
+    Ok(rows.into_iter().flatten().collect())
+}

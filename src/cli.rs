@@ -1,0 +1,151 @@
+//! The command line: clap definitions, converted once into plain [`Settings`].
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::settings::{self, Command, ConfigPath, Format, Settings};
+
+/// Keeps Docker containers on the newest version of their images, safely.
+#[derive(Debug, Parser)]
+#[command(name = "dum", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 nothing pending, 100 updates available, 101 updated, \
+1 failure, 2 usage or configuration error, 75 another run holds the lock.")]
+pub struct Cli {
+    /// Configuration file [default: /etc/dum/config.json as root, else $XDG_CONFIG_HOME/dum/config.json]
+    #[arg(long, global = true, env = "CONFIG_FILE", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// State file; the lock and history live beside it [default: /var/lib/dum/state.json as root, else $XDG_STATE_HOME/dum/state.json]
+    #[arg(long, global = true, env = "STATE_FILE", value_name = "PATH")]
+    state: Option<PathBuf>,
+
+    /// Change nothing and write nothing; say what would be done
+    #[arg(long, global = true, env = "DRY_RUN", value_parser = BoolishValueParser::new(), default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    dry_run: bool,
+
+    /// Log level on stderr: error, warn, info, debug, trace
+    #[arg(long, global = true, env = "LOG_LEVEL", value_name = "LEVEL", default_value = "warn")]
+    pub log_level: String,
+
+    /// Report format on stdout
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+
+    /// Wait up to SECONDS for another dum run to finish instead of exiting with 75
+    #[arg(long, global = true, value_name = "SECONDS")]
+    wait: Option<u64>,
+
+    #[command(subcommand)]
+    command: CommandArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum CommandArg {
+    /// Report, for every configured image, what runs and whether an update is available
+    #[command(after_help = "Examples:\n  dum check\n  dum check calibre --format json\n  \
+dum check; [ $? -eq 100 ] && echo 'updates pending'")]
+    Check {
+        /// Container names or images to check (default: all configured)
+        targets: Vec<String>,
+    },
+    /// List a repository's version tags newest first, or propose version regexes
+    #[command(after_help = "Examples:\n  dum tags lscr.io/linuxserver/calibre\n  \
+dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]+$'")]
+    Tags {
+        /// Image (repository), e.g. lscr.io/linuxserver/calibre
+        image: String,
+        /// Version regex; without it dum proposes regexes from the tags' shapes
+        #[arg(long)]
+        regex: Option<String>,
+        /// Base tag to resolve to a version
+        #[arg(long, default_value = "latest")]
+        base_tag: String,
+    },
+    /// Validate a configuration file and list every problem (exit 0 or 2)
+    #[command(after_help = "Examples:\n  dum validate\n  dum validate /etc/dum/config.json")]
+    Validate {
+        /// The file (default: the configured one)
+        path: Option<PathBuf>,
+    },
+    /// Print the configuration's JSON Schema
+    #[command(after_help = "Example:\n  dum schema > dum.schema.json")]
+    Schema,
+}
+
+impl Cli {
+    /// Converts the parsed command line into plain settings, applying path defaults.
+    pub fn into_settings(self) -> Settings {
+        let is_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+        let var = |k: &str| std::env::var(k).ok();
+        let (default_config, default_state) = settings::default_paths(
+            is_root,
+            var("HOME").as_deref(),
+            var("XDG_CONFIG_HOME").as_deref(),
+            var("XDG_STATE_HOME").as_deref(),
+        );
+        let config = match self.config {
+            Some(p) if !p.as_os_str().is_empty() => ConfigPath::Explicit(p),
+            _ => ConfigPath::Default(default_config),
+        };
+        let command = match self.command {
+            CommandArg::Check { targets } => Command::Check { targets },
+            CommandArg::Tags { image, regex, base_tag } => Command::Tags { image, regex, base_tag },
+            CommandArg::Validate { path } => Command::Validate { path },
+            CommandArg::Schema => Command::Schema,
+        };
+        Settings {
+            command,
+            config,
+            state_file: self.state.filter(|p| !p.as_os_str().is_empty()).unwrap_or(default_state),
+            dry_run: self.dry_run,
+            format: match self.format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Json => Format::Json,
+            },
+            wait: self.wait.map(Duration::from_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        for args in [
+            &["dum", "--format", "json", "--dry-run", "check", "a"][..],
+            &["dum", "check", "a", "--format", "json", "--dry-run"][..],
+        ] {
+            let s = Cli::try_parse_from(args).unwrap().into_settings();
+            assert_eq!(s.format, Format::Json, "{args:?}");
+            assert!(s.dry_run, "{args:?}");
+            assert_eq!(s.command, Command::Check { targets: vec!["a".into()] });
+        }
+    }
+
+    #[test]
+    fn dry_run_accepts_boolish_values() {
+        for (value, want) in [("true", true), ("1", true), ("yes", true), ("false", false), ("0", false)] {
+            let s = Cli::try_parse_from(["dum", "check", &format!("--dry-run={value}")]).unwrap().into_settings();
+            assert_eq!(s.dry_run, want, "{value}");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
