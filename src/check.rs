@@ -67,7 +67,12 @@ pub struct ImageReport {
 }
 
 impl ImageReport {
-    fn failed(image: &str, base_tag: &str, container: Option<String>, error: &anyhow::Error) -> ImageReport {
+    fn failed(
+        image: &str,
+        base_tag: &str,
+        container: Option<String>,
+        error: &anyhow::Error,
+    ) -> ImageReport {
         ImageReport {
             image: image.to_string(),
             container,
@@ -106,7 +111,11 @@ impl Remote {
 }
 
 /// HEADs `tags` in parallel and records their digests; 404s are skipped.
-fn head_all(registry: &dyn Registry, image: &Reference, tags: &[&str]) -> Result<Vec<(String, Option<String>)>> {
+fn head_all(
+    registry: &dyn Registry,
+    image: &Reference,
+    tags: &[&str],
+) -> Result<Vec<(String, Option<String>)>> {
     use rayon::prelude::*;
     tags.par_iter()
         .map(|t| registry.digest(image, t).map(|d| (t.to_string(), d)))
@@ -122,10 +131,16 @@ pub fn remote(registry: &dyn Registry, image: &Reference, config: &ImageConfig) 
         if base_digest.is_none() {
             bail!("tag {} of {} does not exist", config.base_tag, image.name());
         }
-        return Ok(Remote { base_digest, ..Remote::default() });
+        return Ok(Remote {
+            base_digest,
+            ..Remote::default()
+        });
     };
     let tags = registry.tags(image)?;
-    let versions: Vec<String> = select::version_tags(&tags, regex).into_iter().map(str::to_string).collect();
+    let versions: Vec<String> = select::version_tags(&tags, regex)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     if versions.is_empty() {
         bail!(
             "none of the {} tags of {} matches {} (see `dum tags {}`)",
@@ -135,11 +150,17 @@ pub fn remote(registry: &dyn Registry, image: &Reference, config: &ImageConfig) 
             config.image
         );
     }
-    let mut remote = Remote { versions, ..Remote::default() };
+    let mut remote = Remote {
+        versions,
+        ..Remote::default()
+    };
     let newest = remote.versions[0].clone();
-    let base_in_versions = remote.versions.iter().any(|v| *v == config.base_tag);
-    let first: Vec<&str> =
-        if base_in_versions { vec![newest.as_str()] } else { vec![config.base_tag.as_str(), newest.as_str()] };
+    let base_in_versions = remote.versions.contains(&config.base_tag);
+    let first: Vec<&str> = if base_in_versions {
+        vec![newest.as_str()]
+    } else {
+        vec![config.base_tag.as_str(), newest.as_str()]
+    };
     for (tag, digest) in head_all(registry, image, &first)? {
         if tag == config.base_tag {
             remote.base_digest = digest.clone();
@@ -156,27 +177,50 @@ pub fn remote(registry: &dyn Registry, image: &Reference, config: &ImageConfig) 
         remote.base_version = Some(config.base_tag.clone());
         return Ok(remote);
     }
-    let Some(base_digest) = remote.base_digest.clone() else { return Ok(remote) };
+    let Some(base_digest) = remote.base_digest.clone() else {
+        return Ok(remote);
+    };
     remote.base_version = find_version(registry, image, &mut remote, &base_digest)?;
     Ok(remote)
 }
 
 /// The newest version tag whose digest is `digest`, probing newest-first in batches
 /// and stopping at the first match.
-fn find_version(registry: &dyn Registry, image: &Reference, remote: &mut Remote, digest: &str) -> Result<Option<String>> {
-    if let Some(found) = remote.versions.iter().find(|v| remote.digests.get(*v).is_some_and(|d| d == digest)) {
+fn find_version(
+    registry: &dyn Registry,
+    image: &Reference,
+    remote: &mut Remote,
+    digest: &str,
+) -> Result<Option<String>> {
+    if let Some(found) = remote
+        .versions
+        .iter()
+        .find(|v| remote.digests.get(*v).is_some_and(|d| d == digest))
+    {
         return Ok(Some(found.clone()));
     }
     let ordered: Vec<&str> = remote.versions.iter().map(String::as_str).collect();
-    for batch in select::resolution_batches(&ordered, RESOLUTION_BATCH, RESOLUTION_BATCH, RESOLUTION_LIMIT) {
-        let unknown: Vec<&str> = batch.into_iter().filter(|t| !remote.digests.contains_key(*t)).collect();
+    for batch in select::resolution_batches(
+        &ordered,
+        RESOLUTION_BATCH,
+        RESOLUTION_BATCH,
+        RESOLUTION_LIMIT,
+    ) {
+        let unknown: Vec<&str> = batch
+            .into_iter()
+            .filter(|t| !remote.digests.contains_key(*t))
+            .collect();
         if unknown.is_empty() {
             continue;
         }
         let mut hit = None;
         for (tag, d) in head_all(registry, image, &unknown)? {
             if let Some(d) = d {
-                if d == digest && hit.as_ref().is_none_or(|h: &String| crate::version::compare(&tag, h).is_gt()) {
+                if d == digest
+                    && hit
+                        .as_ref()
+                        .is_none_or(|h: &String| crate::version::compare(&tag, h).is_gt())
+                {
                     hit = Some(tag.clone());
                 }
                 remote.digests.insert(tag, d);
@@ -203,21 +247,37 @@ pub struct Local {
 }
 
 /// Reads what `container` runs: its tag, the local tags and registry digests of its image.
-pub fn local(engine: &dyn Engine, container: &ContainerInspect, image: &Reference, config: &ImageConfig) -> Result<Local> {
+pub fn local(
+    engine: &dyn Engine,
+    container: &ContainerInspect,
+    image: &Reference,
+    config: &ImageConfig,
+) -> Result<Local> {
     let created_as = Reference::parse(&container.config.image).ok();
-    let tag = created_as.as_ref().map(|r| r.tag_or_latest().to_string()).unwrap_or_default();
-    let mut local = Local { running: container.state.running, tag: tag.clone(), ..Local::default() };
-    let inspect = engine
-        .inspect_image(&container.image_id)?
-        .ok_or_else(|| anyhow!("the image of container {} ({}) is gone from the engine", container.name, container.image_id))?;
-    let same_repo = |r: &Reference| r.registry == image.registry && r.repository == image.repository;
+    let tag = created_as
+        .as_ref()
+        .map(|r| r.tag_or_latest().to_string())
+        .unwrap_or_default();
+    let mut local = Local {
+        running: container.state.running,
+        tag: tag.clone(),
+        ..Local::default()
+    };
+    let inspect = engine.inspect_image(&container.image_id)?.ok_or_else(|| {
+        anyhow!(
+            "the image of container {} ({}) is gone from the engine",
+            container.name,
+            container.image_id
+        )
+    })?;
+    let same_repo =
+        |r: &Reference| r.registry == image.registry && r.repository == image.repository;
     for entry in &inspect.repo_digests {
-        if let Ok(r) = Reference::parse(entry) {
-            if same_repo(&r) {
-                if let Some(d) = r.digest {
-                    local.digests.push(d);
-                }
-            }
+        if let Ok(r) = Reference::parse(entry)
+            && same_repo(&r)
+            && let Some(d) = r.digest
+        {
+            local.digests.push(d);
         }
     }
     if let Some(regex) = &config.regex {
@@ -233,7 +293,8 @@ pub fn local(engine: &dyn Engine, container: &ContainerInspect, image: &Referenc
                 .filter_map(|r| r.tag)
                 .filter(|t| regex.is_match(t))
                 .collect();
-            local.version = crate::version::max(tags.iter().map(String::as_str)).map(str::to_string);
+            local.version =
+                crate::version::max(tags.iter().map(String::as_str)).map(str::to_string);
         }
     }
     Ok(local)
@@ -269,12 +330,12 @@ pub fn decide(
                 break;
             }
         }
-        if local.version.is_none() {
-            if let Some(newest_digest) = remote.digests.get(&newest).cloned() {
-                // A platform manifest of the newest index is the newest version too.
-                if local_matches(registry, query, &newest, &newest_digest, &local.digests)? {
-                    local.version = Some(newest.clone());
-                }
+        if local.version.is_none()
+            && let Some(newest_digest) = remote.digests.get(&newest).cloned()
+        {
+            // A platform manifest of the newest index is the newest version too.
+            if local_matches(registry, query, &newest, &newest_digest, &local.digests)? {
+                local.version = Some(newest.clone());
             }
         }
     }
@@ -283,12 +344,17 @@ pub fn decide(
             Direction::Newer => Status::UpdateAvailable,
             Direction::Same => Status::UpToDate,
             Direction::Older => {
-                note = Some(format!("runs {current}, newer than the registry's newest {newest}"));
+                note = Some(format!(
+                    "runs {current}, newer than the registry's newest {newest}"
+                ));
                 Status::UpToDate
             }
         },
         None if local.digests.is_empty() => {
-            bail!("cannot tell which version it runs: its image has no digest from this registry (built locally?) and its tag {:?} does not match the regex", local.tag)
+            bail!(
+                "cannot tell which version it runs: its image has no digest from this registry (built locally?) and its tag {:?} does not match the regex",
+                local.tag
+            )
         }
         None => {
             note = Some(format!(
@@ -297,13 +363,23 @@ pub fn decide(
             Status::UpdateAvailable
         }
     };
-    let status = if local.running { status } else { Status::NotRunning };
+    let status = if local.running {
+        status
+    } else {
+        Status::NotRunning
+    };
     Ok((status, note))
 }
 
 /// Whether one of the local digests is `tag`'s digest or, for an index, one of its
 /// platform manifests (images pulled by platform digest record that one).
-fn local_matches(registry: &dyn Registry, image: &Reference, tag: &str, digest: &str, local: &[String]) -> Result<bool> {
+fn local_matches(
+    registry: &dyn Registry,
+    image: &Reference,
+    tag: &str,
+    digest: &str,
+    local: &[String],
+) -> Result<bool> {
     if local.iter().any(|d| d == digest) {
         return Ok(true);
     }
@@ -311,7 +387,7 @@ fn local_matches(registry: &dyn Registry, image: &Reference, tag: &str, digest: 
         return Ok(false);
     }
     let children = registry.index_children(image, tag)?.unwrap_or_default();
-    Ok(children.iter().any(|c| local.iter().any(|d| *d == c.digest)))
+    Ok(children.iter().any(|c| local.contains(&c.digest)))
 }
 
 /// The containers an image entry is about: the named one, else every container created
@@ -327,11 +403,14 @@ pub fn containers_for(
     }
     let mut found = Vec::new();
     for summary in all {
-        let Ok(r) = Reference::parse(&summary.image) else { continue };
-        if r.registry == image.registry && r.repository == image.repository {
-            if let Some(c) = engine.inspect_container(&summary.id)? {
-                found.push(c);
-            }
+        let Ok(r) = Reference::parse(&summary.image) else {
+            continue;
+        };
+        if r.registry == image.registry
+            && r.repository == image.repository
+            && let Some(c) = engine.inspect_container(&summary.id)?
+        {
+            found.push(c);
         }
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
@@ -347,18 +426,39 @@ pub fn check_image(
 ) -> Vec<ImageReport> {
     let reference = match Reference::parse(&config.image) {
         Ok(r) => r,
-        Err(e) => return vec![ImageReport::failed(&config.image, &config.base_tag, None, &anyhow!(e))],
+        Err(e) => {
+            return vec![ImageReport::failed(
+                &config.image,
+                &config.base_tag,
+                None,
+                &anyhow!(e),
+            )];
+        }
     };
     let query = match &config.registry {
         Some(host) => match reference.with_registry(host) {
             Ok(q) => q,
-            Err(e) => return vec![ImageReport::failed(&config.image, &config.base_tag, None, &anyhow!(e))],
+            Err(e) => {
+                return vec![ImageReport::failed(
+                    &config.image,
+                    &config.base_tag,
+                    None,
+                    &anyhow!(e),
+                )];
+            }
         },
         None => reference.clone(),
     };
     let containers = match containers_for(engine, all, &reference, config) {
         Ok(c) => c,
-        Err(e) => return vec![ImageReport::failed(&config.image, &config.base_tag, config.container_name.clone(), &e)],
+        Err(e) => {
+            return vec![ImageReport::failed(
+                &config.image,
+                &config.base_tag,
+                config.container_name.clone(),
+                &e,
+            )];
+        }
     };
     let remote = match remote(registry, &query, config) {
         Ok(r) => r,
@@ -377,25 +477,43 @@ pub fn check_image(
     let remote = Mutex::new(remote);
     let base_note = |remote: &Remote| -> Option<String> {
         match (&remote.base_digest, &remote.base_version, remote.newest()) {
-            (None, _, _) if config.regex.is_some() => Some(format!("base tag {} does not exist", config.base_tag)),
+            (None, _, _) if config.regex.is_some() => {
+                Some(format!("base tag {} does not exist", config.base_tag))
+            }
             (Some(_), None, Some(_)) => Some(format!("{} matches no version tag", config.base_tag)),
-            (Some(_), Some(v), Some(n)) if v != n => Some(format!("{} = {v}, behind the newest {n}", config.base_tag)),
+            (Some(_), Some(v), Some(n)) if v != n => {
+                Some(format!("{} = {v}, behind the newest {n}", config.base_tag))
+            }
             _ => None,
         }
     };
     let row = |container: Option<&ContainerInspect>| -> ImageReport {
         let Ok(mut remote) = remote.lock() else {
-            return ImageReport::failed(&config.image, &config.base_tag, None, &anyhow!("internal lock poisoned"));
+            return ImageReport::failed(
+                &config.image,
+                &config.base_tag,
+                None,
+                &anyhow!("internal lock poisoned"),
+            );
         };
         let mut report = ImageReport {
             image: config.image.clone(),
-            container: container.map(|c| c.name.clone()).or_else(|| config.container_name.clone()),
+            container: container
+                .map(|c| c.name.clone())
+                .or_else(|| config.container_name.clone()),
             current_version: None,
             current_digest: None,
             latest_version: remote.newest().map(str::to_string),
-            latest_digest: remote.newest().and_then(|n| remote.digests.get(n).cloned()).or_else(|| {
-                if config.regex.is_none() { remote.base_digest.clone() } else { None }
-            }),
+            latest_digest: remote
+                .newest()
+                .and_then(|n| remote.digests.get(n).cloned())
+                .or_else(|| {
+                    if config.regex.is_none() {
+                        remote.base_digest.clone()
+                    } else {
+                        None
+                    }
+                }),
             base_tag: config.base_tag.clone(),
             base_tag_version: remote.base_version.clone(),
             base_tag_digest: remote.base_digest.clone(),
@@ -435,16 +553,25 @@ pub fn check_image(
 }
 
 /// Checks every image in parallel on a pool sized for network waits, not CPU count.
-pub fn check_all(engine: &dyn Engine, registry: &dyn Registry, images: &[ImageConfig]) -> Result<Vec<ImageReport>> {
+/// `all` is the engine's container list, read once per run by the caller.
+pub fn check_all(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    all: &[ContainerSummary],
+    images: &[ImageConfig],
+) -> Result<Vec<ImageReport>> {
     use rayon::prelude::*;
-    let all = engine.containers()?;
     let threads = (images.len() * 2).clamp(1, 64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("dum-check-{i}"))
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
-    let rows: Vec<Vec<ImageReport>> =
-        pool.install(|| images.par_iter().map(|c| check_image(engine, registry, &all, c)).collect());
+    let rows: Vec<Vec<ImageReport>> = pool.install(|| {
+        images
+            .par_iter()
+            .map(|c| check_image(engine, registry, all, c))
+            .collect()
+    });
     Ok(rows.into_iter().flatten().collect())
 }

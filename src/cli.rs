@@ -12,8 +12,10 @@ use crate::settings::{self, Command, ConfigPath, Format, Settings};
 /// Keeps Docker containers on the newest version of their images, safely.
 #[derive(Debug, Parser)]
 #[command(name = "dum", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 nothing pending, 100 updates available, 101 updated, \
-1 failure, 2 usage or configuration error, 75 another run holds the lock.")]
+#[command(
+    after_help = "Exit codes: 0 nothing pending, 100 updates available, 101 updated, \
+1 failure, 2 usage or configuration error, 75 another run holds the lock."
+)]
 pub struct Cli {
     /// Configuration file [default: /etc/dum/config.json as root, else $XDG_CONFIG_HOME/dum/config.json]
     #[arg(long, global = true, env = "CONFIG_FILE", value_name = "PATH")]
@@ -24,11 +26,17 @@ pub struct Cli {
     state: Option<PathBuf>,
 
     /// Change nothing and write nothing; say what would be done
-    #[arg(long, global = true, env = "DRY_RUN", value_parser = BoolishValueParser::new(), default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, global = true, env = "DRY_RUN", value_parser = BoolishValueParser::new(), default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     dry_run: bool,
 
     /// Log level on stderr: error, warn, info, debug, trace
-    #[arg(long, global = true, env = "LOG_LEVEL", value_name = "LEVEL", default_value = "warn")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOG_LEVEL",
+        value_name = "LEVEL",
+        default_value = "warn"
+    )]
     pub log_level: String,
 
     /// Report format on stdout
@@ -52,8 +60,10 @@ enum FormatArg {
 #[derive(Debug, Subcommand)]
 enum CommandArg {
     /// Report, for every configured image, what runs and whether an update is available
-    #[command(after_help = "Examples:\n  dum check\n  dum check calibre --format json\n  \
-dum check; [ $? -eq 100 ] && echo 'updates pending'")]
+    #[command(
+        after_help = "Examples:\n  dum check\n  dum check calibre --format json\n  \
+dum check; [ $? -eq 100 ] && echo 'updates pending'"
+    )]
     Check {
         /// Container names or images to check (default: all configured)
         targets: Vec<String>,
@@ -85,7 +95,9 @@ dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]
 impl Cli {
     /// Converts the parsed command line into plain settings, applying path defaults.
     pub fn into_settings(self) -> Settings {
-        let is_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+        let is_root = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
         let var = |k: &str| std::env::var(k).ok();
         let (default_config, default_state) = settings::default_paths(
             is_root,
@@ -99,14 +111,25 @@ impl Cli {
         };
         let command = match self.command {
             CommandArg::Check { targets } => Command::Check { targets },
-            CommandArg::Tags { image, regex, base_tag } => Command::Tags { image, regex, base_tag },
+            CommandArg::Tags {
+                image,
+                regex,
+                base_tag,
+            } => Command::Tags {
+                image,
+                regex,
+                base_tag,
+            },
             CommandArg::Validate { path } => Command::Validate { path },
             CommandArg::Schema => Command::Schema,
         };
         Settings {
             command,
             config,
-            state_file: self.state.filter(|p| !p.as_os_str().is_empty()).unwrap_or(default_state),
+            state_file: self
+                .state
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(default_state),
             dry_run: self.dry_run,
             format: match self.format {
                 FormatArg::Table => Format::Table,
@@ -131,14 +154,27 @@ mod tests {
             let s = Cli::try_parse_from(args).unwrap().into_settings();
             assert_eq!(s.format, Format::Json, "{args:?}");
             assert!(s.dry_run, "{args:?}");
-            assert_eq!(s.command, Command::Check { targets: vec!["a".into()] });
+            assert_eq!(
+                s.command,
+                Command::Check {
+                    targets: vec!["a".into()]
+                }
+            );
         }
     }
 
     #[test]
     fn dry_run_accepts_boolish_values() {
-        for (value, want) in [("true", true), ("1", true), ("yes", true), ("false", false), ("0", false)] {
-            let s = Cli::try_parse_from(["dum", "check", &format!("--dry-run={value}")]).unwrap().into_settings();
+        for (value, want) in [
+            ("true", true),
+            ("1", true),
+            ("yes", true),
+            ("false", false),
+            ("0", false),
+        ] {
+            let s = Cli::try_parse_from(["dum", "check", &format!("--dry-run={value}")])
+                .unwrap()
+                .into_settings();
             assert_eq!(s.dry_run, want, "{value}");
         }
     }

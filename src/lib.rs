@@ -4,11 +4,20 @@
 //! (reference parsing, version order, tag selection, planning) can be unit tested,
 //! fuzzed and benchmarked without sockets.
 
+pub mod app;
+pub mod check;
+pub mod cli;
 pub mod config;
+pub mod discover;
+pub mod docker;
 pub mod lock;
+pub mod logging;
+pub mod outcome;
 pub mod propose;
 pub mod reference;
 pub mod registry;
+pub mod report;
 pub mod select;
+pub mod settings;
 pub mod state;
 pub mod version;

@@ -82,7 +82,10 @@ pub fn default_paths(
     xdg_state: Option<&str>,
 ) -> (PathBuf, PathBuf) {
     if is_root {
-        return (PathBuf::from("/etc/dum/config.json"), PathBuf::from("/var/lib/dum/state.json"));
+        return (
+            PathBuf::from("/etc/dum/config.json"),
+            PathBuf::from("/var/lib/dum/state.json"),
+        );
     }
     let home = PathBuf::from(home.filter(|h| !h.is_empty()).unwrap_or("."));
     let config_home = xdg_config
@@ -93,7 +96,10 @@ pub fn default_paths(
         .filter(|p| p.starts_with('/'))
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join(".local/state"));
-    (config_home.join("dum/config.json"), state_home.join("dum/state.json"))
+    (
+        config_home.join("dum/config.json"),
+        state_home.join("dum/state.json"),
+    )
 }
 
 #[cfg(test)]
@@ -103,7 +109,14 @@ mod tests {
     #[test]
     fn default_paths_follow_fhs_and_xdg() {
         let cases: &[(bool, Option<&str>, Option<&str>, Option<&str>, &str, &str)] = &[
-            (true, Some("/root"), None, None, "/etc/dum/config.json", "/var/lib/dum/state.json"),
+            (
+                true,
+                Some("/root"),
+                None,
+                None,
+                "/etc/dum/config.json",
+                "/var/lib/dum/state.json",
+            ),
             (
                 false,
                 Some("/home/u"),
@@ -112,7 +125,14 @@ mod tests {
                 "/home/u/.config/dum/config.json",
                 "/home/u/.local/state/dum/state.json",
             ),
-            (false, Some("/home/u"), Some("/x/cfg"), Some("/x/st"), "/x/cfg/dum/config.json", "/x/st/dum/state.json"),
+            (
+                false,
+                Some("/home/u"),
+                Some("/x/cfg"),
+                Some("/x/st"),
+                "/x/cfg/dum/config.json",
+                "/x/st/dum/state.json",
+            ),
             // Relative XDG values are invalid per the spec and ignored.
             (
                 false,

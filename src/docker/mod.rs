@@ -47,16 +47,20 @@ fn api_tuple(v: &str) -> (u32, u32) {
 pub fn negotiate(server: &str, server_min: Option<&str>) -> Result<String> {
     let ours = api_tuple(MAX_API_VERSION);
     let theirs = api_tuple(server);
-    let chosen = if theirs < ours { server.trim().to_string() } else { MAX_API_VERSION.to_string() };
+    let chosen = if theirs < ours {
+        server.trim().to_string()
+    } else {
+        MAX_API_VERSION.to_string()
+    };
     if api_tuple(&chosen) < api_tuple(MIN_API_VERSION) {
         bail!(
             "the Docker engine speaks API {server}, dum needs at least {MIN_API_VERSION} (Engine 20.10): upgrade the engine"
         );
     }
-    if let Some(min) = server_min {
-        if api_tuple(&chosen) < api_tuple(min) {
-            bail!("the Docker engine requires API ≥ {min}, dum speaks at most {MAX_API_VERSION}");
-        }
+    if let Some(min) = server_min
+        && api_tuple(&chosen) < api_tuple(min)
+    {
+        bail!("the Docker engine requires API ≥ {min}, dum speaks at most {MAX_API_VERSION}");
     }
     Ok(chosen)
 }
@@ -78,13 +82,13 @@ impl DockerClient {
 
     /// Connects to `endpoint` and negotiates the API version with `GET /version`.
     pub fn connect(endpoint: Endpoint) -> Result<DockerClient> {
-        if let Endpoint::Unix(path) = &endpoint {
-            if !path.exists() {
-                bail!(
-                    "no Docker engine socket at {}: is dockerd running? (set DOCKER_HOST to use another engine)",
-                    path.display()
-                );
-            }
+        if let Endpoint::Unix(path) = &endpoint
+            && !path.exists()
+        {
+            bail!(
+                "no Docker engine socket at {}: is dockerd running? (set DOCKER_HOST to use another engine)",
+                path.display()
+            );
         }
         let (agent, base) = endpoint.agent(Duration::from_secs(120))?;
         let mut client = DockerClient {
@@ -101,8 +105,10 @@ impl DockerClient {
             },
         };
         // `/version` without a version prefix is answered by every engine.
-        let info: VersionInfo = serde_json::from_value(client.request("GET", "/version", None, false)?)
-            .with_context(|| format!("unexpected answer to GET /version from {}", client.endpoint))?;
+        let info: VersionInfo = serde_json::from_value(
+            client.request("GET", "/version", None, false)?,
+        )
+        .with_context(|| format!("unexpected answer to GET /version from {}", client.endpoint))?;
         client.api = negotiate(&info.api_version, info.min_api_version.as_deref())?;
         log::debug!(
             "Docker engine {} at {}, API {} (engine max {})",
@@ -135,7 +141,13 @@ impl DockerClient {
 
     /// Sends one request and returns the JSON answer (`Value::Null` for empty bodies).
     /// Non-2xx answers become errors carrying the engine's own message.
-    fn request(&self, method: &str, path: &str, body: Option<&Value>, versioned: bool) -> Result<Value> {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        versioned: bool,
+    ) -> Result<Value> {
         match self.request_status(method, path, body, versioned)? {
             (status, value) if (200..300).contains(&status) => Ok(value),
             (status, value) => Err(engine_error(method, path, status, &value)),
@@ -189,7 +201,11 @@ impl DockerClient {
 /// One line: what failed and what the engine said.
 fn engine_error(method: &str, path: &str, status: u16, body: &Value) -> anyhow::Error {
     let message = match body {
-        Value::Object(map) => map.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+        Value::Object(map) => map
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         Value::String(s) => s.clone(),
         _ => String::new(),
     };
@@ -206,7 +222,9 @@ pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -245,8 +263,16 @@ impl Engine for DockerClient {
     }
 
     fn platform(&self) -> (String, String) {
-        let os = if self.info.os.is_empty() { "linux" } else { &self.info.os };
-        let arch = if self.info.arch.is_empty() { "amd64" } else { &self.info.arch };
+        let os = if self.info.os.is_empty() {
+            "linux"
+        } else {
+            &self.info.os
+        };
+        let arch = if self.info.arch.is_empty() {
+            "amd64"
+        } else {
+            &self.info.arch
+        };
         (os.to_string(), arch.to_string())
     }
 }
@@ -275,7 +301,10 @@ mod tests {
     #[test]
     fn segments_are_percent_encoded() {
         assert_eq!(encode_segment("calibre"), "calibre");
-        assert_eq!(encode_segment("127.0.0.1:5000/a/b:v1"), "127.0.0.1%3A5000%2Fa%2Fb%3Av1");
+        assert_eq!(
+            encode_segment("127.0.0.1:5000/a/b:v1"),
+            "127.0.0.1%3A5000%2Fa%2Fb%3Av1"
+        );
         assert_eq!(encode_segment("sha256:ab"), "sha256%3Aab");
     }
 

@@ -79,7 +79,11 @@ impl Endpoint {
                 address.to_string()
             } else {
                 // The CLI's defaults: 2376 with TLS, 2375 without.
-                let port = if tls_verify.is_some_and(|v| !v.is_empty()) { 2376 } else { 2375 };
+                let port = if tls_verify.is_some_and(|v| !v.is_empty()) {
+                    2376
+                } else {
+                    2375
+                };
                 format!("{address}:{port}")
             };
             let tls_dir = match tls_verify {
@@ -126,12 +130,19 @@ impl Endpoint {
                 // The host part is never resolved: every connection goes to the socket.
                 Ok((agent, "http://docker".to_string()))
             }
-            Endpoint::Tcp { address, tls_dir: None } => {
-                Ok((builder.build().new_agent(), format!("http://{address}")))
-            }
-            Endpoint::Tcp { address, tls_dir: Some(dir) } => {
+            Endpoint::Tcp {
+                address,
+                tls_dir: None,
+            } => Ok((builder.build().new_agent(), format!("http://{address}"))),
+            Endpoint::Tcp {
+                address,
+                tls_dir: Some(dir),
+            } => {
                 let tls = tls_config(dir)?;
-                Ok((builder.tls_config(tls).build().new_agent(), format!("https://{address}")))
+                Ok((
+                    builder.tls_config(tls).build().new_agent(),
+                    format!("https://{address}"),
+                ))
             }
         }
     }
@@ -154,8 +165,12 @@ fn tls_config(dir: &Path) -> Result<TlsConfig> {
     if roots.is_empty() {
         bail!("{} holds no certificate", dir.join("ca.pem").display());
     }
-    let chain = Certificate::from_pem(&cert)
-        .with_context(|| format!("{} is not a PEM certificate", dir.join("cert.pem").display()))?;
+    let chain = Certificate::from_pem(&cert).with_context(|| {
+        format!(
+            "{} is not a PEM certificate",
+            dir.join("cert.pem").display()
+        )
+    })?;
     let key = PrivateKey::from_pem(&key)
         .with_context(|| format!("{} is not a PEM private key", dir.join("key.pem").display()))?;
     Ok(TlsConfig::builder()
@@ -198,7 +213,10 @@ impl<In: Transport> Connector<In> for UnixConnector {
         let stream = UnixStream::connect(&self.path).map_err(|e| {
             ureq::Error::Io(std::io::Error::new(
                 e.kind(),
-                format!("cannot connect to the Docker engine at {}: {e}", self.path.display()),
+                format!(
+                    "cannot connect to the Docker engine at {}: {e}",
+                    self.path.display()
+                ),
             ))
         })?;
         let config = details.config;
@@ -239,14 +257,20 @@ impl Transport for UnixTransport {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = timeout.for_write();
-        self.stream.set_write_timeout(io_timeout(&timeout)).map_err(ureq::Error::Io)?;
+        self.stream
+            .set_write_timeout(io_timeout(&timeout))
+            .map_err(ureq::Error::Io)?;
         let output = &self.buffers.output()[..amount];
-        self.stream.write_all(output).map_err(|e| map_io(e, &timeout))
+        self.stream
+            .write_all(output)
+            .map_err(|e| map_io(e, &timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let timeout = timeout.for_read();
-        self.stream.set_read_timeout(io_timeout(&timeout)).map_err(ureq::Error::Io)?;
+        self.stream
+            .set_read_timeout(io_timeout(&timeout))
+            .map_err(ureq::Error::Io)?;
         let input = self.buffers.input_append_buf();
         let amount = loop {
             match self.stream.read(input) {
@@ -260,16 +284,13 @@ impl Transport for UnixTransport {
     }
 
     fn is_open(&mut self) -> bool {
-        // A pooled connection is reusable when a non-blocking peek neither errors nor
-        // sees EOF (the engine closed it) nor unexpected bytes.
+        // A pooled connection is reusable when a non-blocking read finds nothing to read:
+        // EOF means the engine closed it, and unexpected bytes make it unusable anyway.
         if self.stream.set_nonblocking(true).is_err() {
             return false;
         }
         let mut buf = [0u8; 1];
-        let open = match self.stream.peek(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
-            _ => false,
-        };
+        let open = matches!((&self.stream).read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
         self.stream.set_nonblocking(false).is_ok() && open
     }
 }
@@ -282,8 +303,18 @@ mod tests {
     #[test]
     fn endpoint_from_env_values() {
         let cases: &[(Option<&str>, Option<&str>, Option<&str>, Endpoint)] = &[
-            (None, None, None, Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET))),
-            (Some(""), None, None, Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET))),
+            (
+                None,
+                None,
+                None,
+                Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET)),
+            ),
+            (
+                Some(""),
+                None,
+                None,
+                Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET)),
+            ),
             (
                 Some("unix:///run/user/1000/docker.sock"),
                 None,
@@ -294,7 +325,10 @@ mod tests {
                 Some("tcp://10.0.0.5:2375"),
                 None,
                 None,
-                Endpoint::Tcp { address: "10.0.0.5:2375".into(), tls_dir: None },
+                Endpoint::Tcp {
+                    address: "10.0.0.5:2375".into(),
+                    tls_dir: None,
+                },
             ),
             (
                 Some("tcp://nas"),

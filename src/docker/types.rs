@@ -53,7 +53,10 @@ pub struct ContainerSummary {
 impl ContainerSummary {
     /// The primary name without the leading slash.
     pub fn name(&self) -> &str {
-        self.names.first().map(|n| n.trim_start_matches('/')).unwrap_or(&self.id)
+        self.names
+            .first()
+            .map(|n| n.trim_start_matches('/'))
+            .unwrap_or(&self.id)
     }
 }
 

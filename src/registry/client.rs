@@ -12,10 +12,10 @@ use base64::Engine as _;
 use ureq::Agent;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
+use super::Registry;
 use super::auth::{self, Challenge};
 use super::credentials::{Credentials, DockerConfig};
 use super::manifest::{self, IndexEntry};
-use super::Registry;
 use crate::reference::Reference;
 
 /// Largest tag-list page dum reads.
@@ -127,7 +127,10 @@ impl RegistryClient {
     /// The host's agent, base URL and challenge, pinging it once per run.
     fn host(&self, host: &str) -> Result<Arc<Host>> {
         let cell = {
-            let mut hosts = self.hosts.lock().map_err(|_| anyhow!("registry client lock poisoned"))?;
+            let mut hosts = self
+                .hosts
+                .lock()
+                .map_err(|_| anyhow!("registry client lock poisoned"))?;
             hosts.entry(host.to_string()).or_default().clone()
         };
         cell.get_or_init(|| self.ping(host).map(Arc::new).map_err(|e| format!("{e:#}")))
@@ -141,8 +144,14 @@ impl RegistryClient {
             let agent = self.agent(host, false)?;
             let base = format!("http://{host}");
             match self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL) {
-                Ok(answer) if !speaks_tls_only(&answer) => return self.finish_ping(host, agent, base, answer),
+                Ok(answer) if !speaks_tls_only(&answer) => {
+                    return self.finish_ping(host, agent, base, answer);
+                }
                 Ok(_) => log::debug!("{host} speaks HTTPS only"),
+                // Nothing listening, or no such host: HTTPS would fail the same way.
+                Err(e) if unreachable(&e) => {
+                    return Err(e.context(format!("cannot reach the registry {host}")));
+                }
                 Err(e) => log::debug!("plain HTTP to {host} failed ({e:#}); trying HTTPS"),
             }
             if !auth::is_loopback_host(host) {
@@ -161,29 +170,40 @@ impl RegistryClient {
 
     fn finish_ping(&self, host: &str, agent: Agent, base: String, answer: Answer) -> Result<Host> {
         match answer.status {
-            200..=299 => Ok(Host { agent, base, challenge: None }),
+            200..=299 => Ok(Host {
+                agent,
+                base,
+                challenge: None,
+            }),
             401 => {
                 let header = answer.www_authenticate.unwrap_or_default();
                 let challenges = auth::parse_challenges(&header);
                 match auth::preferred(&challenges) {
-                    Some(c) => Ok(Host { agent, base, challenge: Some(c.clone()) }),
+                    Some(c) => Ok(Host {
+                        agent,
+                        base,
+                        challenge: Some(c.clone()),
+                    }),
                     None => bail!(
                         "{base}/v2/ answered 401 without a usable WWW-Authenticate challenge ({header:?}): is {host} a registry?"
                     ),
                 }
             }
             404 => bail!("{base}/v2/ answered 404: {host} does not serve the registry API"),
-            status => bail!("{base}/v2/ answered HTTP {status}{}", manifest::html_hint(&answer.body)),
+            status => bail!(
+                "{base}/v2/ answered HTTP {status}{}",
+                manifest::html_hint(&answer.body)
+            ),
         }
     }
 
     /// Credentials for an image's registry, from Docker's config, looked up once per host.
     fn credentials(&self, image: &Reference) -> Result<Option<Credentials>> {
         let key = image.registry.clone();
-        if let Ok(cache) = self.credentials_cache.lock() {
-            if let Some(found) = cache.get(&key) {
-                return Ok(found.clone());
-            }
+        if let Ok(cache) = self.credentials_cache.lock()
+            && let Some(found) = cache.get(&key)
+        {
+            return Ok(found.clone());
         }
         let config = self.docker_config.as_ref().map_err(|e| anyhow!("{e}"))?;
         let found = config.credentials_for(&image.credential_keys(), Duration::from_secs(10))?;
@@ -194,13 +214,23 @@ impl RegistryClient {
     }
 
     /// The `Authorization` header for a request to `image`'s repository, if one is needed.
-    fn authorization(&self, image: &Reference, host: &Host, refresh: bool) -> Result<Option<String>> {
+    fn authorization(
+        &self,
+        image: &Reference,
+        host: &Host,
+        refresh: bool,
+    ) -> Result<Option<String>> {
         match &host.challenge {
             None => Ok(None),
             Some(Challenge::Basic { .. }) => match self.credentials(image)? {
                 Some(Credentials::Basic { username, password }) => {
-                    auth::credentials_allowed(&host.base, image.api_host(), None, &self.options.insecure_registries)
-                        .map_err(|e| anyhow!(e))?;
+                    auth::credentials_allowed(
+                        &host.base,
+                        image.api_host(),
+                        None,
+                        &self.options.insecure_registries,
+                    )
+                    .map_err(|e| anyhow!(e))?;
                     Ok(Some(basic(&username, &password)))
                 }
                 Some(Credentials::IdentityToken(_)) | None => bail!(
@@ -213,7 +243,10 @@ impl RegistryClient {
                 let scope = auth::pull_scope(&image.repository);
                 let key = (image.api_host().to_string(), scope.clone());
                 let cell = {
-                    let mut tokens = self.tokens.lock().map_err(|_| anyhow!("token cache lock poisoned"))?;
+                    let mut tokens = self
+                        .tokens
+                        .lock()
+                        .map_err(|_| anyhow!("token cache lock poisoned"))?;
                     if refresh {
                         tokens.remove(&key);
                     }
@@ -240,29 +273,41 @@ impl RegistryClient {
         scope: &str,
     ) -> Result<String> {
         let url = auth::token_url(realm, service, scope);
-        let realm_host = auth::url_host(realm).ok_or_else(|| anyhow!("{} announced a token realm that is not an http(s) URL: {realm}", image.registry))?;
+        let realm_host = auth::url_host(realm).ok_or_else(|| {
+            anyhow!(
+                "{} announced a token realm that is not an http(s) URL: {realm}",
+                image.registry
+            )
+        })?;
         let credentials = self.credentials(image)?;
         let mut authorization = None;
         if let Some(creds) = &credentials {
             // The realm is where the registry itself sends us, so it may receive the
             // login; the scheme rule (no plain HTTP off loopback) still applies.
-            auth::credentials_allowed(&url, image.api_host(), Some(&realm_host), &self.options.insecure_registries)
-                .map_err(|e| anyhow!("not sending credentials for {}: {e}", image.registry))?;
+            auth::credentials_allowed(
+                &url,
+                image.api_host(),
+                Some(&realm_host),
+                &self.options.insecure_registries,
+            )
+            .map_err(|e| anyhow!("not sending credentials for {}: {e}", image.registry))?;
             if let Credentials::Basic { username, password } = creds {
                 authorization = Some(basic(username, password));
             }
         }
         let answer = match &credentials {
             Some(Credentials::IdentityToken(refresh)) => {
-                let form = format!(
-                    "grant_type=refresh_token&client_id=dum&service={}&scope={}&refresh_token={}",
-                    form_encode(service.unwrap_or("")),
-                    form_encode(scope),
-                    form_encode(refresh)
-                );
+                let form = auth::refresh_token_form(service, scope, refresh);
                 self.raw_with_body(&host.agent, realm, form)?
             }
-            _ => self.raw(&host.agent, "GET", &url, None, authorization.as_deref(), MAX_SMALL)?,
+            _ => self.raw(
+                &host.agent,
+                "GET",
+                &url,
+                None,
+                authorization.as_deref(),
+                MAX_SMALL,
+            )?,
         };
         match answer.status {
             200..=299 => auth::parse_token_reply(&answer.body, realm),
@@ -281,14 +326,35 @@ impl RegistryClient {
     }
 
     /// One request to a repository path under `/v2/`, with auth and retries.
-    fn call(&self, image: &Reference, method: &str, url_path: &str, accept: Option<&str>, limit: u64) -> Result<Answer> {
+    fn call(
+        &self,
+        image: &Reference,
+        method: &str,
+        url_path: &str,
+        accept: Option<&str>,
+        limit: u64,
+    ) -> Result<Answer> {
         let host = self.host(image.api_host())?;
-        let url = if url_path.contains("://") { url_path.to_string() } else { format!("{}{url_path}", host.base) };
+        let url = if url_path.contains("://") {
+            url_path.to_string()
+        } else {
+            format!("{}{url_path}", host.base)
+        };
         let mut authorization = self.authorization(image, &host, false)?;
         let mut refreshed = false;
         loop {
-            let answer = self.with_retries(&host.agent, method, &url, accept, authorization.as_deref(), limit)?;
-            if answer.status == 401 && !refreshed && matches!(host.challenge, Some(Challenge::Bearer { .. })) {
+            let answer = self.with_retries(
+                &host.agent,
+                method,
+                &url,
+                accept,
+                authorization.as_deref(),
+                limit,
+            )?;
+            if answer.status == 401
+                && !refreshed
+                && matches!(host.challenge, Some(Challenge::Bearer { .. }))
+            {
                 // A token can expire during a long run: fetch a fresh one once.
                 refreshed = true;
                 authorization = self.authorization(image, &host, true)?;
@@ -318,12 +384,20 @@ impl RegistryClient {
             let backoff = Duration::from_millis(250 << (attempt - 1));
             let wait = match answer.retry_after {
                 Some(d) if d > MAX_RETRY_AFTER => {
-                    bail!("{url} answered {} with Retry-After {}s: giving up for this run", answer.status, d.as_secs())
+                    bail!(
+                        "{url} answered {} with Retry-After {}s: giving up for this run",
+                        answer.status,
+                        d.as_secs()
+                    )
                 }
                 Some(d) => d.max(backoff),
                 None => backoff,
             };
-            log::debug!("{method} {url}: HTTP {}, retrying in {} ms", answer.status, wait.as_millis());
+            log::debug!(
+                "{method} {url}: HTTP {}, retrying in {} ms",
+                answer.status,
+                wait.as_millis()
+            );
             std::thread::sleep(wait);
         }
     }
@@ -385,24 +459,25 @@ impl RegistryClient {
     }
 }
 
+/// Whether an error means the host cannot be reached at all (as opposed to a protocol
+/// mismatch that another scheme might fix).
+fn unreachable(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}").to_lowercase();
+    text.contains("connection refused")
+        || text.contains("host not found")
+        || text.contains("timed out")
+}
+
 fn speaks_tls_only(answer: &Answer) -> bool {
     answer.status == 400 && String::from_utf8_lossy(&answer.body).contains("HTTPS")
 }
 
 fn basic(username: &str, password: &str) -> String {
     let raw = format!("{username}:{password}");
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
-}
-
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 fn transport_error(e: &ureq::Error) -> String {
@@ -415,11 +490,17 @@ fn transport_error(e: &ureq::Error) -> String {
 }
 
 fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
-    header(response, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+    header(response, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 fn answer_head(response: &ureq::http::Response<ureq::Body>) -> Answer {
@@ -434,7 +515,11 @@ fn answer_head(response: &ureq::http::Response<ureq::Body>) -> Answer {
     }
 }
 
-fn read_answer(mut response: ureq::http::Response<ureq::Body>, limit: u64, url: &str) -> Result<Answer> {
+fn read_answer(
+    mut response: ureq::http::Response<ureq::Body>,
+    limit: u64,
+    url: &str,
+) -> Result<Answer> {
     let mut answer = answer_head(&response);
     answer.body = response
         .body_mut()
@@ -450,16 +535,21 @@ fn read_answer(mut response: ureq::http::Response<ureq::Body>, limit: u64, url: 
 /// insecure registry. `None` keeps ureq's defaults.
 fn tls_config(dir: &Path, skip_verify: bool) -> Result<Option<TlsConfig>> {
     if skip_verify {
-        return Ok(Some(TlsConfig::builder().disable_verification(true).build()));
+        return Ok(Some(
+            TlsConfig::builder().disable_verification(true).build(),
+        ));
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(None);
+    };
     let mut roots: Vec<Certificate<'static>> = Vec::new();
     let mut client_cert = None;
     let mut client_key = None;
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().to_string();
-        let read = || std::fs::read(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()));
+        let read =
+            || std::fs::read(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()));
         if name.ends_with(".crt") {
             for item in ureq::tls::parse_pem(&read()?) {
                 if let Ok(PemItem::Certificate(c)) = item {
@@ -467,9 +557,13 @@ fn tls_config(dir: &Path, skip_verify: bool) -> Result<Option<TlsConfig>> {
                 }
             }
         } else if name.ends_with(".cert") {
-            client_cert = Some(Certificate::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?);
+            client_cert = Some(
+                Certificate::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?,
+            );
         } else if name.ends_with(".key") {
-            client_key = Some(PrivateKey::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?);
+            client_key = Some(
+                PrivateKey::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?,
+            );
         }
     }
     if roots.is_empty() && client_cert.is_none() {
@@ -512,12 +606,19 @@ impl Registry for RegistryClient {
         while let Some(path) = next.take() {
             pages += 1;
             if pages > MAX_PAGES || !seen.insert(path.clone()) {
-                bail!("the tag list of {} pages in a loop or beyond {MAX_PAGES} pages", image.name());
+                bail!(
+                    "the tag list of {} pages in a loop or beyond {MAX_PAGES} pages",
+                    image.name()
+                );
             }
             let answer = self.call(image, "GET", &path, None, MAX_TAG_PAGE)?;
             match answer.status {
                 200 => {}
-                404 => bail!("repository {} not found at {}", image.repository, image.registry),
+                404 => bail!(
+                    "repository {} not found at {}",
+                    image.repository,
+                    image.registry
+                ),
                 _ => return Err(status_error(image, "listing tags", &path, &answer)),
             }
             tags.extend(
@@ -545,7 +646,14 @@ impl Registry for RegistryClient {
             }
             // A registry that refuses HEAD is asked with GET below; anything else is an error.
             405 | 400 | 501 => {}
-            _ => return Err(status_error(image, &format!("manifest {reference} of {}", image.name()), &path, &answer)),
+            _ => {
+                return Err(status_error(
+                    image,
+                    &format!("manifest {reference} of {}", image.name()),
+                    &path,
+                    &answer,
+                ));
+            }
         }
         let answer = self.call(image, "GET", &path, Some(manifest::ACCEPT), MAX_MANIFEST)?;
         match answer.status {
@@ -554,23 +662,44 @@ impl Registry for RegistryClient {
                 Some(d) => manifest::checked_digest(d, &path)?,
                 None => manifest::sha256_digest(&answer.body),
             })),
-            _ => Err(status_error(image, &format!("manifest {reference} of {}", image.name()), &path, &answer)),
+            _ => Err(status_error(
+                image,
+                &format!("manifest {reference} of {}", image.name()),
+                &path,
+                &answer,
+            )),
         }
     }
 
-    fn index_children(&self, image: &Reference, reference: &str) -> Result<Option<Vec<IndexEntry>>> {
+    fn index_children(
+        &self,
+        image: &Reference,
+        reference: &str,
+    ) -> Result<Option<Vec<IndexEntry>>> {
         let path = Self::manifest_path(image, reference);
         let answer = self.call(image, "GET", &path, Some(manifest::ACCEPT), MAX_MANIFEST)?;
         match answer.status {
             404 => Ok(None),
             200 => {
-                if answer.content_type.as_deref().is_some_and(manifest::is_index) {
-                    Ok(Some(manifest::index_entries(&answer.body).map_err(|e| anyhow!("{}: {e}", image.name()))?))
+                if answer
+                    .content_type
+                    .as_deref()
+                    .is_some_and(manifest::is_index)
+                {
+                    Ok(Some(
+                        manifest::index_entries(&answer.body)
+                            .map_err(|e| anyhow!("{}: {e}", image.name()))?,
+                    ))
                 } else {
                     Ok(Some(Vec::new()))
                 }
             }
-            _ => Err(status_error(image, &format!("manifest {reference} of {}", image.name()), &path, &answer)),
+            _ => Err(status_error(
+                image,
+                &format!("manifest {reference} of {}", image.name()),
+                &path,
+                &answer,
+            )),
         }
     }
 

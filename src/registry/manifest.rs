@@ -31,8 +31,11 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 
 /// Whether a digest string has the only shape dum trusts.
 pub fn is_sha256_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// Whether a media type is a multi-platform index.
@@ -50,7 +53,10 @@ struct TagList {
 /// Parses a `/tags/list` answer. `null` tags (an empty repository) is an empty list.
 pub fn parse_tag_list(body: &[u8]) -> Result<Vec<String>> {
     let list: TagList = serde_json::from_slice(body).map_err(|e| {
-        anyhow::anyhow!("the tag list is not the JSON the distribution API specifies ({e}){}", html_hint(body))
+        anyhow::anyhow!(
+            "the tag list is not the JSON the distribution API specifies ({e}){}",
+            html_hint(body)
+        )
     })?;
     Ok(list.tags.unwrap_or_default())
 }
@@ -58,7 +64,9 @@ pub fn parse_tag_list(body: &[u8]) -> Result<Vec<String>> {
 /// " (the registry answered with an HTML page)" when a body looks like HTML: the usual
 /// sign of a proxy or login page in front of the registry.
 pub fn html_hint(body: &[u8]) -> &'static str {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(256)]).trim_start().to_lowercase();
+    let start: String = String::from_utf8_lossy(&body[..body.len().min(256)])
+        .trim_start()
+        .to_lowercase();
     if start.starts_with("<!doctype html") || start.starts_with("<html") {
         " (the registry answered with an HTML page: a proxy or login page in front of it?)"
     } else {
@@ -104,7 +112,9 @@ pub fn index_entries(body: &[u8]) -> Result<Vec<IndexEntry>> {
 pub fn next_link(link: &str) -> Option<String> {
     for part in link.split(',') {
         let part = part.trim();
-        let Some(rest) = part.strip_prefix('<') else { continue };
+        let Some(rest) = part.strip_prefix('<') else {
+            continue;
+        };
         let Some(end) = rest.find('>') else { continue };
         let target = &rest[..end];
         let params = &rest[end + 1..];
@@ -140,8 +150,10 @@ pub fn checked_digest(value: &str, url: &str) -> Result<String> {
     if is_sha256_digest(value) {
         Ok(value.to_string())
     } else {
-        Err(anyhow::anyhow!("{url} answered with an invalid digest {value:?}"))
-            .context("registry sent a Docker-Content-Digest dum cannot use")
+        Err(anyhow::anyhow!(
+            "{url} answered with an invalid digest {value:?}"
+        ))
+        .context("registry sent a Docker-Content-Digest dum cannot use")
     }
 }
 
@@ -157,7 +169,13 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert!(is_sha256_digest(&sha256_digest(b"x")));
-        for bad in ["", "sha256:", "sha256:XYZ", "md5:abc", &format!("sha256:{}", "A".repeat(64))] {
+        for bad in [
+            "",
+            "sha256:",
+            "sha256:XYZ",
+            "md5:abc",
+            &format!("sha256:{}", "A".repeat(64)),
+        ] {
             assert!(!is_sha256_digest(bad), "{bad}");
         }
     }
@@ -177,15 +195,23 @@ mod tests {
             let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             assert_eq!(got, want, "{body}");
         }
-        let err = parse_tag_list(b"<!DOCTYPE html><html>").unwrap_err().to_string();
+        let err = parse_tag_list(b"<!DOCTYPE html><html>")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("HTML"), "{err}");
     }
 
     #[test]
     fn link_headers() {
         let cases: &[(&str, Option<&str>)] = &[
-            (r#"</v2/a/tags/list?last=x&n=100>; rel="next""#, Some("/v2/a/tags/list?last=x&n=100")),
-            (r#"<https://r.io/v2/a/tags/list?n=2&last=b>; rel=next"#, Some("https://r.io/v2/a/tags/list?n=2&last=b")),
+            (
+                r#"</v2/a/tags/list?last=x&n=100>; rel="next""#,
+                Some("/v2/a/tags/list?last=x&n=100"),
+            ),
+            (
+                r#"<https://r.io/v2/a/tags/list?n=2&last=b>; rel=next"#,
+                Some("https://r.io/v2/a/tags/list?n=2&last=b"),
+            ),
             (r#"</prev>; rel="prev", </next>; rel="next""#, Some("/next")),
             (r#"</x>; rel="prev""#, None),
             ("garbage", None),
@@ -199,7 +225,10 @@ mod tests {
     #[test]
     fn link_resolution_stays_on_the_registry() {
         let base = "http://127.0.0.1:5000";
-        assert_eq!(resolve_link(base, "/v2/x?n=1").unwrap(), "http://127.0.0.1:5000/v2/x?n=1");
+        assert_eq!(
+            resolve_link(base, "/v2/x?n=1").unwrap(),
+            "http://127.0.0.1:5000/v2/x?n=1"
+        );
         assert_eq!(
             resolve_link(base, "http://127.0.0.1:5000/v2/x").unwrap(),
             "http://127.0.0.1:5000/v2/x"
@@ -215,7 +244,9 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].platform.as_ref().unwrap().architecture, "amd64");
         assert!(index_entries(b"{}").unwrap().is_empty());
-        assert!(is_index("application/vnd.oci.image.index.v1+json; charset=utf-8"));
+        assert!(is_index(
+            "application/vnd.oci.image.index.v1+json; charset=utf-8"
+        ));
         assert!(!is_index(DOCKER_V2));
     }
 }

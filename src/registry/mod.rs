@@ -21,7 +21,8 @@ pub trait Registry: Sync {
     fn digest(&self, image: &Reference, reference: &str) -> Result<Option<String>>;
     /// The platform manifests of `reference` when it is an index (empty when it is a
     /// single-platform manifest); `None` on 404.
-    fn index_children(&self, image: &Reference, reference: &str) -> Result<Option<Vec<IndexEntry>>>;
+    fn index_children(&self, image: &Reference, reference: &str)
+    -> Result<Option<Vec<IndexEntry>>>;
     /// Requests sent so far (for the run summary and benchmarks).
     fn requests(&self) -> usize;
 }

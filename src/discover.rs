@@ -1,0 +1,142 @@
+//! The out-of-the-box job: with no configuration, every running container is checked
+//! against its own tag, with a version regex proposed from that tag's shape.
+
+use anyhow::{Result, anyhow};
+
+use crate::config::ImageConfig;
+use crate::docker::types::ContainerSummary;
+use crate::propose;
+use crate::reference::Reference;
+
+/// An image entry for one running container, or `None` when it was not started from a
+/// registry reference (an image ID).
+pub fn entry_for(container: &ContainerSummary) -> Option<ImageConfig> {
+    if container.state != "running" || container.image.starts_with("sha256:") {
+        return None;
+    }
+    let reference = Reference::parse(&container.image).ok()?;
+    if reference.tag.is_none() && reference.digest.is_some() {
+        // Pinned by digest: there is no tag to follow.
+        return None;
+    }
+    let tag = reference.tag_or_latest().to_string();
+    let regex = propose::shape_of(&tag).and_then(|r| regex::Regex::new(&r).ok());
+    let base_tag = if regex.is_some() {
+        "latest".to_string()
+    } else {
+        tag
+    };
+    Some(ImageConfig {
+        image: reference.familiar_name(),
+        regex,
+        base_tag,
+        auto_update: false,
+        container_name: Some(container.name().to_string()),
+        cleanup_old_images: false,
+        keep_versions: 3,
+        registry: None,
+        grace_seconds: 10,
+        health_timeout_seconds: 120,
+    })
+}
+
+/// Entries for every running container, by container name.
+pub fn images(containers: &[ContainerSummary]) -> Vec<ImageConfig> {
+    let mut found: Vec<ImageConfig> = containers.iter().filter_map(entry_for).collect();
+    found.sort_by(|a, b| a.container_name.cmp(&b.container_name));
+    found
+}
+
+/// Keeps the entries whose container or image the targets name.
+pub fn select(found: Vec<ImageConfig>, targets: &[String]) -> Result<Vec<ImageConfig>> {
+    if targets.is_empty() {
+        return Ok(found);
+    }
+    for t in targets {
+        if !found
+            .iter()
+            .any(|f| f.container_name.as_deref() == Some(t.as_str()) || f.image == *t)
+        {
+            return Err(anyhow!(
+                "{t} is not a running container (and there is no configuration file)"
+            ));
+        }
+    }
+    Ok(found
+        .into_iter()
+        .filter(|f| {
+            targets
+                .iter()
+                .any(|t| f.container_name.as_deref() == Some(t.as_str()) || f.image == *t)
+        })
+        .collect())
+}
+
+/// A configuration file matching the discovered entries, ready to edit.
+pub fn suggested_config(images: &[ImageConfig]) -> String {
+    let entries: Vec<serde_json::Value> = images
+        .iter()
+        .map(|i| {
+            let mut e = serde_json::json!({"image": i.image, "container_name": i.container_name});
+            if let Some(r) = &i.regex {
+                e["regex"] = serde_json::Value::String(r.as_str().to_string());
+            } else {
+                e["base_tag"] = serde_json::Value::String(i.base_tag.clone());
+            }
+            e
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({"images": entries})).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn summary(image: &str, state: &str) -> ContainerSummary {
+        ContainerSummary {
+            id: "id".into(),
+            names: vec!["/web".into()],
+            image: image.into(),
+            image_id: "sha256:x".into(),
+            state: state.into(),
+            labels: None,
+        }
+    }
+
+    #[test]
+    fn entries_follow_the_containers_tag() {
+        let cases: &[(&str, &str, Option<(&str, Option<&str>, &str)>)] = &[
+            ("nginx", "running", Some(("nginx", None, "latest"))),
+            (
+                "nginx:1.25.3",
+                "running",
+                Some(("nginx", Some(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "latest")),
+            ),
+            (
+                "lscr.io/linuxserver/calibre:v7.1.0-ls12",
+                "running",
+                Some((
+                    "lscr.io/linuxserver/calibre",
+                    Some(r"^v[0-9]+\.[0-9]+\.[0-9]+-ls[0-9]+$"),
+                    "latest",
+                )),
+            ),
+            ("nginx:stable", "running", Some(("nginx", None, "stable"))),
+            ("nginx", "exited", None),
+            ("sha256:0123", "running", None),
+        ];
+        for (image, state, want) in cases {
+            let got = entry_for(&summary(image, state));
+            let got = got.as_ref().map(|e| {
+                (
+                    e.image.as_str(),
+                    e.regex.as_ref().map(|r| r.as_str()),
+                    e.base_tag.as_str(),
+                )
+            });
+            assert_eq!(got, *want, "{image} {state}");
+        }
+    }
+}
