@@ -32,6 +32,30 @@ pub trait Engine: Sync {
     fn images(&self) -> Result<Vec<ImageSummary>>;
     /// The engine's platform as `os/arch`, e.g. `linux/amd64`.
     fn platform(&self) -> (String, String);
+    /// The negotiated API version as (major, minor).
+    fn api(&self) -> (u32, u32);
+
+    /// Pulls `name@digest` (or `name:tag`); `auth` is the `X-Registry-Auth` value.
+    /// `progress` sees every status line of the engine's stream.
+    fn pull(&self, name: &str, reference: &str, auth: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()>;
+    /// Tags an image (`source` by ID or reference) as `repo:tag`.
+    fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()>;
+    /// Creates a container; returns its ID.
+    fn create(&self, name: &str, body: &Value) -> Result<String>;
+    /// Connects a container to a network with an endpoint config.
+    fn connect(&self, network: &str, container: &str, endpoint: &Value) -> Result<()>;
+    /// Starts a container (already running is fine).
+    fn start(&self, id: &str) -> Result<()>;
+    /// Stops a container with its own signal, waiting `timeout` seconds (its own when `None`).
+    fn stop(&self, id: &str, timeout: Option<i64>) -> Result<()>;
+    /// Renames a container.
+    fn rename(&self, id: &str, name: &str) -> Result<()>;
+    /// Removes a container, forcing if running; its volumes are kept.
+    fn remove_container(&self, id: &str) -> Result<()>;
+    /// Removes an image reference (a tag) or an unused image by ID.
+    fn remove_image(&self, reference: &str) -> Result<()>;
+    /// The last lines of a container's output, for error messages.
+    fn logs_tail(&self, id: &str, lines: u32) -> Result<String>;
 }
 
 /// Parses "1.41" into (1, 41) for comparisons; garbage sorts lowest.
@@ -217,6 +241,24 @@ fn engine_error(method: &str, path: &str, status: u16, body: &Value) -> anyhow::
     }
 }
 
+/// The text of a logs answer: without a TTY the engine frames each chunk with an
+/// 8-byte header (stream, 0, 0, 0, big-endian length); with a TTY it is raw.
+pub fn demux_logs(bytes: &[u8]) -> String {
+    let framed = bytes.len() >= 8 && matches!(bytes[0], 0..=2) && bytes[1..4] == [0, 0, 0];
+    if !framed {
+        return String::from_utf8_lossy(bytes).to_string();
+    }
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 8 {
+        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        let end = (8 + len).min(rest.len());
+        out.extend_from_slice(&rest[8..end]);
+        rest = &rest[end..];
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
 /// Percent-encodes a path segment (container and image names may hold `:`, `/`, `@`).
 pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -262,6 +304,120 @@ impl Engine for DockerClient {
         serde_json::from_value(value).context("unexpected image list from the Docker engine")
     }
 
+    fn api(&self) -> (u32, u32) {
+        api_tuple(&self.api)
+    }
+
+    fn pull(&self, name: &str, reference: &str, auth: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()> {
+        let path = format!(
+            "/images/create?fromImage={}&tag={}",
+            encode_segment(name),
+            encode_segment(reference)
+        );
+        let url = self.url(&path, true);
+        let mut request = self.agent.post(&url);
+        if let Some(a) = auth {
+            request = request.header("X-Registry-Auth", a);
+        }
+        let what = || format!("pulling {name}@{reference}");
+        let mut response = request.send_empty().map_err(|e| anyhow!("{}: {e}", what()))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let bytes = response.body_mut().with_config().limit(MAX_BODY).read_to_vec().unwrap_or_default();
+            let value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).trim().to_string()));
+            return Err(engine_error("POST", "/images/create", status, &value)).with_context(what);
+        }
+        // The engine reports pull errors inside a 200 stream: every line must be read.
+        let reader = std::io::BufReader::new(response.body_mut().with_config().limit(MAX_BODY).reader());
+        use std::io::BufRead;
+        for line in reader.lines() {
+            let line = line.map_err(|e| anyhow!("{}: the engine's progress stream broke: {e}", what()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            if let Some(error) = event.get("error").and_then(Value::as_str) {
+                bail!("{}: {}", what(), error.trim());
+            }
+            let status = event.get("status").and_then(Value::as_str).unwrap_or("");
+            let id = event.get("id").and_then(Value::as_str).unwrap_or("");
+            let detail = event.get("progress").and_then(Value::as_str).unwrap_or("");
+            let text = [id, status, detail].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" ");
+            progress(&text);
+        }
+        Ok(())
+    }
+
+    fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
+        let path = format!("/images/{}/tag?repo={}&tag={}", encode_segment(source), encode_segment(repo), encode_segment(tag));
+        self.request("POST", &path, None, true).map(|_| ())
+    }
+
+    fn create(&self, name: &str, body: &Value) -> Result<String> {
+        let path = format!("/containers/create?name={}", encode_segment(name));
+        let value = self.request("POST", &path, Some(body), true)?;
+        value
+            .get("Id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("the Docker engine created container {name} but sent no ID"))
+    }
+
+    fn connect(&self, network: &str, container: &str, endpoint: &Value) -> Result<()> {
+        let path = format!("/networks/{}/connect", encode_segment(network));
+        let body = serde_json::json!({"Container": container, "EndpointConfig": endpoint});
+        self.request("POST", &path, Some(&body), true).map(|_| ())
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        let path = format!("/containers/{}/start", encode_segment(id));
+        match self.request_status("POST", &path, None, true)? {
+            (304, _) => Ok(()),
+            (status, _) if (200..300).contains(&status) => Ok(()),
+            (status, value) => Err(engine_error("POST", &path, status, &value)),
+        }
+    }
+
+    fn stop(&self, id: &str, timeout: Option<i64>) -> Result<()> {
+        let path = match timeout {
+            Some(t) => format!("/containers/{}/stop?t={t}", encode_segment(id)),
+            None => format!("/containers/{}/stop", encode_segment(id)),
+        };
+        match self.request_status("POST", &path, None, true)? {
+            (304, _) => Ok(()),
+            (status, _) if (200..300).contains(&status) => Ok(()),
+            (status, value) => Err(engine_error("POST", &path, status, &value)),
+        }
+    }
+
+    fn rename(&self, id: &str, name: &str) -> Result<()> {
+        let path = format!("/containers/{}/rename?name={}", encode_segment(id), encode_segment(name));
+        self.request("POST", &path, None, true).map(|_| ())
+    }
+
+    fn remove_container(&self, id: &str) -> Result<()> {
+        let path = format!("/containers/{}?force=1&v=0", encode_segment(id));
+        match self.request_status("DELETE", &path, None, true)? {
+            (404, _) => Ok(()),
+            (status, _) if (200..300).contains(&status) => Ok(()),
+            (status, value) => Err(engine_error("DELETE", &path, status, &value)),
+        }
+    }
+
+    fn remove_image(&self, reference: &str) -> Result<()> {
+        let path = format!("/images/{}", encode_segment(reference));
+        self.request("DELETE", &path, None, true).map(|_| ())
+    }
+
+    fn logs_tail(&self, id: &str, lines: u32) -> Result<String> {
+        let path = format!("/containers/{}/logs?stdout=1&stderr=1&tail={lines}", encode_segment(id));
+        let url = self.url(&path, true);
+        let mut response = self.agent.get(&url).call().map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        let bytes = response.body_mut().with_config().limit(1024 * 1024).read_to_vec().map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        Ok(demux_logs(&bytes))
+    }
+
     fn platform(&self) -> (String, String) {
         let os = if self.info.os.is_empty() {
             "linux"
@@ -296,6 +452,17 @@ mod tests {
             let got = negotiate(server, *min).ok();
             assert_eq!(got.as_deref(), *want, "server {server} min {min:?}");
         }
+    }
+
+    #[test]
+    fn logs_are_demultiplexed() {
+        let mut framed = vec![1, 0, 0, 0, 0, 0, 0, 3];
+        framed.extend_from_slice(b"ab\n");
+        framed.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 2]);
+        framed.extend_from_slice(b"c\n");
+        assert_eq!(demux_logs(&framed), "ab\nc\n");
+        assert_eq!(demux_logs(b"plain tty output\n"), "plain tty output\n");
+        assert_eq!(demux_logs(b""), "");
     }
 
     #[test]
