@@ -21,6 +21,9 @@ use crate::registry::credentials::DockerConfig;
 use crate::report::{self, CheckDocument, Summary, TagsDocument};
 use crate::settings::{Command, ConfigPath, Format, Settings};
 use crate::state::{self, State};
+use crate::history::{self, ResultKind};
+use crate::journal;
+use crate::update::{self, Applied, Move};
 
 /// Runs the command.
 pub fn run(settings: Settings) -> Result<Outcome, Failure> {
@@ -36,6 +39,9 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
             base_tag,
         } => tags(&settings, image, regex.as_deref(), base_tag),
         Command::Check { targets } => check(&settings, targets),
+        Command::Update { targets, allow_downgrade } => update(&settings, targets, *allow_downgrade),
+        Command::Rollback { target } => rollback(&settings, target),
+        Command::History { target } => show_history(&settings, target.as_deref()),
     }
 }
 
@@ -199,6 +205,7 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
     let config = load_config(settings)?;
     let _lock = take_lock(settings)?;
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
+    converge(settings, &engine)?;
     let containers = engine.containers().map_err(Failure::runtime)?;
     let (images, insecure, discovered) = match config {
         Some(c) => (
@@ -264,6 +271,26 @@ fn verdict(rows: &[ImageReport]) -> Outcome {
     } else {
         Outcome::Clean
     }
+}
+
+/// Finishes or undoes what an interrupted run left in the journal, before anything
+/// else touches containers. A dry run only reports it.
+fn converge(settings: &Settings, engine: &dyn Engine) -> Result<(), Failure> {
+    if settings.dry_run {
+        for tx in journal::pending(&settings.state_file).map_err(Failure::runtime)? {
+            log::warn!("{}: an interrupted {} is pending in the journal (a real run will converge it)", tx.container, tx.kind);
+        }
+        return Ok(());
+    }
+    let entries = journal::recover(engine, &settings.state_file).map_err(Failure::runtime)?;
+    history::append(&history::path_for(&settings.state_file), &entries).map_err(Failure::runtime)?;
+    if entries.iter().any(|e| e.result == ResultKind::Failed) {
+        return Err(Failure::runtime(anyhow!(
+            "an interrupted update could not be converged; see `dum history` and the journal in {}",
+            settings.state_file.display()
+        )));
+    }
+    Ok(())
 }
 
 fn state_key(row: &ImageReport) -> String {
@@ -415,4 +442,318 @@ mod tests {
             assert_eq!(verdict(&rows), *want, "{statuses:?}");
         }
     }
+}
+
+/// The `dum update --format json` document.
+#[derive(serde::Serialize)]
+struct UpdateDocument<'a> {
+    schema_version: u32,
+    dum_version: &'static str,
+    command: &'static str,
+    dry_run: bool,
+    /// Moves decided (the plan); with results unless dry run.
+    updates: &'a [Applied],
+    planned: &'a [Move],
+    skipped: &'a [update::Skip],
+    images: &'a [ImageReport],
+    cleanup: &'a [CleanupReport],
+}
+
+/// Images removed for one repository.
+#[derive(Debug, serde::Serialize)]
+struct CleanupReport {
+    image: String,
+    removed: Vec<String>,
+    freed_bytes: i64,
+    errors: Vec<String>,
+}
+
+fn update(settings: &Settings, targets: &[String], allow_downgrade: bool) -> Result<Outcome, Failure> {
+    let config = load_config(settings)?.ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "dum update needs a configuration file ({} does not exist); `dum check` shows what to put in it",
+            settings.config.path().display()
+        ))
+    })?;
+    if allow_downgrade && targets.is_empty() {
+        return Err(Failure::usage(anyhow!("--allow-downgrade needs explicit targets")));
+    }
+    let _lock = take_lock(settings)?;
+    let engine = DockerClient::from_env().map_err(Failure::runtime)?;
+    converge(settings, &engine)?;
+    let containers = engine.containers().map_err(Failure::runtime)?;
+    let explicit = !targets.is_empty();
+    let images = if explicit {
+        select_targets(config.images.clone(), targets, &containers)?
+    } else {
+        config.images.iter().filter(|i| i.auto_update).cloned().collect()
+    };
+    let registry = registry_client(&config.insecure_registries);
+    let rows = check::check_all(&engine, &registry, &containers, &images).map_err(Failure::runtime)?;
+    let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);
+    for skip in &skips {
+        log::warn!("{}: {}", skip.container, skip.reason);
+    }
+    if settings.dry_run {
+        report_update(settings, &rows, &moves, &[], &skips, &[])?;
+        return Ok(if moves.is_empty() { verdict_without_moves(&rows) } else { Outcome::UpdatesAvailable });
+    }
+    let own_id = crate::selfcontainer::own_container_id();
+    let mut applied = Vec::new();
+    let mut entries = Vec::new();
+    for mv in &moves {
+        let auth = Reference::parse(&mv.pull).ok().and_then(|r| match registry.engine_auth(&r) {
+            Ok(a) => a,
+            Err(e) => {
+                log::warn!("{}: no credentials for the pull: {e:#}", mv.container);
+                None
+            }
+        });
+        let (result, new_entries) = update::apply(&engine, &settings.state_file, mv, auth.as_deref(), own_id.as_deref());
+        // History after each container, so a later crash loses nothing already done.
+        history::append(&history::path_for(&settings.state_file), &new_entries).map_err(Failure::runtime)?;
+        entries.extend(new_entries);
+        applied.push(result);
+    }
+    let cleanup = cleanup_after(&engine, &images, &applied);
+    let rows = mark_updated(rows, &applied);
+    save_state(&settings.state_file, &rows).map_err(Failure::runtime)?;
+    report_update(settings, &rows, &moves, &applied, &skips, &cleanup)?;
+    let failed = applied.iter().any(|a| a.result != ResultKind::Updated)
+        || rows.iter().any(|r| r.status == Status::Failed);
+    Ok(if failed {
+        Outcome::Failed
+    } else if !applied.is_empty() {
+        Outcome::Updated
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Without moves: failures still count; pending updates that were not applied (not
+/// auto_update, downgrades) are not this command's business.
+fn verdict_without_moves(rows: &[ImageReport]) -> Outcome {
+    if rows.iter().any(|r| r.status == Status::Failed) { Outcome::Failed } else { Outcome::Clean }
+}
+
+/// Rows after the updates: what now runs.
+fn mark_updated(mut rows: Vec<ImageReport>, applied: &[Applied]) -> Vec<ImageReport> {
+    for row in &mut rows {
+        let done = applied
+            .iter()
+            .any(|a| a.result == ResultKind::Updated && Some(&a.mv.container) == row.container.as_ref());
+        if done {
+            row.current_version = row.latest_version.clone();
+            row.current_digest = row.latest_digest.clone();
+            row.status = Status::UpToDate;
+        }
+    }
+    rows
+}
+
+fn cleanup_after(engine: &dyn Engine, images: &[ImageConfig], applied: &[Applied]) -> Vec<CleanupReport> {
+    let mut reports = Vec::new();
+    for config in images.iter().filter(|c| c.cleanup_old_images) {
+        if !applied.iter().any(|a| a.result == ResultKind::Updated && a.mv.image == config.image) {
+            continue;
+        }
+        let mut report = CleanupReport { image: config.image.clone(), removed: Vec::new(), freed_bytes: 0, errors: Vec::new() };
+        let result = (|| -> anyhow::Result<()> {
+            let reference = Reference::parse(&config.image)?;
+            let all_images = engine.images()?;
+            let in_use: std::collections::HashSet<String> = engine
+                .containers()?
+                .iter()
+                .map(|c| c.image_id.clone())
+                .collect();
+            let keep = config.keep_versions as usize;
+            for removal in crate::cleanup::plan(&all_images, &reference, config.regex.as_ref(), &in_use, keep) {
+                let mut ok = true;
+                for r in &removal.references {
+                    if let Err(e) = engine.remove_image(r) {
+                        // Removing the last tag may already have removed the digest names.
+                        if !format!("{e:#}").contains("No such image") {
+                            report.errors.push(format!("{r}: {e:#}"));
+                            ok = false;
+                        }
+                    }
+                }
+                if ok {
+                    report.removed.push(removal.version.clone().unwrap_or_else(|| removal.id.clone()));
+                    if !removal.shared {
+                        report.freed_bytes += removal.size;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            report.errors.push(format!("{e:#}"));
+        }
+        for e in &report.errors {
+            log::warn!("cleanup of {}: {e}", config.image);
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+fn report_update(
+    settings: &Settings,
+    rows: &[ImageReport],
+    moves: &[Move],
+    applied: &[Applied],
+    skips: &[update::Skip],
+    cleanup: &[CleanupReport],
+) -> Result<(), Failure> {
+    if settings.format == Format::Json {
+        return print_json(&UpdateDocument {
+            schema_version: report::JSON_SCHEMA_VERSION,
+            dum_version: env!("CARGO_PKG_VERSION"),
+            command: "update",
+            dry_run: settings.dry_run,
+            updates: applied,
+            planned: moves,
+            skipped: skips,
+            images: rows,
+            cleanup,
+        });
+    }
+    let mut out = String::new();
+    if moves.is_empty() {
+        out.push_str("Nothing to update.\n");
+    }
+    if settings.dry_run {
+        for mv in moves {
+            out.push_str(&format!(
+                "would update {}: {} -> {}\n  pull {}\n  tag {}\n  recreate {} from {} with its settings\n",
+                mv.container,
+                mv.from_version.as_deref().unwrap_or("?"),
+                mv.to_version.as_deref().unwrap_or(&mv.to_digest),
+                mv.pull,
+                mv.tags.join(", "),
+                mv.container,
+                mv.run_as
+            ));
+        }
+    }
+    for a in applied {
+        let what = match a.result {
+            ResultKind::Updated => "updated",
+            ResultKind::RolledBack => "ROLLED BACK",
+            _ => "FAILED",
+        };
+        out.push_str(&format!(
+            "{what} {}: {} -> {}",
+            a.mv.container,
+            a.mv.from_version.as_deref().unwrap_or("?"),
+            a.mv.to_version.as_deref().unwrap_or(&a.mv.to_digest)
+        ));
+        if !a.dependents.is_empty() {
+            out.push_str(&format!(" (recreated dependents: {})", a.dependents.join(", ")));
+        }
+        if let Some(e) = &a.error {
+            out.push_str(&format!("\n  {e}"));
+        }
+        out.push('\n');
+    }
+    for s in skips {
+        out.push_str(&format!("skipped {}: {}\n", s.container, s.reason));
+    }
+    for c in cleanup {
+        if !c.removed.is_empty() {
+            out.push_str(&format!(
+                "cleaned {}: removed {} ({:.1} MB freed)\n",
+                c.image,
+                c.removed.join(", "),
+                c.freed_bytes as f64 / 1e6
+            ));
+        }
+    }
+    for r in rows.iter().filter(|r| r.status == Status::Failed) {
+        out.push_str(&format!(
+            "failed {} {}: {}\n",
+            r.image,
+            r.container.as_deref().unwrap_or(""),
+            r.error.as_deref().unwrap_or("")
+        ));
+    }
+    print_out(out.trim_end());
+    Ok(())
+}
+
+fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
+    let config = load_config(settings)?;
+    let _lock = take_lock(settings)?;
+    let engine = DockerClient::from_env().map_err(Failure::runtime)?;
+    converge(settings, &engine)?;
+    let history_path = history::path_for(&settings.state_file);
+    let entries = history::load(&history_path).map_err(Failure::runtime)?;
+    let last = history::last_update(&entries, target).ok_or_else(|| {
+        Failure::usage(anyhow!("no update of {target} in the history ({}) to roll back", history_path.display()))
+    })?;
+    let Some(digest) = last.from_digest.clone() else {
+        return Err(Failure::runtime(anyhow!("the history does not record which digest {target} ran before")));
+    };
+    let reference = Reference::parse(&last.image).map_err(Failure::usage)?;
+    let image_config = config.as_ref().and_then(|c| c.images.iter().find(|i| i.image == last.image)).cloned();
+    let query = match image_config.as_ref().and_then(|c| c.registry.clone()) {
+        Some(host) => reference.with_registry(&host).map_err(Failure::usage)?,
+        None => reference.clone(),
+    };
+    let familiar = reference.familiar_name();
+    let version_tag = last.from_version.clone();
+    let run_as = match &version_tag {
+        Some(v) => format!("{familiar}:{v}"),
+        None => format!("{familiar}@{digest}"),
+    };
+    let verify_with = image_config.as_ref().map(|c| crate::verify::Verify {
+        grace: std::time::Duration::from_secs(c.grace_seconds),
+        health_timeout: std::time::Duration::from_secs(c.health_timeout_seconds),
+    });
+    let mv = Move {
+        kind: "rollback".into(),
+        container: target.to_string(),
+        image: last.image.clone(),
+        pull: format!("{}@{digest}", query.familiar_name()),
+        tags: version_tag.iter().map(|v| format!("{familiar}:{v}")).collect(),
+        run_as,
+        from_version: last.to_version.clone(),
+        to_version: last.from_version.clone(),
+        from_digest: last.to_digest.clone(),
+        to_digest: digest,
+        verify: verify_with.or(Some(crate::verify::Verify {
+            grace: std::time::Duration::from_secs(10),
+            health_timeout: std::time::Duration::from_secs(120),
+        })),
+    };
+    if settings.dry_run {
+        report_update(settings, &[], std::slice::from_ref(&mv), &[], &[], &[])?;
+        return Ok(Outcome::UpdatesAvailable);
+    }
+    let registry = registry_client(&config.map(|c| c.insecure_registries).unwrap_or_default());
+    let auth = registry.engine_auth(&query).ok().flatten();
+    let own_id = crate::selfcontainer::own_container_id();
+    let (applied, entries) = update::apply(&engine, &settings.state_file, &mv, auth.as_deref(), own_id.as_deref());
+    history::append(&history_path, &entries).map_err(Failure::runtime)?;
+    report_update(settings, &[], std::slice::from_ref(&mv), std::slice::from_ref(&applied), &[], &[])?;
+    Ok(if applied.result == ResultKind::Updated { Outcome::Updated } else { Outcome::Failed })
+}
+
+fn show_history(settings: &Settings, target: Option<&str>) -> Result<Outcome, Failure> {
+    let path = history::path_for(&settings.state_file);
+    let entries = history::load(&path).map_err(Failure::runtime)?;
+    let selected: Vec<&history::Entry> = entries
+        .iter()
+        .filter(|e| target.is_none_or(|t| e.container == t || e.image == t))
+        .collect();
+    if settings.format == Format::Json {
+        return print_json(&serde_json::json!({
+            "schema_version": report::JSON_SCHEMA_VERSION,
+            "entries": selected,
+        }))
+        .map(|_| Outcome::Clean);
+    }
+    print_out(&report::history_table(&selected));
+    Ok(Outcome::Clean)
 }

@@ -68,6 +68,29 @@ dum check; [ $? -eq 100 ] && echo 'updates pending'"
         /// Container names or images to check (default: all configured)
         targets: Vec<String>,
     },
+    /// Apply updates: every auto_update image, or exactly the named targets
+    #[command(after_help = "Examples:\n  dum update                 # every image with auto_update: true\n  \
+dum update calibre         # this container, whatever auto_update says\n  \
+dum update --dry-run       # print the plan, change nothing")]
+    Update {
+        /// Container names or images to update (default: every auto_update image)
+        targets: Vec<String>,
+        /// Allow moving an explicitly named target to an older version
+        #[arg(long)]
+        allow_downgrade: bool,
+    },
+    /// Recreate a container on the version it ran before its last update
+    #[command(after_help = "Example:\n  dum rollback calibre")]
+    Rollback {
+        /// Container name
+        target: String,
+    },
+    /// Show the update history (newest last)
+    #[command(after_help = "Examples:\n  dum history\n  dum history calibre --format json")]
+    History {
+        /// Only this container or image
+        target: Option<String>,
+    },
     /// List a repository's version tags newest first, or propose version regexes
     #[command(after_help = "Examples:\n  dum tags lscr.io/linuxserver/calibre\n  \
 dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]+$'")]
@@ -111,6 +134,9 @@ impl Cli {
         };
         let command = match self.command {
             CommandArg::Check { targets } => Command::Check { targets },
+            CommandArg::Update { targets, allow_downgrade } => Command::Update { targets, allow_downgrade },
+            CommandArg::Rollback { target } => Command::Rollback { target },
+            CommandArg::History { target } => Command::History { target },
             CommandArg::Tags {
                 image,
                 regex,

@@ -6,10 +6,14 @@
 
 pub mod app;
 pub mod check;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod docker;
+pub mod fault;
+pub mod history;
+pub mod journal;
 pub mod lock;
 pub mod logging;
 pub mod outcome;
@@ -18,6 +22,10 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod select;
+pub mod selfcontainer;
 pub mod settings;
+pub mod spec;
 pub mod state;
+pub mod update;
+pub mod verify;
 pub mod version;

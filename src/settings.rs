@@ -48,6 +48,23 @@ pub enum Command {
         /// Base tag to resolve.
         base_tag: String,
     },
+    /// Apply pending updates.
+    Update {
+        /// Container names or images; empty = every `auto_update` image.
+        targets: Vec<String>,
+        /// Allow an explicitly targeted version older than the running one.
+        allow_downgrade: bool,
+    },
+    /// Return a container to the version it ran before its last update.
+    Rollback {
+        /// The container.
+        target: String,
+    },
+    /// Show the update history.
+    History {
+        /// Only this container or image.
+        target: Option<String>,
+    },
     /// Validate a configuration file.
     Validate {
         /// The file; none = the configured one.

@@ -1,0 +1,26 @@
+//! Test-only fault points: `DUM_FAULT=<point>` makes dum SIGKILL itself when it reaches
+//! that point, so crash recovery is tested with real kills at every journaled step.
+//! Unset in production; naming a point that does not exist does nothing.
+
+/// Every point, in transaction order (tests iterate over it).
+pub const POINTS: &[&str] = &[
+    "pulled",
+    "journaled",
+    "stopped",
+    "renamed",
+    "created",
+    "started",
+    "verified",
+    "backup-removed",
+    "rolling-back",
+];
+
+/// Kills the process with SIGKILL when `DUM_FAULT` names `point`.
+pub fn point(point: &str) {
+    if std::env::var("DUM_FAULT").is_ok_and(|v| v == point) {
+        eprintln!("dum: DUM_FAULT={point}: killing myself with SIGKILL");
+        let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
+        // Only reached when `kill` is missing: still die without cleanup.
+        std::process::abort();
+    }
+}

@@ -1,0 +1,140 @@
+//! The update history (`history.json` beside the state): every update, rollback and
+//! failure, newest last, capped so the file stays small.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::state::write_json_atomic;
+
+/// Entries kept; the oldest are dropped first.
+pub const MAX_ENTRIES: usize = 500;
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultKind {
+    /// The new container runs and was verified.
+    Updated,
+    /// The new container failed verification; the old one runs again.
+    RolledBack,
+    /// Nothing changed (e.g. the pull failed) or the old container could not be restored.
+    Failed,
+    /// An interrupted transaction was completed by a later run.
+    Recovered,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// When it ended (RFC 3339, UTC).
+    pub time: String,
+    /// `update` or `rollback`.
+    pub kind: String,
+    /// Container name.
+    pub container: String,
+    /// Configured image (repository).
+    pub image: String,
+    /// Version before.
+    pub from_version: Option<String>,
+    /// Version after (the target).
+    pub to_version: Option<String>,
+    /// Digest before.
+    pub from_digest: Option<String>,
+    /// Digest of the target.
+    pub to_digest: Option<String>,
+    /// How it ended.
+    pub result: ResultKind,
+    /// Why it failed or was rolled back; what recovery did.
+    pub reason: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    version: u32,
+    entries: Vec<Entry>,
+}
+
+/// Where the history lives for a state file.
+pub fn path_for(state_file: &Path) -> PathBuf {
+    state_file.with_file_name("history.json")
+}
+
+/// Reads the history; a missing file is empty. A corrupt one is an error naming it:
+/// history is not rebuilt silently.
+pub fn load(path: &Path) -> anyhow::Result<Vec<Entry>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read history file {}", path.display())),
+    };
+    let file: File = serde_json::from_str(&text)
+        .with_context(|| format!("history file {} is not valid history JSON", path.display()))?;
+    Ok(file.entries)
+}
+
+/// Appends entries atomically, dropping the oldest beyond [`MAX_ENTRIES`].
+pub fn append(path: &Path, new: &[Entry]) -> anyhow::Result<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut entries = load(path)?;
+    entries.extend_from_slice(new);
+    let excess = entries.len().saturating_sub(MAX_ENTRIES);
+    entries.drain(..excess);
+    write_json_atomic(path, &File { version: 1, entries })
+}
+
+/// The newest successful update of `container`, for `dum rollback`.
+pub fn last_update<'a>(entries: &'a [Entry], container: &str) -> Option<&'a Entry> {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.container == container && matches!(e.result, ResultKind::Updated | ResultKind::Recovered) && e.from_digest.is_some())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize, result: ResultKind) -> Entry {
+        Entry {
+            time: format!("t{n}"),
+            kind: "update".into(),
+            container: "c".into(),
+            image: "i".into(),
+            from_version: Some(format!("v{n}")),
+            to_version: Some(format!("v{}", n + 1)),
+            from_digest: Some(format!("sha256:{n}")),
+            to_digest: None,
+            result,
+            reason: None,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn capped_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        for chunk in 0..6 {
+            let batch: Vec<Entry> = (0..100).map(|i| entry(chunk * 100 + i, ResultKind::Updated)).collect();
+            append(&path, &batch).unwrap();
+        }
+        let all = load(&path).unwrap();
+        assert_eq!(all.len(), MAX_ENTRIES);
+        assert_eq!(all[0].time, "t100");
+        assert_eq!(all[MAX_ENTRIES - 1].time, "t599");
+    }
+
+    #[test]
+    fn last_update_skips_failures() {
+        let entries = vec![entry(1, ResultKind::Updated), entry(2, ResultKind::RolledBack), entry(3, ResultKind::Failed)];
+        assert_eq!(last_update(&entries, "c").unwrap().time, "t1");
+        assert!(last_update(&entries, "other").is_none());
+    }
+}

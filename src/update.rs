@@ -1,0 +1,470 @@
+//! `dum update` and `dum rollback`: move a container to another version of its image
+//! without ever leaving the user without a working container.
+//!
+//! The transaction: pull by digest and tag; compute the new create spec; journal; stop
+//! the old container and rename it to a backup name; create the new one under the
+//! original name, connect its networks, start it; verify it. Success removes the
+//! backup; failure removes the new one and puts the old one back, running.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::check::{ImageReport, Status};
+use crate::config::ImageConfig;
+use crate::docker::Engine;
+use crate::docker::types::ContainerInspect;
+use crate::fault;
+use crate::history::{Entry, ResultKind};
+use crate::journal::{self, Step, Transaction};
+use crate::reference::Reference;
+use crate::select::{self, Direction};
+use crate::spec::{self, CreatePlan};
+use crate::state;
+use crate::verify::{self, Verify};
+
+/// One container to move, decided before anything is touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    /// `update` or `rollback`.
+    pub kind: String,
+    /// Container name.
+    pub container: String,
+    /// Configured image (repository).
+    pub image: String,
+    /// Where to pull from: `repo@digest` (the registry the digest was found on).
+    pub pull: String,
+    /// Local `repo:tag` names to give the pulled image.
+    pub tags: Vec<String>,
+    /// The reference the new container is created from.
+    pub run_as: String,
+    /// Version before / after.
+    pub from_version: Option<String>,
+    /// Version after.
+    pub to_version: Option<String>,
+    /// Digest before.
+    pub from_digest: Option<String>,
+    /// Digest after.
+    pub to_digest: String,
+    /// Verification settings.
+    #[serde(skip)]
+    pub verify: Option<Verify>,
+}
+
+/// Why a row is not turned into a move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skip {
+    /// Container (or image when none).
+    pub container: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Decides the moves for checked rows. `explicit`: the user named the targets (then
+/// `auto_update` does not matter); `allow_downgrade`: a target older than what runs
+/// may be applied (explicit targets only).
+pub fn plan_moves(
+    rows: &[ImageReport],
+    configs: &[ImageConfig],
+    explicit: bool,
+    allow_downgrade: bool,
+) -> (Vec<Move>, Vec<Skip>) {
+    let mut moves = Vec::new();
+    let mut skips = Vec::new();
+    for row in rows {
+        let Some(config) = configs.iter().find(|c| {
+            c.image == row.image && (c.container_name.is_none() || c.container_name == row.container)
+        }) else {
+            continue;
+        };
+        let who = row.container.clone().unwrap_or_else(|| row.image.clone());
+        let skip = |reason: String| Skip { container: who.clone(), reason };
+        if !explicit && !config.auto_update {
+            continue;
+        }
+        let downgrade = match (&row.current_version, &row.latest_version) {
+            (Some(c), Some(l)) => select::direction(c, l) == Direction::Older,
+            _ => false,
+        };
+        match row.status {
+            Status::UpdateAvailable => {}
+            Status::UpToDate if downgrade && explicit && allow_downgrade => {}
+            Status::UpToDate if downgrade => {
+                skips.push(skip(format!(
+                    "{} is older than the running {}: never a downgrade (use an explicit target with --allow-downgrade)",
+                    row.latest_version.as_deref().unwrap_or("?"),
+                    row.current_version.as_deref().unwrap_or("?")
+                )));
+                continue;
+            }
+            Status::Failed => {
+                // A run in which the registry answered with errors changes nothing.
+                skips.push(skip(format!("not updated: {}", row.error.as_deref().unwrap_or("check failed"))));
+                continue;
+            }
+            _ => continue,
+        }
+        let (Some(container), Some(to_digest)) = (&row.container, &row.latest_digest) else {
+            continue;
+        };
+        let Ok(reference) = Reference::parse(&config.image) else { continue };
+        let query = match &config.registry {
+            Some(host) => match reference.with_registry(host) {
+                Ok(q) => q,
+                Err(_) => continue,
+            },
+            None => reference.clone(),
+        };
+        let familiar = reference.familiar_name();
+        let mut tags = Vec::new();
+        let run_as = match &row.latest_version {
+            Some(version) => {
+                tags.push(format!("{familiar}:{version}"));
+                // Users who run the base tag keep running it: it moves with the update
+                // when it points at the version we install.
+                if row.base_tag_version.as_deref() == Some(version.as_str()) {
+                    tags.push(format!("{familiar}:{}", config.base_tag));
+                }
+                format!("{familiar}:{version}")
+            }
+            None => {
+                tags.push(format!("{familiar}:{}", config.base_tag));
+                format!("{familiar}:{}", config.base_tag)
+            }
+        };
+        moves.push(Move {
+            kind: "update".into(),
+            container: container.clone(),
+            image: config.image.clone(),
+            pull: format!("{}@{to_digest}", query.familiar_name()),
+            tags,
+            run_as,
+            from_version: row.current_version.clone(),
+            to_version: row.latest_version.clone(),
+            from_digest: row.current_digest.clone(),
+            to_digest: to_digest.clone(),
+            verify: Some(Verify {
+                grace: Duration::from_secs(config.grace_seconds),
+                health_timeout: Duration::from_secs(config.health_timeout_seconds),
+            }),
+        });
+    }
+    (moves, skips)
+}
+
+/// The container name the backup carries during the transaction.
+pub fn backup_name(container: &str) -> String {
+    format!("{container}-dum-backup")
+}
+
+/// Pull progress on stderr when it is a terminal; silence otherwise (cron mails).
+fn progress_printer() -> impl FnMut(&str) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    move |line: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            log::debug!("pull: {line}");
+        }
+    }
+}
+
+/// Pulls and tags the move's image. A failure here leaves every container untouched.
+pub fn pull(engine: &dyn Engine, mv: &Move, auth: Option<&str>) -> Result<()> {
+    let (name, digest) = mv.pull.split_once('@').ok_or_else(|| anyhow!("bad pull reference {}", mv.pull))?;
+    // Already here by digest (a rollback to a kept version): no registry needed.
+    if engine.inspect_image(&mv.pull)?.is_none() {
+        let mut printer = progress_printer();
+        engine.pull(name, digest, auth, &mut printer)?;
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!();
+        }
+    }
+    for tag in &mv.tags {
+        let (repo, t) = split_tag(tag);
+        engine.tag(&mv.pull, repo, t).with_context(|| format!("cannot tag {} as {tag}", mv.pull))?;
+    }
+    Ok(())
+}
+
+fn split_tag(reference: &str) -> (&str, &str) {
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[slash..].rfind(':') {
+        Some(i) => (&reference[..slash + i], &reference[slash + i + 1..]),
+        None => (reference, "latest"),
+    }
+}
+
+/// Creates, connects and starts the planned container; returns its ID.
+fn create_and_start(engine: &dyn Engine, state_file: &Path, tx: &mut Transaction, plan: &CreatePlan) -> Result<String> {
+    tx.step = Step::Creating;
+    journal::record(state_file, tx)?;
+    let id = engine.create(&plan.name, &plan.body).with_context(|| format!("cannot create the new container {}", plan.name))?;
+    tx.new_id = Some(id.clone());
+    tx.step = Step::Starting;
+    journal::record(state_file, tx)?;
+    for (network, endpoint) in &plan.extra_networks {
+        engine
+            .connect(network, &id, endpoint)
+            .with_context(|| format!("cannot connect {} to network {network}", plan.name))?;
+    }
+    fault::point("created");
+    if plan.start {
+        engine.start(&id).with_context(|| format!("cannot start the new container {}", plan.name))?;
+    }
+    fault::point("started");
+    Ok(id)
+}
+
+/// How a transaction failed.
+#[derive(Debug)]
+pub enum Undo {
+    /// The old container runs again, as before.
+    RolledBack(anyhow::Error),
+    /// Nothing was changed (the failure came before the old container was touched).
+    Untouched(anyhow::Error),
+    /// Restoring failed too; the journal keeps the transaction for the next run.
+    Stuck(anyhow::Error),
+}
+
+impl Undo {
+    fn result(&self) -> ResultKind {
+        match self {
+            Undo::RolledBack(_) => ResultKind::RolledBack,
+            Undo::Untouched(_) | Undo::Stuck(_) => ResultKind::Failed,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Undo::RolledBack(e) => format!("{e:#}; rolled back to the old container"),
+            Undo::Untouched(e) => format!("{e:#}"),
+            Undo::Stuck(e) => format!("{e:#}"),
+        }
+    }
+}
+
+/// Runs the whole transaction for one container whose new image is present locally.
+/// Returns the new container's ID.
+pub fn recreate(
+    engine: &dyn Engine,
+    state_file: &Path,
+    old: &ContainerInspect,
+    plan: &CreatePlan,
+    mv: &Move,
+    verify_with: Option<Verify>,
+) -> Result<String, Undo> {
+    let mut tx = Transaction {
+        kind: mv.kind.clone(),
+        container: old.name.clone(),
+        image: mv.image.clone(),
+        old_id: old.id.clone(),
+        backup_name: backup_name(&old.name),
+        new_id: None,
+        was_running: old.state.running,
+        step: Step::Stopping,
+        from_version: mv.from_version.clone(),
+        to_version: mv.to_version.clone(),
+        from_digest: mv.from_digest.clone(),
+        to_digest: Some(mv.to_digest.clone()),
+        started_ms: journal::now_ms(),
+    };
+    match engine.inspect_container(&tx.backup_name) {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return Err(Undo::Untouched(anyhow!(
+                "a container named {} already exists: remove or rename it first",
+                tx.backup_name
+            )));
+        }
+        Err(e) => return Err(Undo::Untouched(e)),
+    }
+    journal::record(state_file, &tx).map_err(Undo::Untouched)?;
+    fault::point("journaled");
+    let attempt = (|| -> Result<String> {
+        engine.stop(&old.id, None).with_context(|| format!("cannot stop {}", old.name))?;
+        fault::point("stopped");
+        tx.step = Step::Renaming;
+        journal::record(state_file, &tx)?;
+        engine.rename(&old.id, &tx.backup_name).with_context(|| format!("cannot rename {} to {}", old.name, tx.backup_name))?;
+        fault::point("renamed");
+        let id = create_and_start(engine, state_file, &mut tx, plan)?;
+        tx.step = Step::Verifying;
+        journal::record(state_file, &tx)?;
+        if plan.start {
+            if let Some(v) = verify_with {
+                verify::verify(engine, &id, v)?;
+            }
+        }
+        Ok(id)
+    })();
+    match attempt {
+        Ok(id) => {
+            tx.step = Step::Verified;
+            let finish = || -> Result<()> {
+                journal::record(state_file, &tx)?;
+                fault::point("verified");
+                journal::complete(engine, &tx)?;
+                fault::point("backup-removed");
+                journal::clear(state_file, &tx.container)
+            };
+            // The new container is verified and runs; a failure here leaves only the
+            // backup behind, and the journal lets the next run remove it.
+            finish().map_err(|e| Undo::Stuck(e.context("the update worked but finishing it failed")))?;
+            Ok(id)
+        }
+        Err(failure) => {
+            tx.step = Step::RollingBack;
+            let undo = || -> Result<()> {
+                journal::record(state_file, &tx)?;
+                fault::point("rolling-back");
+                journal::restore(engine, &tx)?;
+                journal::clear(state_file, &tx.container)
+            };
+            match undo() {
+                Ok(()) => Err(Undo::RolledBack(failure)),
+                Err(e) => Err(Undo::Stuck(anyhow!(
+                    "{failure:#}; restoring the old container failed too: {e:#} (the journal keeps the transaction; the next dum run retries)"
+                ))),
+            }
+        }
+    }
+}
+
+/// The history entry of a finished attempt.
+pub fn entry(mv: &Move, started: Instant, result: ResultKind, reason: Option<String>) -> Entry {
+    Entry {
+        time: state::now_rfc3339(),
+        kind: mv.kind.clone(),
+        container: mv.container.clone(),
+        image: mv.image.clone(),
+        from_version: mv.from_version.clone(),
+        to_version: mv.to_version.clone(),
+        from_digest: mv.from_digest.clone(),
+        to_digest: Some(mv.to_digest.clone()),
+        result,
+        reason,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// What happened to one move.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The move.
+    #[serde(flatten)]
+    pub mv: Move,
+    /// `updated`, `rolled_back` or `failed`.
+    pub result: ResultKind,
+    /// Why, when not updated.
+    pub error: Option<String>,
+    /// Containers recreated because they share its network namespace.
+    pub dependents: Vec<String>,
+}
+
+/// Applies one move: pull, plan, transaction, dependents. Never panics on engine data;
+/// every failure is in the returned record.
+pub fn apply(engine: &dyn Engine, state_file: &Path, mv: &Move, auth: Option<&str>, own_id: Option<&str>) -> (Applied, Vec<Entry>) {
+    let started = Instant::now();
+    let mut applied = Applied { mv: mv.clone(), result: ResultKind::Failed, error: None, dependents: Vec::new() };
+    let mut entries = Vec::new();
+    let prepared = (|| -> Result<(ContainerInspect, CreatePlan, Vec<String>)> {
+        let old = engine
+            .inspect_container(&mv.container)?
+            .ok_or_else(|| anyhow!("container {} does not exist", mv.container))?;
+        if own_id.is_some_and(|id| id == old.id) {
+            bail!(
+                "dum runs inside {}: it will not recreate its own container (update it from the host or another container)",
+                mv.container
+            );
+        }
+        pull(engine, mv, auth).with_context(|| format!("pull failed; {} is untouched", mv.container))?;
+        fault::point("pulled");
+        let old_image = engine
+            .inspect_image(&old.image_id)?
+            .ok_or_else(|| anyhow!("the image of {} ({}) is gone from the engine", mv.container, old.image_id))?;
+        let plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
+        let all: Vec<serde_json::Value> = engine
+            .containers()?
+            .iter()
+            .filter_map(|c| engine.inspect_container(&c.id).ok().flatten())
+            .map(|c| c.raw)
+            .collect();
+        let dependents = spec::dependents(&old.id, &old.name, &all);
+        Ok((old, plan, dependents))
+    })();
+    let outcome = prepared
+        .map_err(Undo::Untouched)
+        .and_then(|(old, plan, dependents)| recreate(engine, state_file, &old, &plan, mv, mv.verify).map(|id| (id, dependents)));
+    match outcome {
+        Ok((new_id, dependents)) => {
+            applied.result = ResultKind::Updated;
+            entries.push(entry(mv, started, ResultKind::Updated, None));
+            for name in dependents {
+                match follow(engine, state_file, &name, &new_id, mv) {
+                    Ok(()) => applied.dependents.push(name),
+                    Err(undo) => {
+                        let message = format!("dependent {name}: {}", undo.message());
+                        applied.error = Some(message);
+                        applied.result = ResultKind::Failed;
+                    }
+                }
+            }
+        }
+        Err(undo) => {
+            applied.result = undo.result();
+            applied.error = Some(undo.message());
+            entries.push(entry(mv, started, applied.result, applied.error.clone()));
+        }
+    }
+    (applied, entries)
+}
+
+/// Recreates a container that shares `target`'s network namespace so it joins the
+/// new container's namespace; same preservation rules, same transaction.
+fn follow(engine: &dyn Engine, state_file: &Path, name: &str, target_id: &str, parent: &Move) -> Result<(), Undo> {
+    let prepared = || -> Result<(ContainerInspect, String, CreatePlan)> {
+        let old = engine.inspect_container(name)?.ok_or_else(|| anyhow!("container {name} disappeared"))?;
+        let image = engine.inspect_image(&old.image_id)?.ok_or_else(|| anyhow!("the image of {name} is gone"))?;
+        let run_as = if old.config.image.is_empty() { old.image_id.clone() } else { old.config.image.clone() };
+        let plan = spec::plan(&old.raw, &image.raw, &run_as, engine.api())?;
+        Ok((old, run_as, plan))
+    };
+    let (old, run_as, mut plan) = prepared().map_err(Undo::Untouched)?;
+    spec::retarget_network(&mut plan, target_id);
+    let mv = Move {
+        kind: "dependent".into(),
+        container: name.to_string(),
+        image: parent.image.clone(),
+        pull: String::new(),
+        tags: Vec::new(),
+        run_as,
+        from_version: None,
+        to_version: None,
+        from_digest: None,
+        to_digest: old.image_id.clone(),
+        verify: parent.verify,
+    };
+    recreate(engine, state_file, &old, &plan, &mv, mv.verify).map(|_| ())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_at_the_last_colon_after_the_last_slash() {
+        let cases = [
+            ("calibre:v1", ("calibre", "v1")),
+            ("127.0.0.1:5000/a/b:1.0", ("127.0.0.1:5000/a/b", "1.0")),
+            ("127.0.0.1:5000/a/b", ("127.0.0.1:5000/a/b", "latest")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(split_tag(input), want, "{input}");
+        }
+    }
+}
