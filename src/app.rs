@@ -12,6 +12,8 @@ use crate::config::{self, Config, ImageConfig};
 use crate::discover;
 use crate::docker::types::ContainerSummary;
 use crate::docker::{DockerClient, Engine};
+use crate::history::{self, ResultKind};
+use crate::journal;
 use crate::lock::{LockError, RunLock};
 use crate::outcome::{Failure, FailureKind, Outcome};
 use crate::reference::Reference;
@@ -21,8 +23,6 @@ use crate::registry::credentials::DockerConfig;
 use crate::report::{self, CheckDocument, Summary, TagsDocument};
 use crate::settings::{Command, ConfigPath, Format, Settings};
 use crate::state::{self, State};
-use crate::history::{self, ResultKind};
-use crate::journal;
 use crate::update::{self, Applied, Move};
 
 /// Runs the command.
@@ -39,7 +39,10 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
             base_tag,
         } => tags(&settings, image, regex.as_deref(), base_tag),
         Command::Check { targets } => check(&settings, targets),
-        Command::Update { targets, allow_downgrade } => update(&settings, targets, *allow_downgrade),
+        Command::Update {
+            targets,
+            allow_downgrade,
+        } => update(&settings, targets, *allow_downgrade),
         Command::Rollback { target } => rollback(&settings, target),
         Command::History { target } => show_history(&settings, target.as_deref()),
     }
@@ -278,12 +281,17 @@ fn verdict(rows: &[ImageReport]) -> Outcome {
 fn converge(settings: &Settings, engine: &dyn Engine) -> Result<(), Failure> {
     if settings.dry_run {
         for tx in journal::pending(&settings.state_file).map_err(Failure::runtime)? {
-            log::warn!("{}: an interrupted {} is pending in the journal (a real run will converge it)", tx.container, tx.kind);
+            log::warn!(
+                "{}: an interrupted {} is pending in the journal (a real run will converge it)",
+                tx.container,
+                tx.kind
+            );
         }
         return Ok(());
     }
     let entries = journal::recover(engine, &settings.state_file).map_err(Failure::runtime)?;
-    history::append(&history::path_for(&settings.state_file), &entries).map_err(Failure::runtime)?;
+    history::append(&history::path_for(&settings.state_file), &entries)
+        .map_err(Failure::runtime)?;
     if entries.iter().any(|e| e.result == ResultKind::Failed) {
         return Err(Failure::runtime(anyhow!(
             "an interrupted update could not be converged; see `dum history` and the journal in {}",
@@ -468,7 +476,11 @@ struct CleanupReport {
     errors: Vec<String>,
 }
 
-fn update(settings: &Settings, targets: &[String], allow_downgrade: bool) -> Result<Outcome, Failure> {
+fn update(
+    settings: &Settings,
+    targets: &[String],
+    allow_downgrade: bool,
+) -> Result<Outcome, Failure> {
     let config = load_config(settings)?.ok_or_else(|| {
         Failure::usage(anyhow!(
             "dum update needs a configuration file ({} does not exist); `dum check` shows what to put in it",
@@ -476,7 +488,9 @@ fn update(settings: &Settings, targets: &[String], allow_downgrade: bool) -> Res
         ))
     })?;
     if allow_downgrade && targets.is_empty() {
-        return Err(Failure::usage(anyhow!("--allow-downgrade needs explicit targets")));
+        return Err(Failure::usage(anyhow!(
+            "--allow-downgrade needs explicit targets"
+        )));
     }
     let _lock = take_lock(settings)?;
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
@@ -486,32 +500,51 @@ fn update(settings: &Settings, targets: &[String], allow_downgrade: bool) -> Res
     let images = if explicit {
         select_targets(config.images.clone(), targets, &containers)?
     } else {
-        config.images.iter().filter(|i| i.auto_update).cloned().collect()
+        config
+            .images
+            .iter()
+            .filter(|i| i.auto_update)
+            .cloned()
+            .collect()
     };
     let registry = registry_client(&config.insecure_registries);
-    let rows = check::check_all(&engine, &registry, &containers, &images).map_err(Failure::runtime)?;
+    let rows =
+        check::check_all(&engine, &registry, &containers, &images).map_err(Failure::runtime)?;
     let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);
     for skip in &skips {
         log::warn!("{}: {}", skip.container, skip.reason);
     }
     if settings.dry_run {
         report_update(settings, &rows, &moves, &[], &skips, &[])?;
-        return Ok(if moves.is_empty() { verdict_without_moves(&rows) } else { Outcome::UpdatesAvailable });
+        return Ok(if moves.is_empty() {
+            verdict_without_moves(&rows)
+        } else {
+            Outcome::UpdatesAvailable
+        });
     }
     let own_id = crate::selfcontainer::own_container_id();
     let mut applied = Vec::new();
     let mut entries = Vec::new();
     for mv in &moves {
-        let auth = Reference::parse(&mv.pull).ok().and_then(|r| match registry.engine_auth(&r) {
-            Ok(a) => a,
-            Err(e) => {
-                log::warn!("{}: no credentials for the pull: {e:#}", mv.container);
-                None
-            }
-        });
-        let (result, new_entries) = update::apply(&engine, &settings.state_file, mv, auth.as_deref(), own_id.as_deref());
+        let auth = Reference::parse(&mv.pull)
+            .ok()
+            .and_then(|r| match registry.engine_auth(&r) {
+                Ok(a) => a,
+                Err(e) => {
+                    log::warn!("{}: no credentials for the pull: {e:#}", mv.container);
+                    None
+                }
+            });
+        let (result, new_entries) = update::apply(
+            &engine,
+            &settings.state_file,
+            mv,
+            auth.as_deref(),
+            own_id.as_deref(),
+        );
         // History after each container, so a later crash loses nothing already done.
-        history::append(&history::path_for(&settings.state_file), &new_entries).map_err(Failure::runtime)?;
+        history::append(&history::path_for(&settings.state_file), &new_entries)
+            .map_err(Failure::runtime)?;
         entries.extend(new_entries);
         applied.push(result);
     }
@@ -533,15 +566,19 @@ fn update(settings: &Settings, targets: &[String], allow_downgrade: bool) -> Res
 /// Without moves: failures still count; pending updates that were not applied (not
 /// auto_update, downgrades) are not this command's business.
 fn verdict_without_moves(rows: &[ImageReport]) -> Outcome {
-    if rows.iter().any(|r| r.status == Status::Failed) { Outcome::Failed } else { Outcome::Clean }
+    if rows.iter().any(|r| r.status == Status::Failed) {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    }
 }
 
 /// Rows after the updates: what now runs.
 fn mark_updated(mut rows: Vec<ImageReport>, applied: &[Applied]) -> Vec<ImageReport> {
     for row in &mut rows {
-        let done = applied
-            .iter()
-            .any(|a| a.result == ResultKind::Updated && Some(&a.mv.container) == row.container.as_ref());
+        let done = applied.iter().any(|a| {
+            a.result == ResultKind::Updated && Some(&a.mv.container) == row.container.as_ref()
+        });
         if done {
             row.current_version = row.latest_version.clone();
             row.current_digest = row.latest_digest.clone();
@@ -551,13 +588,25 @@ fn mark_updated(mut rows: Vec<ImageReport>, applied: &[Applied]) -> Vec<ImageRep
     rows
 }
 
-fn cleanup_after(engine: &dyn Engine, images: &[ImageConfig], applied: &[Applied]) -> Vec<CleanupReport> {
+fn cleanup_after(
+    engine: &dyn Engine,
+    images: &[ImageConfig],
+    applied: &[Applied],
+) -> Vec<CleanupReport> {
     let mut reports = Vec::new();
     for config in images.iter().filter(|c| c.cleanup_old_images) {
-        if !applied.iter().any(|a| a.result == ResultKind::Updated && a.mv.image == config.image) {
+        if !applied
+            .iter()
+            .any(|a| a.result == ResultKind::Updated && a.mv.image == config.image)
+        {
             continue;
         }
-        let mut report = CleanupReport { image: config.image.clone(), removed: Vec::new(), freed_bytes: 0, errors: Vec::new() };
+        let mut report = CleanupReport {
+            image: config.image.clone(),
+            removed: Vec::new(),
+            freed_bytes: 0,
+            errors: Vec::new(),
+        };
         let result = (|| -> anyhow::Result<()> {
             let reference = Reference::parse(&config.image)?;
             let all_images = engine.images()?;
@@ -567,7 +616,13 @@ fn cleanup_after(engine: &dyn Engine, images: &[ImageConfig], applied: &[Applied
                 .map(|c| c.image_id.clone())
                 .collect();
             let keep = config.keep_versions as usize;
-            for removal in crate::cleanup::plan(&all_images, &reference, config.regex.as_ref(), &in_use, keep) {
+            for removal in crate::cleanup::plan(
+                &all_images,
+                &reference,
+                config.regex.as_ref(),
+                &in_use,
+                keep,
+            ) {
                 let mut ok = true;
                 for r in &removal.references {
                     if let Err(e) = engine.remove_image(r) {
@@ -579,7 +634,12 @@ fn cleanup_after(engine: &dyn Engine, images: &[ImageConfig], applied: &[Applied
                     }
                 }
                 if ok {
-                    report.removed.push(removal.version.clone().unwrap_or_else(|| removal.id.clone()));
+                    report.removed.push(
+                        removal
+                            .version
+                            .clone()
+                            .unwrap_or_else(|| removal.id.clone()),
+                    );
                     if !removal.shared {
                         report.freed_bytes += removal.size;
                     }
@@ -650,7 +710,10 @@ fn report_update(
             a.mv.to_version.as_deref().unwrap_or(&a.mv.to_digest)
         ));
         if !a.dependents.is_empty() {
-            out.push_str(&format!(" (recreated dependents: {})", a.dependents.join(", ")));
+            out.push_str(&format!(
+                " (recreated dependents: {})",
+                a.dependents.join(", ")
+            ));
         }
         if let Some(e) = &a.error {
             out.push_str(&format!("\n  {e}"));
@@ -690,13 +753,21 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
     let history_path = history::path_for(&settings.state_file);
     let entries = history::load(&history_path).map_err(Failure::runtime)?;
     let last = history::last_update(&entries, target).ok_or_else(|| {
-        Failure::usage(anyhow!("no update of {target} in the history ({}) to roll back", history_path.display()))
+        Failure::usage(anyhow!(
+            "no update of {target} in the history ({}) to roll back",
+            history_path.display()
+        ))
     })?;
     let Some(digest) = last.from_digest.clone() else {
-        return Err(Failure::runtime(anyhow!("the history does not record which digest {target} ran before")));
+        return Err(Failure::runtime(anyhow!(
+            "the history does not record which digest {target} ran before"
+        )));
     };
     let reference = Reference::parse(&last.image).map_err(Failure::usage)?;
-    let image_config = config.as_ref().and_then(|c| c.images.iter().find(|i| i.image == last.image)).cloned();
+    let image_config = config
+        .as_ref()
+        .and_then(|c| c.images.iter().find(|i| i.image == last.image))
+        .cloned();
     let query = match image_config.as_ref().and_then(|c| c.registry.clone()) {
         Some(host) => reference.with_registry(&host).map_err(Failure::usage)?,
         None => reference.clone(),
@@ -716,7 +787,10 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
         container: target.to_string(),
         image: last.image.clone(),
         pull: format!("{}@{digest}", query.familiar_name()),
-        tags: version_tag.iter().map(|v| format!("{familiar}:{v}")).collect(),
+        tags: version_tag
+            .iter()
+            .map(|v| format!("{familiar}:{v}"))
+            .collect(),
         run_as,
         from_version: last.to_version.clone(),
         to_version: last.from_version.clone(),
@@ -734,10 +808,27 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
     let registry = registry_client(&config.map(|c| c.insecure_registries).unwrap_or_default());
     let auth = registry.engine_auth(&query).ok().flatten();
     let own_id = crate::selfcontainer::own_container_id();
-    let (applied, entries) = update::apply(&engine, &settings.state_file, &mv, auth.as_deref(), own_id.as_deref());
+    let (applied, entries) = update::apply(
+        &engine,
+        &settings.state_file,
+        &mv,
+        auth.as_deref(),
+        own_id.as_deref(),
+    );
     history::append(&history_path, &entries).map_err(Failure::runtime)?;
-    report_update(settings, &[], std::slice::from_ref(&mv), std::slice::from_ref(&applied), &[], &[])?;
-    Ok(if applied.result == ResultKind::Updated { Outcome::Updated } else { Outcome::Failed })
+    report_update(
+        settings,
+        &[],
+        std::slice::from_ref(&mv),
+        std::slice::from_ref(&applied),
+        &[],
+        &[],
+    )?;
+    Ok(if applied.result == ResultKind::Updated {
+        Outcome::Updated
+    } else {
+        Outcome::Failed
+    })
 }
 
 fn show_history(settings: &Settings, target: Option<&str>) -> Result<Outcome, Failure> {

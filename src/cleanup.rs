@@ -35,21 +35,31 @@ struct Candidate<'a> {
 }
 
 /// Which images of `repo` to remove. `in_use`: image IDs any container uses.
-pub fn plan(images: &[ImageSummary], repo: &Reference, regex: Option<&Regex>, in_use: &HashSet<String>, keep: usize) -> Vec<Removal> {
+pub fn plan(
+    images: &[ImageSummary],
+    repo: &Reference,
+    regex: Option<&Regex>,
+    in_use: &HashSet<String>,
+    keep: usize,
+) -> Vec<Removal> {
     let same = |r: &Reference| r.registry == repo.registry && r.repository == repo.repository;
     let mut candidates: Vec<Candidate> = Vec::new();
     for image in images {
         let mut references = Vec::new();
         let mut versions = Vec::new();
         let mut foreign = false;
-        let all = image.repo_tags.iter().flatten().chain(image.repo_digests.iter().flatten());
+        let all = image
+            .repo_tags
+            .iter()
+            .flatten()
+            .chain(image.repo_digests.iter().flatten());
         for text in all {
             match Reference::parse(text) {
                 Ok(r) if same(&r) => {
-                    if let Some(tag) = &r.tag {
-                        if regex.is_some_and(|re| re.is_match(tag)) {
-                            versions.push(tag.clone());
-                        }
+                    if let Some(tag) = &r.tag
+                        && regex.is_some_and(|re| re.is_match(tag))
+                    {
+                        versions.push(tag.clone());
                     }
                     references.push(text.clone());
                 }
@@ -61,7 +71,12 @@ pub fn plan(images: &[ImageSummary], repo: &Reference, regex: Option<&Regex>, in
             continue;
         }
         let version = version::max(versions.iter().map(String::as_str)).map(str::to_string);
-        candidates.push(Candidate { image, references, version, foreign });
+        candidates.push(Candidate {
+            image,
+            references,
+            version,
+            foreign,
+        });
     }
     // Newest first: versioned images by version, then the rest by creation time.
     candidates.sort_by(|a, b| match (&a.version, &b.version) {
@@ -80,7 +95,13 @@ pub fn plan(images: &[ImageSummary], repo: &Reference, regex: Option<&Regex>, in
         // Digest references go after tags: deleting the last tag may already remove them.
         let mut references = c.references;
         references.sort_by_key(|r| r.contains('@'));
-        removals.push(Removal { id: c.image.id.clone(), references, version: c.version, size: c.image.size, shared: c.foreign });
+        removals.push(Removal {
+            id: c.image.id.clone(),
+            references,
+            version: c.version,
+            size: c.image.size,
+            shared: c.foreign,
+        });
     }
     removals
 }
@@ -94,7 +115,10 @@ mod tests {
         ImageSummary {
             id: id.into(),
             repo_tags: Some(tags.iter().map(|s| s.to_string()).collect()),
-            repo_digests: Some(vec![format!("r.io/app@sha256:{}", id.repeat(64).chars().take(64).collect::<String>())]),
+            repo_digests: Some(vec![format!(
+                "r.io/app@sha256:{}",
+                id.repeat(64).chars().take(64).collect::<String>()
+            )]),
             created,
             size: 100,
         }
@@ -121,13 +145,19 @@ mod tests {
         ];
         for (keep, used, want) in cases {
             let in_use: HashSet<String> = used.iter().map(|s| s.to_string()).collect();
-            let got: Vec<String> = plan(&images, &repo, Some(&re), &in_use, *keep).into_iter().map(|r| r.id).collect();
+            let got: Vec<String> = plan(&images, &repo, Some(&re), &in_use, *keep)
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
             assert_eq!(got, *want, "keep {keep} in use {used:?}");
         }
         let f = plan(&images, &repo, Some(&re), &HashSet::new(), 4);
         assert_eq!(f.len(), 1);
         assert!(f[0].shared, "f is also tagged in another repository");
         assert_eq!(f[0].references[0], "r.io/app:1.0");
-        assert!(f[0].references[1].contains('@'), "digest references come last");
+        assert!(
+            f[0].references[1].contains('@'),
+            "digest references come last"
+        );
     }
 }

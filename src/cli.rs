@@ -69,9 +69,11 @@ dum check; [ $? -eq 100 ] && echo 'updates pending'"
         targets: Vec<String>,
     },
     /// Apply updates: every auto_update image, or exactly the named targets
-    #[command(after_help = "Examples:\n  dum update                 # every image with auto_update: true\n  \
+    #[command(
+        after_help = "Examples:\n  dum update                 # every image with auto_update: true\n  \
 dum update calibre         # this container, whatever auto_update says\n  \
-dum update --dry-run       # print the plan, change nothing")]
+dum update --dry-run       # print the plan, change nothing"
+    )]
     Update {
         /// Container names or images to update (default: every auto_update image)
         targets: Vec<String>,
@@ -134,7 +136,13 @@ impl Cli {
         };
         let command = match self.command {
             CommandArg::Check { targets } => Command::Check { targets },
-            CommandArg::Update { targets, allow_downgrade } => Command::Update { targets, allow_downgrade },
+            CommandArg::Update {
+                targets,
+                allow_downgrade,
+            } => Command::Update {
+                targets,
+                allow_downgrade,
+            },
             CommandArg::Rollback { target } => Command::Rollback { target },
             CommandArg::History { target } => Command::History { target },
             CommandArg::Tags {

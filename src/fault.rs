@@ -19,7 +19,9 @@ pub const POINTS: &[&str] = &[
 pub fn point(point: &str) {
     if std::env::var("DUM_FAULT").is_ok_and(|v| v == point) {
         eprintln!("dum: DUM_FAULT={point}: killing myself with SIGKILL");
-        let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
         // Only reached when `kill` is missing: still die without cleanup.
         std::process::abort();
     }

@@ -69,7 +69,9 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Entry>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read history file {}", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read history file {}", path.display()));
+        }
     };
     let file: File = serde_json::from_str(&text)
         .with_context(|| format!("history file {} is not valid history JSON", path.display()))?;
@@ -85,15 +87,22 @@ pub fn append(path: &Path, new: &[Entry]) -> anyhow::Result<()> {
     entries.extend_from_slice(new);
     let excess = entries.len().saturating_sub(MAX_ENTRIES);
     entries.drain(..excess);
-    write_json_atomic(path, &File { version: 1, entries })
+    write_json_atomic(
+        path,
+        &File {
+            version: 1,
+            entries,
+        },
+    )
 }
 
 /// The newest successful update of `container`, for `dum rollback`.
 pub fn last_update<'a>(entries: &'a [Entry], container: &str) -> Option<&'a Entry> {
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.container == container && matches!(e.result, ResultKind::Updated | ResultKind::Recovered) && e.from_digest.is_some())
+    entries.iter().rev().find(|e| {
+        e.container == container
+            && matches!(e.result, ResultKind::Updated | ResultKind::Recovered)
+            && e.from_digest.is_some()
+    })
 }
 
 #[cfg(test)]
@@ -122,7 +131,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.json");
         for chunk in 0..6 {
-            let batch: Vec<Entry> = (0..100).map(|i| entry(chunk * 100 + i, ResultKind::Updated)).collect();
+            let batch: Vec<Entry> = (0..100)
+                .map(|i| entry(chunk * 100 + i, ResultKind::Updated))
+                .collect();
             append(&path, &batch).unwrap();
         }
         let all = load(&path).unwrap();
@@ -133,7 +144,11 @@ mod tests {
 
     #[test]
     fn last_update_skips_failures() {
-        let entries = vec![entry(1, ResultKind::Updated), entry(2, ResultKind::RolledBack), entry(3, ResultKind::Failed)];
+        let entries = vec![
+            entry(1, ResultKind::Updated),
+            entry(2, ResultKind::RolledBack),
+            entry(3, ResultKind::Failed),
+        ];
         assert_eq!(last_update(&entries, "c").unwrap().time, "t1");
         assert!(last_update(&entries, "other").is_none());
     }

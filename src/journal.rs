@@ -72,7 +72,11 @@ pub fn now_ms() -> u64 {
 }
 
 fn transactions(state: &State) -> Vec<Transaction> {
-    state.journal.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect()
+    state
+        .journal
+        .iter()
+        .filter_map(|v| serde_json::from_value(v.clone()).ok())
+        .collect()
 }
 
 /// Records `tx` (replacing the entry of the same container) before its step is taken.
@@ -82,16 +86,24 @@ pub fn record(state_file: &Path, tx: &Transaction) -> Result<()> {
         log::warn!("{w}");
     }
     let value = serde_json::to_value(tx).context("cannot encode the journal entry")?;
-    state.journal.retain(|v| v.get("container").and_then(|c| c.as_str()) != Some(tx.container.as_str()));
+    state
+        .journal
+        .retain(|v| v.get("container").and_then(|c| c.as_str()) != Some(tx.container.as_str()));
     state.journal.push(value);
-    state.save(state_file).with_context(|| format!("cannot journal the update of {}", tx.container))
+    state
+        .save(state_file)
+        .with_context(|| format!("cannot journal the update of {}", tx.container))
 }
 
 /// Removes the entry of `container`.
 pub fn clear(state_file: &Path, container: &str) -> Result<()> {
     let (mut state, _) = State::load(state_file)?;
-    state.journal.retain(|v| v.get("container").and_then(|c| c.as_str()) != Some(container));
-    state.save(state_file).with_context(|| format!("cannot clear the journal entry of {container}"))
+    state
+        .journal
+        .retain(|v| v.get("container").and_then(|c| c.as_str()) != Some(container));
+    state
+        .save(state_file)
+        .with_context(|| format!("cannot clear the journal entry of {container}"))
 }
 
 /// Transactions a previous run left behind.
@@ -104,19 +116,26 @@ pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
 /// the original name and started when it was running. Idempotent: safe to repeat
 /// from any point of a half-done transaction.
 pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
-    let old = engine
-        .inspect_container(&tx.old_id)?
-        .ok_or_else(|| anyhow!("the old container {} ({}) is gone: cannot restore it", tx.container, short(&tx.old_id)))?;
+    let old = engine.inspect_container(&tx.old_id)?.ok_or_else(|| {
+        anyhow!(
+            "the old container {} ({}) is gone: cannot restore it",
+            tx.container,
+            short(&tx.old_id)
+        )
+    })?;
     // Whatever carries the original name and is not the old container is the new one.
     let mut doomed: Vec<String> = tx.new_id.iter().cloned().collect();
-    if let Some(holder) = engine.inspect_container(&tx.container)? {
-        if holder.id != tx.old_id && !doomed.contains(&holder.id) {
-            doomed.push(holder.id);
-        }
+    if let Some(holder) = engine.inspect_container(&tx.container)?
+        && holder.id != tx.old_id
+        && !doomed.contains(&holder.id)
+    {
+        doomed.push(holder.id);
     }
     for id in doomed {
         if id != tx.old_id {
-            engine.remove_container(&id).with_context(|| format!("cannot remove the new container {}", short(&id)))?;
+            engine
+                .remove_container(&id)
+                .with_context(|| format!("cannot remove the new container {}", short(&id)))?;
         }
     }
     if old.name != tx.container {
@@ -125,19 +144,32 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
             .with_context(|| format!("cannot rename {} back to {}", old.name, tx.container))?;
     }
     if tx.was_running && !old.state.running {
-        engine.start(&tx.old_id).with_context(|| format!("cannot start the old container {} again", tx.container))?;
+        engine
+            .start(&tx.old_id)
+            .with_context(|| format!("cannot start the old container {} again", tx.container))?;
     }
     Ok(())
 }
 
 /// Finishes a verified transaction: the backup goes, the new container keeps the name.
 pub fn complete(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
-    let new_id = tx.new_id.as_deref().ok_or_else(|| anyhow!("verified transaction without a new container"))?;
-    let new = engine
-        .inspect_container(new_id)?
-        .ok_or_else(|| anyhow!("the verified container {} ({}) is gone", tx.container, short(new_id)))?;
+    let new_id = tx
+        .new_id
+        .as_deref()
+        .ok_or_else(|| anyhow!("verified transaction without a new container"))?;
+    let new = engine.inspect_container(new_id)?.ok_or_else(|| {
+        anyhow!(
+            "the verified container {} ({}) is gone",
+            tx.container,
+            short(new_id)
+        )
+    })?;
     if new.name != tx.container {
-        bail!("the verified container is named {}, expected {}", new.name, tx.container);
+        bail!(
+            "the verified container is named {}, expected {}",
+            new.name,
+            tx.container
+        );
     }
     engine
         .remove_container(&tx.old_id)
@@ -155,14 +187,27 @@ pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for tx in pending(state_file)? {
         let verified = tx.step == Step::Verified;
-        let outcome = if verified { complete(engine, &tx) } else { restore(engine, &tx) };
+        let outcome = if verified {
+            complete(engine, &tx)
+        } else {
+            restore(engine, &tx)
+        };
         let (result, reason) = match &outcome {
-            Ok(()) if verified => (ResultKind::Recovered, "an interrupted run had verified the new container; finished it".to_string()),
+            Ok(()) if verified => (
+                ResultKind::Recovered,
+                "an interrupted run had verified the new container; finished it".to_string(),
+            ),
             Ok(()) => (
                 ResultKind::RolledBack,
-                format!("an interrupted run stopped at step {:?}; the old container was restored", tx.step),
+                format!(
+                    "an interrupted run stopped at step {:?}; the old container was restored",
+                    tx.step
+                ),
             ),
-            Err(e) => (ResultKind::Failed, format!("recovering an interrupted run failed: {e:#}")),
+            Err(e) => (
+                ResultKind::Failed,
+                format!("recovering an interrupted run failed: {e:#}"),
+            ),
         };
         match &outcome {
             Ok(()) => log::warn!("{}: {reason}", tx.container),

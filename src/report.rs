@@ -223,15 +223,32 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
 
 /// The history table.
 pub fn history_table(entries: &[&crate::history::Entry]) -> String {
-    let mut table = new_table(vec!["TIME", "KIND", "CONTAINER", "FROM", "TO", "RESULT", "REASON"]);
+    let mut table = new_table(vec![
+        "TIME",
+        "KIND",
+        "CONTAINER",
+        "FROM",
+        "TO",
+        "RESULT",
+        "REASON",
+    ]);
     for e in entries {
-        let result = serde_json::to_value(e.result).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let result = serde_json::to_value(e.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         table.add_row(vec![
             e.time.clone(),
             e.kind.clone(),
             e.container.clone(),
-            e.from_version.clone().or_else(|| e.from_digest.as_deref().map(short)).unwrap_or_else(|| "-".into()),
-            e.to_version.clone().or_else(|| e.to_digest.as_deref().map(short)).unwrap_or_else(|| "-".into()),
+            e.from_version
+                .clone()
+                .or_else(|| e.from_digest.as_deref().map(short))
+                .unwrap_or_else(|| "-".into()),
+            e.to_version
+                .clone()
+                .or_else(|| e.to_digest.as_deref().map(short))
+                .unwrap_or_else(|| "-".into()),
             result,
             e.reason.clone().unwrap_or_default(),
         ]);

@@ -34,13 +34,18 @@ mod tests {
         let id = "3659540c4de695e622771420dfbdb87cd47d8fb1229d9d6b90066ea638aa65bd";
         let cases: Vec<(String, Option<&str>)> = vec![
             (
-                format!("612 600 254:0 /var/lib/docker/containers/{id}/hostname /etc/hostname rw,relatime - ext4 /dev/vda rw"),
+                format!(
+                    "612 600 254:0 /var/lib/docker/containers/{id}/hostname /etc/hostname rw,relatime - ext4 /dev/vda rw"
+                ),
                 Some(id),
             ),
             (format!("12:memory:/docker/{id}\n"), Some(id)),
             (format!("0::/system.slice/docker-{id}.scope\n"), Some(id)),
             ("0::/init.scope\n".to_string(), None),
-            ("612 600 254:0 / / rw - ext4 /dev/vda rw\n".to_string(), None),
+            (
+                "612 600 254:0 / / rw - ext4 /dev/vda rw\n".to_string(),
+                None,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(container_id_in(&text).as_deref(), want, "{text}");

@@ -75,12 +75,16 @@ pub fn plan_moves(
     let mut skips = Vec::new();
     for row in rows {
         let Some(config) = configs.iter().find(|c| {
-            c.image == row.image && (c.container_name.is_none() || c.container_name == row.container)
+            c.image == row.image
+                && (c.container_name.is_none() || c.container_name == row.container)
         }) else {
             continue;
         };
         let who = row.container.clone().unwrap_or_else(|| row.image.clone());
-        let skip = |reason: String| Skip { container: who.clone(), reason };
+        let skip = |reason: String| Skip {
+            container: who.clone(),
+            reason,
+        };
         if !explicit && !config.auto_update {
             continue;
         }
@@ -101,7 +105,10 @@ pub fn plan_moves(
             }
             Status::Failed => {
                 // A run in which the registry answered with errors changes nothing.
-                skips.push(skip(format!("not updated: {}", row.error.as_deref().unwrap_or("check failed"))));
+                skips.push(skip(format!(
+                    "not updated: {}",
+                    row.error.as_deref().unwrap_or("check failed")
+                )));
                 continue;
             }
             _ => continue,
@@ -109,7 +116,9 @@ pub fn plan_moves(
         let (Some(container), Some(to_digest)) = (&row.container, &row.latest_digest) else {
             continue;
         };
-        let Ok(reference) = Reference::parse(&config.image) else { continue };
+        let Ok(reference) = Reference::parse(&config.image) else {
+            continue;
+        };
         let query = match &config.registry {
             Some(host) => match reference.with_registry(host) {
                 Ok(q) => q,
@@ -174,7 +183,10 @@ fn progress_printer() -> impl FnMut(&str) {
 
 /// Pulls and tags the move's image. A failure here leaves every container untouched.
 pub fn pull(engine: &dyn Engine, mv: &Move, auth: Option<&str>) -> Result<()> {
-    let (name, digest) = mv.pull.split_once('@').ok_or_else(|| anyhow!("bad pull reference {}", mv.pull))?;
+    let (name, digest) = mv
+        .pull
+        .split_once('@')
+        .ok_or_else(|| anyhow!("bad pull reference {}", mv.pull))?;
     // Already here by digest (a rollback to a kept version): no registry needed.
     if engine.inspect_image(&mv.pull)?.is_none() {
         let mut printer = progress_printer();
@@ -185,7 +197,9 @@ pub fn pull(engine: &dyn Engine, mv: &Move, auth: Option<&str>) -> Result<()> {
     }
     for tag in &mv.tags {
         let (repo, t) = split_tag(tag);
-        engine.tag(&mv.pull, repo, t).with_context(|| format!("cannot tag {} as {tag}", mv.pull))?;
+        engine
+            .tag(&mv.pull, repo, t)
+            .with_context(|| format!("cannot tag {} as {tag}", mv.pull))?;
     }
     Ok(())
 }
@@ -199,10 +213,17 @@ fn split_tag(reference: &str) -> (&str, &str) {
 }
 
 /// Creates, connects and starts the planned container; returns its ID.
-fn create_and_start(engine: &dyn Engine, state_file: &Path, tx: &mut Transaction, plan: &CreatePlan) -> Result<String> {
+fn create_and_start(
+    engine: &dyn Engine,
+    state_file: &Path,
+    tx: &mut Transaction,
+    plan: &CreatePlan,
+) -> Result<String> {
     tx.step = Step::Creating;
     journal::record(state_file, tx)?;
-    let id = engine.create(&plan.name, &plan.body).with_context(|| format!("cannot create the new container {}", plan.name))?;
+    let id = engine
+        .create(&plan.name, &plan.body)
+        .with_context(|| format!("cannot create the new container {}", plan.name))?;
     tx.new_id = Some(id.clone());
     tx.step = Step::Starting;
     journal::record(state_file, tx)?;
@@ -213,7 +234,9 @@ fn create_and_start(engine: &dyn Engine, state_file: &Path, tx: &mut Transaction
     }
     fault::point("created");
     if plan.start {
-        engine.start(&id).with_context(|| format!("cannot start the new container {}", plan.name))?;
+        engine
+            .start(&id)
+            .with_context(|| format!("cannot start the new container {}", plan.name))?;
     }
     fault::point("started");
     Ok(id)
@@ -285,19 +308,23 @@ pub fn recreate(
     journal::record(state_file, &tx).map_err(Undo::Untouched)?;
     fault::point("journaled");
     let attempt = (|| -> Result<String> {
-        engine.stop(&old.id, None).with_context(|| format!("cannot stop {}", old.name))?;
+        engine
+            .stop(&old.id, None)
+            .with_context(|| format!("cannot stop {}", old.name))?;
         fault::point("stopped");
         tx.step = Step::Renaming;
         journal::record(state_file, &tx)?;
-        engine.rename(&old.id, &tx.backup_name).with_context(|| format!("cannot rename {} to {}", old.name, tx.backup_name))?;
+        engine
+            .rename(&old.id, &tx.backup_name)
+            .with_context(|| format!("cannot rename {} to {}", old.name, tx.backup_name))?;
         fault::point("renamed");
         let id = create_and_start(engine, state_file, &mut tx, plan)?;
         tx.step = Step::Verifying;
         journal::record(state_file, &tx)?;
-        if plan.start {
-            if let Some(v) = verify_with {
-                verify::verify(engine, &id, v)?;
-            }
+        if plan.start
+            && let Some(v) = verify_with
+        {
+            verify::verify(engine, &id, v)?;
         }
         Ok(id)
     })();
@@ -313,7 +340,8 @@ pub fn recreate(
             };
             // The new container is verified and runs; a failure here leaves only the
             // backup behind, and the journal lets the next run remove it.
-            finish().map_err(|e| Undo::Stuck(e.context("the update worked but finishing it failed")))?;
+            finish()
+                .map_err(|e| Undo::Stuck(e.context("the update worked but finishing it failed")))?;
             Ok(id)
         }
         Err(failure) => {
@@ -367,9 +395,20 @@ pub struct Applied {
 
 /// Applies one move: pull, plan, transaction, dependents. Never panics on engine data;
 /// every failure is in the returned record.
-pub fn apply(engine: &dyn Engine, state_file: &Path, mv: &Move, auth: Option<&str>, own_id: Option<&str>) -> (Applied, Vec<Entry>) {
+pub fn apply(
+    engine: &dyn Engine,
+    state_file: &Path,
+    mv: &Move,
+    auth: Option<&str>,
+    own_id: Option<&str>,
+) -> (Applied, Vec<Entry>) {
     let started = Instant::now();
-    let mut applied = Applied { mv: mv.clone(), result: ResultKind::Failed, error: None, dependents: Vec::new() };
+    let mut applied = Applied {
+        mv: mv.clone(),
+        result: ResultKind::Failed,
+        error: None,
+        dependents: Vec::new(),
+    };
     let mut entries = Vec::new();
     let prepared = (|| -> Result<(ContainerInspect, CreatePlan, Vec<String>)> {
         let old = engine
@@ -381,11 +420,16 @@ pub fn apply(engine: &dyn Engine, state_file: &Path, mv: &Move, auth: Option<&st
                 mv.container
             );
         }
-        pull(engine, mv, auth).with_context(|| format!("pull failed; {} is untouched", mv.container))?;
+        pull(engine, mv, auth)
+            .with_context(|| format!("pull failed; {} is untouched", mv.container))?;
         fault::point("pulled");
-        let old_image = engine
-            .inspect_image(&old.image_id)?
-            .ok_or_else(|| anyhow!("the image of {} ({}) is gone from the engine", mv.container, old.image_id))?;
+        let old_image = engine.inspect_image(&old.image_id)?.ok_or_else(|| {
+            anyhow!(
+                "the image of {} ({}) is gone from the engine",
+                mv.container,
+                old.image_id
+            )
+        })?;
         let plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
         let all: Vec<serde_json::Value> = engine
             .containers()?
@@ -398,7 +442,9 @@ pub fn apply(engine: &dyn Engine, state_file: &Path, mv: &Move, auth: Option<&st
     })();
     let outcome = prepared
         .map_err(Undo::Untouched)
-        .and_then(|(old, plan, dependents)| recreate(engine, state_file, &old, &plan, mv, mv.verify).map(|id| (id, dependents)));
+        .and_then(|(old, plan, dependents)| {
+            recreate(engine, state_file, &old, &plan, mv, mv.verify).map(|id| (id, dependents))
+        });
     match outcome {
         Ok((new_id, dependents)) => {
             applied.result = ResultKind::Updated;
@@ -425,11 +471,25 @@ pub fn apply(engine: &dyn Engine, state_file: &Path, mv: &Move, auth: Option<&st
 
 /// Recreates a container that shares `target`'s network namespace so it joins the
 /// new container's namespace; same preservation rules, same transaction.
-fn follow(engine: &dyn Engine, state_file: &Path, name: &str, target_id: &str, parent: &Move) -> Result<(), Undo> {
+fn follow(
+    engine: &dyn Engine,
+    state_file: &Path,
+    name: &str,
+    target_id: &str,
+    parent: &Move,
+) -> Result<(), Undo> {
     let prepared = || -> Result<(ContainerInspect, String, CreatePlan)> {
-        let old = engine.inspect_container(name)?.ok_or_else(|| anyhow!("container {name} disappeared"))?;
-        let image = engine.inspect_image(&old.image_id)?.ok_or_else(|| anyhow!("the image of {name} is gone"))?;
-        let run_as = if old.config.image.is_empty() { old.image_id.clone() } else { old.config.image.clone() };
+        let old = engine
+            .inspect_container(name)?
+            .ok_or_else(|| anyhow!("container {name} disappeared"))?;
+        let image = engine
+            .inspect_image(&old.image_id)?
+            .ok_or_else(|| anyhow!("the image of {name} is gone"))?;
+        let run_as = if old.config.image.is_empty() {
+            old.image_id.clone()
+        } else {
+            old.config.image.clone()
+        };
         let plan = spec::plan(&old.raw, &image.raw, &run_as, engine.api())?;
         Ok((old, run_as, plan))
     };

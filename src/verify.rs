@@ -28,8 +28,16 @@ pub fn verify(engine: &dyn Engine, id: &str, settings: Verify) -> Result<()> {
         if !c.state.running || c.state.restarting {
             let tail = engine.logs_tail(id, 5).unwrap_or_default();
             let tail = tail.trim().lines().last().unwrap_or("").trim().to_string();
-            let output = if tail.is_empty() { String::new() } else { format!("; last output: {tail}") };
-            bail!("the new container stopped (status {}, exit code {}){output}", c.state.status, c.state.exit_code);
+            let output = if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; last output: {tail}")
+            };
+            bail!(
+                "the new container stopped (status {}, exit code {}){output}",
+                c.state.status,
+                c.state.exit_code
+            );
         }
         let elapsed = started.elapsed();
         let health = c.state.health.as_ref().map(|h| h.status.as_str());
@@ -37,7 +45,10 @@ pub fn verify(engine: &dyn Engine, id: &str, settings: Verify) -> Result<()> {
             Some("unhealthy") => bail!("the new container turned unhealthy"),
             Some("healthy") | None if elapsed >= settings.grace => return Ok(()),
             Some(h) if h != "healthy" && elapsed >= settings.grace.max(settings.health_timeout) => {
-                bail!("the new container was not healthy after {} s (health: {h})", settings.health_timeout.as_secs())
+                bail!(
+                    "the new container was not healthy after {} s (health: {h})",
+                    settings.health_timeout.as_secs()
+                )
             }
             _ => {}
         }

@@ -216,7 +216,11 @@ impl RegistryClient {
     /// The `X-Registry-Auth` value the engine needs to pull from `image`'s registry,
     /// from the same Docker credentials; `None` for anonymous pulls.
     pub fn engine_auth(&self, image: &Reference) -> Result<Option<String>> {
-        let server = if image.is_docker_hub() { "https://index.docker.io/v1/".to_string() } else { image.registry.clone() };
+        let server = if image.is_docker_hub() {
+            "https://index.docker.io/v1/".to_string()
+        } else {
+            image.registry.clone()
+        };
         let value = match self.credentials(image)? {
             None => return Ok(None),
             Some(Credentials::Basic { username, password }) => {
@@ -226,7 +230,9 @@ impl RegistryClient {
                 serde_json::json!({"identitytoken": token, "serveraddress": server})
             }
         };
-        Ok(Some(base64::engine::general_purpose::URL_SAFE.encode(value.to_string())))
+        Ok(Some(
+            base64::engine::general_purpose::URL_SAFE.encode(value.to_string()),
+        ))
     }
 
     /// The `Authorization` header for a request to `image`'s repository, if one is needed.

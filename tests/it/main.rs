@@ -10,3 +10,4 @@
 
 mod harness;
 mod harness_selftest;
+mod update;

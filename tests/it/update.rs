@@ -1,0 +1,583 @@
+//! `dum update`, `dum rollback`, `dum history`: real pulls, real recreation, real
+//! verification and rollback against the local engine and registry.
+
+use crate::harness::{
+    Container, Dum, Image, Network, Pushed, Volume, docker, docker_output, registry,
+};
+use serde_json::{Value, json};
+use std::os::unix::process::ExitStatusExt;
+
+/// Two versions of one app: v2 changes an env default, the CMD and a label.
+struct App<'r> {
+    image: Image<'r>,
+    v1: Pushed,
+    v2: Pushed,
+}
+
+fn app(name: &str) -> App<'static> {
+    let base = Image::new(registry::anon(), name);
+    let v1 = base
+        .clone()
+        .version("1.0.0")
+        .env("MODE", "one")
+        .env("DEFAULT_ONLY", "a")
+        .label("img.version", "1")
+        .volume("/data")
+        .cmd(&[
+            "sh",
+            "-c",
+            "echo v1; trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done",
+        ])
+        .build_and_push();
+    let v2 = base
+        .clone()
+        .version("2.0.0")
+        .env("MODE", "two")
+        .env("DEFAULT_ONLY", "b")
+        .label("img.version", "2")
+        .volume("/data")
+        .cmd(&[
+            "sh",
+            "-c",
+            "echo v2; trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done",
+        ])
+        .keep_local(false)
+        .build_and_push();
+    App {
+        image: base,
+        v1,
+        v2,
+    }
+}
+
+fn config(app: &App, extra: Value) -> Value {
+    let mut entry = json!({
+        "image": app.image.name(),
+        "regex": "^[0-9]+\\.[0-9]+\\.[0-9]+$",
+        "grace_seconds": 1,
+        "health_timeout_seconds": 20,
+    });
+    if let (Some(e), Some(x)) = (entry.as_object_mut(), extra.as_object()) {
+        for (k, v) in x {
+            e.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"images": [entry]})
+}
+
+fn exec(container: &str, cmd: &str) -> String {
+    docker(&["exec", container, "sh", "-c", cmd])
+        .trim()
+        .to_string()
+}
+
+fn env_of(inspect: &Value) -> Vec<String> {
+    let mut env: Vec<String> = inspect["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    env.sort();
+    env
+}
+
+fn history(dum: &Dum) -> Vec<Value> {
+    let out = dum.run(&["history", "--format", "json"]);
+    out.assert_code(0);
+    out.json()["entries"].as_array().unwrap().clone()
+}
+
+#[test]
+fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
+    let app = app("keep");
+    let front = Network::create("front");
+    docker(&["network", "rm", front.name()]);
+    docker(&[
+        "network",
+        "create",
+        "--label",
+        "dum.test=1",
+        "--subnet",
+        "172.31.77.0/24",
+        front.name(),
+    ]);
+    let back = Network::create("back");
+    let named = Volume::create("named");
+    let c = Container::run(
+        "keep",
+        &app.v1.reference,
+        &[
+            "-e",
+            "USER_SET=x",
+            "-e",
+            "MODE=override",
+            "-l",
+            "user.label=y",
+            "-p",
+            "127.0.0.1:0:8080",
+            "-v",
+            &format!("{}:/named", named.name()),
+            "--network",
+            front.name(),
+            "--ip",
+            "172.31.77.20",
+            "--network-alias",
+            "web",
+            "--mac-address",
+            "02:42:ac:1f:4d:14",
+            "--restart",
+            "unless-stopped",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "MKNOD",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--hostname",
+            "keephost",
+            "--add-host",
+            "db.local:10.1.2.3",
+            "--dns",
+            "9.9.9.9",
+            "--tmpfs",
+            "/scratch",
+            "--memory",
+            "64m",
+            "--stop-timeout",
+            "7",
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1s",
+            "--init",
+            "--workdir",
+            "/tmp",
+        ],
+    );
+    docker(&[
+        "network",
+        "connect",
+        "--alias",
+        "api",
+        back.name(),
+        c.name(),
+    ]);
+    exec(
+        c.name(),
+        "echo precious > /data/file && echo named > /named/file",
+    );
+    let dependent = Container::run_cmd(
+        "dep",
+        crate::harness::image::base(),
+        &["--network", &format!("container:{}", c.name())],
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done",
+        ],
+    );
+    let before = c.inspect();
+    let anon_volume = before["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/data")
+        .unwrap()["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let dum = Dum::new().config_json(config(&app, json!({})));
+    let out = dum.run(&["update", c.name()]);
+    out.assert_code(101);
+
+    let after = c.inspect();
+    assert_ne!(after["Id"], before["Id"], "the container was recreated");
+    assert_eq!(after["State"]["Running"], true);
+    assert_eq!(after["Config"]["Image"], app.image.reference("2.0.0"));
+    // The new image's defaults apply; the user's values stay.
+    let env = env_of(&after);
+    for want in ["USER_SET=x", "MODE=override", "DEFAULT_ONLY=b"] {
+        assert!(
+            env.contains(&want.to_string()),
+            "{want} missing from {env:?}"
+        );
+    }
+    assert!(
+        !env.contains(&"DEFAULT_ONLY=a".to_string()),
+        "old image default frozen: {env:?}"
+    );
+    assert_eq!(
+        after["Config"]["Cmd"][2]
+            .as_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap(),
+        "echo v2"
+    );
+    assert_eq!(after["Config"]["Labels"]["img.version"], "2");
+    assert_eq!(after["Config"]["Labels"]["user.label"], "y");
+    assert_eq!(after["Config"]["Hostname"], "keephost");
+    assert_eq!(after["Config"]["WorkingDir"], "/tmp");
+    assert_eq!(
+        after["Config"]["Healthcheck"],
+        before["Config"]["Healthcheck"]
+    );
+    assert_eq!(after["Config"]["StopTimeout"], 7);
+    for key in [
+        "RestartPolicy",
+        "CapAdd",
+        "CapDrop",
+        "Ulimits",
+        "ExtraHosts",
+        "Dns",
+        "Tmpfs",
+        "Memory",
+        "Init",
+        "PortBindings",
+        "NetworkMode",
+        "Binds",
+        "LogConfig",
+        "Privileged",
+        "SecurityOpt",
+        "ShmSize",
+    ] {
+        if key == "Binds" {
+            continue; // compared below: the anonymous volume is added explicitly
+        }
+        assert_eq!(
+            after["HostConfig"][key], before["HostConfig"][key],
+            "HostConfig.{key}"
+        );
+    }
+    let front_net = &after["NetworkSettings"]["Networks"][front.name()];
+    assert_eq!(front_net["IPAMConfig"]["IPv4Address"], "172.31.77.20");
+    assert_eq!(front_net["IPAddress"], "172.31.77.20");
+    assert!(
+        front_net["Aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("web")),
+        "{front_net}"
+    );
+    assert_eq!(front_net["MacAddress"], "02:42:ac:1f:4d:14");
+    let back_net = &after["NetworkSettings"]["Networks"][back.name()];
+    assert!(
+        back_net["Aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("api")),
+        "{back_net}"
+    );
+    // Same volumes, data intact.
+    let data_mount = after["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/data")
+        .unwrap();
+    assert_eq!(data_mount["Name"], anon_volume.as_str());
+    assert_eq!(exec(c.name(), "cat /data/file"), "precious");
+    assert_eq!(exec(c.name(), "cat /named/file"), "named");
+    // The dependent follows the new network namespace and runs.
+    let dep = dependent.inspect();
+    assert_eq!(dep["State"]["Running"], true, "dependent: {}", dep["State"]);
+    let mode = dep["HostConfig"]["NetworkMode"].as_str().unwrap();
+    let new_id = after["Id"].as_str().unwrap();
+    assert!(
+        mode == format!("container:{new_id}") || mode == format!("container:{}", c.name()),
+        "{mode}"
+    );
+    // No backup left behind; history says updated.
+    assert!(
+        !docker_output(&["container", "inspect", &format!("{}-dum-backup", c.name())])
+            .status
+            .success()
+    );
+    let entries = history(&dum);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["result"], "updated");
+    assert_eq!(entries[0]["from_version"], "1.0.0");
+    assert_eq!(entries[0]["to_version"], "2.0.0");
+    assert_eq!(entries[0]["to_digest"], app.v2.digest.as_str());
+    let state = dum.state().unwrap();
+    assert_eq!(state["journal"], json!([]));
+}
+
+fn broken_v2(name: &str, dockerfile_tail: &[&str], cmd: &[&str]) -> (Image<'static>, Pushed) {
+    let base = Image::new(registry::anon(), name);
+    base.clone().version("1.0.0").build_and_push();
+    let mut v2 = base.clone().version("2.0.0").cmd(cmd).keep_local(false);
+    for line in dockerfile_tail {
+        v2 = v2.extra_dockerfile(line);
+    }
+    let pushed = v2.build_and_push();
+    (base, pushed)
+}
+
+fn assert_rolled_back(dum: &Dum, c: &Container, before: &Value, why: &str) {
+    let after = c.inspect();
+    assert_eq!(after["Id"], before["Id"], "the old container is back");
+    assert_eq!(after["Name"], before["Name"]);
+    assert_eq!(after["State"]["Running"], true, "{}", after["State"]);
+    assert_eq!(after["HostConfig"], before["HostConfig"]);
+    assert_eq!(after["Config"], before["Config"]);
+    let entries = history(dum);
+    let last = entries.last().unwrap();
+    assert_eq!(last["result"], "rolled_back", "{last}");
+    assert!(last["reason"].as_str().unwrap().contains(why), "{last}");
+    assert_eq!(dum.state().unwrap()["journal"], json!([]));
+    let leftovers = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={}", c.name()),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(
+        leftovers.trim(),
+        c.name(),
+        "only the original container remains"
+    );
+}
+
+#[test]
+fn a_new_version_that_exits_is_rolled_back() {
+    let (image, _) = broken_v2("exits", &[], &["sh", "-c", "echo boom; exit 3"]);
+    let c = Container::run("exits", &image.reference("1.0.0"), &["-e", "KEEP=1"]);
+    let before = c.inspect();
+    let dum = Dum::new().config_json(json!({"images": [{
+        "image": image.name(), "regex": "^[0-9.]+$", "grace_seconds": 2
+    }]}));
+    let out = dum.run(&["update", c.name()]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("ROLLED BACK"), "{out:?}");
+    assert_rolled_back(&dum, &c, &before, "exit code 3");
+}
+
+#[test]
+fn a_new_version_that_turns_unhealthy_is_rolled_back() {
+    let (image, _) = broken_v2(
+        "unhealthy",
+        &["HEALTHCHECK --interval=1s --retries=1 CMD false"],
+        crate::harness::image::DEFAULT_CMD,
+    );
+    let c = Container::run("unhealthy", &image.reference("1.0.0"), &[]);
+    let before = c.inspect();
+    let dum = Dum::new().config_json(json!({"images": [{
+        "image": image.name(), "regex": "^[0-9.]+$", "grace_seconds": 1, "health_timeout_seconds": 30
+    }]}));
+    dum.run(&["update", c.name()]).assert_code(1);
+    assert_rolled_back(&dum, &c, &before, "unhealthy");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let app = app("dry");
+    let c = Container::run("dry", &app.v1.reference, &[]);
+    let before = c.inspect();
+    let images_before = docker(&["images", "-q", "--no-trunc"]);
+    let dum = Dum::new().config_json(config(&app, json!({"auto_update": true})));
+    let out = dum.run(&["update", "--dry-run"]);
+    out.assert_code(100);
+    assert!(
+        out.stdout
+            .contains(&format!("would update {}: 1.0.0 -> 2.0.0", c.name())),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("pull {}@{}", app.image.name(), app.v2.digest)),
+        "{out:?}"
+    );
+    assert_eq!(c.inspect(), before);
+    assert_eq!(docker(&["images", "-q", "--no-trunc"]), images_before);
+    assert!(dum.state().is_none(), "a dry run writes no state");
+}
+
+#[test]
+fn without_targets_only_auto_update_images_are_updated() {
+    let app = app("auto");
+    let c = Container::run("auto", &app.v1.reference, &[]);
+    let before = c.inspect();
+    let dum = Dum::new().config_json(config(&app, json!({"auto_update": false})));
+    dum.run(&["update"]).assert_code(0);
+    assert_eq!(c.inspect()["Id"], before["Id"]);
+    dum.write_config(&config(&app, json!({"auto_update": true})));
+    dum.run(&["update"]).assert_code(101);
+    assert_eq!(c.inspect()["Config"]["Image"], app.image.reference("2.0.0"));
+    // Nothing left to do.
+    dum.run(&["update"]).assert_code(0);
+    dum.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_failed_pull_changes_nothing() {
+    let app = app("pullfail");
+    let c = Container::run("pullfail", &app.v1.reference, &[]);
+    let before = c.inspect();
+    // Break v2 in the registry: its manifest resolves, its config blob is gone.
+    let (_, manifest) = app
+        .image
+        .registry()
+        .manifest(app.image.repository(), "2.0.0");
+    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+    let blob = manifest["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let data = app.image.registry().dir().join(format!(
+        "data/docker/registry/v2/blobs/sha256/{}/{blob}/data",
+        &blob[..2]
+    ));
+    assert!(
+        data.exists(),
+        "blob file not where expected: {}",
+        data.display()
+    );
+    std::fs::remove_file(&data).unwrap();
+    let dum = Dum::new().config_json(config(&app, json!({})));
+    let out = dum.run(&["update", c.name()]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("pull failed"), "{out:?}");
+    assert_eq!(c.inspect(), before, "the container is untouched");
+    let entries = history(&dum);
+    assert_eq!(entries.last().unwrap()["result"], "failed");
+}
+
+#[test]
+fn rollback_returns_to_the_previous_version_and_cleanup_keeps_keep_versions() {
+    let base = Image::new(registry::anon(), "rb");
+    let versions: Vec<Pushed> = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+        .iter()
+        .map(|v| base.clone().version(v).build_and_push())
+        .collect();
+    // All four are local (build keeps them); the container runs 1.2.0.
+    let c = Container::run("rb", &versions[2].reference, &[]);
+    let dum = Dum::new().config_json(json!({"images": [{
+        "image": base.name(), "regex": "^[0-9.]+$", "grace_seconds": 1,
+        "cleanup_old_images": true, "keep_versions": 2
+    }]}));
+    let out = dum.run(&["update", c.name()]);
+    out.assert_code(101);
+    assert!(out.stdout.contains("cleaned"), "{out:?}");
+    let local = |v: &str| crate::harness::image::exists_local(&base.reference(v));
+    assert!(local("1.3.0") && local("1.2.0"), "newest two kept");
+    assert!(!local("1.1.0") && !local("1.0.0"), "older ones pruned");
+
+    let out = dum.run(&["rollback", c.name()]);
+    out.assert_code(101);
+    let after = c.inspect();
+    assert_eq!(after["Config"]["Image"], base.reference("1.2.0"));
+    assert_eq!(after["State"]["Running"], true);
+    let entries = history(&dum);
+    let last = entries.last().unwrap();
+    assert_eq!(last["kind"], "rollback");
+    assert_eq!(last["to_version"], "1.2.0");
+    assert_eq!(last["result"], "updated");
+}
+
+#[test]
+fn never_a_downgrade_unless_asked_for_explicitly() {
+    let base = Image::new(registry::anon(), "down");
+    let v1 = base.clone().version("1.0.0").build_and_push();
+    let v2 = base.clone().version("2.0.0").build_and_push();
+    // The registry loses 2.0.0: the newest it offers is older than what runs.
+    app_registry_delete(&base, &v2);
+    let c = Container::run("down", &v2.reference, &[]);
+    let dum = Dum::new().config_json(json!({"images": [{
+        "image": base.name(), "regex": "^[0-9.]+$", "grace_seconds": 1, "auto_update": true
+    }]}));
+    dum.run(&["update"]).assert_code(0);
+    let out = dum.run(&["update", c.name()]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("never a downgrade"), "{out:?}");
+    assert_eq!(c.inspect()["Config"]["Image"], v2.reference.as_str());
+    dum.run(&["update", c.name(), "--allow-downgrade"])
+        .assert_code(101);
+    assert_eq!(c.inspect()["Config"]["Image"], v1.reference.as_str());
+}
+
+fn app_registry_delete(image: &Image, pushed: &Pushed) {
+    image
+        .registry()
+        .delete_manifest(image.repository(), &pushed.digest);
+}
+
+/// Kill dum with SIGKILL at every journaled step; the next run must converge to one
+/// running container with the original name, its settings and its data.
+#[test]
+fn killed_at_every_step_the_next_run_converges() {
+    let app = app("crash");
+    let points = [
+        "pulled",
+        "journaled",
+        "stopped",
+        "renamed",
+        "created",
+        "started",
+        "verified",
+        "backup-removed",
+    ];
+    let dum = Dum::new().config_json(config(&app, json!({})));
+    for point in points {
+        let c = Container::run(
+            &format!("crash-{point}"),
+            &app.v1.reference,
+            &["-e", "USER_SET=1", "-l", "keep=me"],
+        );
+        exec(c.name(), "echo survived > /data/file");
+        let killed = dum
+            .command(&["update", c.name()])
+            .env("DUM_FAULT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            killed.status.signal(),
+            Some(9),
+            "{point}: dum should die by SIGKILL: {}",
+            String::from_utf8_lossy(&killed.stderr)
+        );
+        // Any command converges; check is read-only otherwise.
+        let next = dum.run(&["check", c.name()]);
+        assert!(next.code == 0 || next.code == 100, "{point}: {next:?}");
+        let names = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={}", c.name()),
+            "--format",
+            "{{.Names}} {{.State}}",
+        ]);
+        assert_eq!(
+            names.trim(),
+            format!("{} running", c.name()),
+            "{point}: exactly one container, running"
+        );
+        let now = c.inspect();
+        assert!(env_of(&now).contains(&"USER_SET=1".to_string()), "{point}");
+        assert_eq!(now["Config"]["Labels"]["keep"], "me", "{point}");
+        assert_eq!(
+            exec(c.name(), "cat /data/file"),
+            "survived",
+            "{point}: volume data"
+        );
+        let image = now["Config"]["Image"].as_str().unwrap();
+        let expect_new = matches!(point, "verified" | "backup-removed");
+        let want = if expect_new {
+            app.image.reference("2.0.0")
+        } else {
+            app.v1.reference.clone()
+        };
+        assert_eq!(image, want, "{point}");
+        assert_eq!(
+            dum.state().unwrap()["journal"],
+            json!([]),
+            "{point}: journal converged"
+        );
+    }
+}
