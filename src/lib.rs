@@ -19,5 +19,6 @@ pub mod registry;
 pub mod report;
 pub mod select;
 pub mod settings;
+pub mod spec;
 pub mod state;
 pub mod version;
