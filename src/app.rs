@@ -763,14 +763,16 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
             "the history does not record which digest {target} ran before"
         )));
     };
-    let reference = Reference::parse(&last.image).map_err(Failure::usage)?;
     let image_config = config
         .as_ref()
         .and_then(|c| c.images.iter().find(|i| i.image == last.image))
         .cloned();
-    let query = match image_config.as_ref().and_then(|c| c.registry.clone()) {
-        Some(host) => reference.with_registry(&host).map_err(Failure::usage)?,
-        None => reference.clone(),
+    let (reference, query) = match &image_config {
+        Some(c) => c.references().map_err(Failure::usage)?,
+        None => {
+            let r = Reference::parse(&last.image).map_err(Failure::usage)?;
+            (r.clone(), r)
+        }
     };
     let familiar = reference.familiar_name();
     let version_tag = last.from_version.clone();

@@ -424,7 +424,7 @@ pub fn check_image(
     all: &[ContainerSummary],
     config: &ImageConfig,
 ) -> Vec<ImageReport> {
-    let reference = match Reference::parse(&config.image) {
+    let (reference, query) = match config.references() {
         Ok(r) => r,
         Err(e) => {
             return vec![ImageReport::failed(
@@ -434,20 +434,6 @@ pub fn check_image(
                 &anyhow!(e),
             )];
         }
-    };
-    let query = match &config.registry {
-        Some(host) => match reference.with_registry(host) {
-            Ok(q) => q,
-            Err(e) => {
-                return vec![ImageReport::failed(
-                    &config.image,
-                    &config.base_tag,
-                    None,
-                    &anyhow!(e),
-                )];
-            }
-        },
-        None => reference.clone(),
     };
     let containers = match containers_for(engine, all, &reference, config) {
         Ok(c) => c,

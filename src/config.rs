@@ -76,6 +76,24 @@ pub struct ConfigError {
     pub problems: Vec<Problem>,
 }
 
+impl ImageConfig {
+    /// The image's reference, and the one to query: the same repository on the
+    /// `registry` override when one is set (a mirror), else the image's own.
+    pub fn references(
+        &self,
+    ) -> Result<
+        (crate::reference::Reference, crate::reference::Reference),
+        crate::reference::ReferenceError,
+    > {
+        let reference = crate::reference::Reference::parse(&self.image)?;
+        let query = match &self.registry {
+            Some(host) => reference.with_registry(host)?,
+            None => reference.clone(),
+        };
+        Ok((reference, query))
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, problem) in self.problems.iter().enumerate() {

@@ -19,7 +19,6 @@ use crate::docker::types::ContainerInspect;
 use crate::fault;
 use crate::history::{Entry, ResultKind};
 use crate::journal::{self, Step, Transaction};
-use crate::reference::Reference;
 use crate::select::{self, Direction};
 use crate::spec::{self, CreatePlan};
 use crate::state;
@@ -116,15 +115,8 @@ pub fn plan_moves(
         let (Some(container), Some(to_digest)) = (&row.container, &row.latest_digest) else {
             continue;
         };
-        let Ok(reference) = Reference::parse(&config.image) else {
+        let Ok((reference, query)) = config.references() else {
             continue;
-        };
-        let query = match &config.registry {
-            Some(host) => match reference.with_registry(host) {
-                Ok(q) => q,
-                Err(_) => continue,
-            },
-            None => reference.clone(),
         };
         let familiar = reference.familiar_name();
         let mut tags = Vec::new();

@@ -219,6 +219,15 @@ impl DockerClient {
         Ok((status, value))
     }
 
+    /// A request whose only answer of interest is success; `also_fine` is a status that
+    /// means the goal is already reached.
+    fn request_allowing(&self, method: &str, path: &str, also_fine: u16) -> Result<()> {
+        match self.request_status(method, path, None, true)? {
+            (status, _) if status == also_fine || (200..300).contains(&status) => Ok(()),
+            (status, value) => Err(engine_error(method, path, status, &value)),
+        }
+    }
+
     fn get_optional(&self, path: &str) -> Result<Option<Value>> {
         match self.request_status("GET", path, None, true)? {
             (404, _) => Ok(None),
@@ -405,12 +414,12 @@ impl Engine for DockerClient {
     }
 
     fn start(&self, id: &str) -> Result<()> {
-        let path = format!("/containers/{}/start", encode_segment(id));
-        match self.request_status("POST", &path, None, true)? {
-            (304, _) => Ok(()),
-            (status, _) if (200..300).contains(&status) => Ok(()),
-            (status, value) => Err(engine_error("POST", &path, status, &value)),
-        }
+        // 304: already running, which is what was asked.
+        self.request_allowing(
+            "POST",
+            &format!("/containers/{}/start", encode_segment(id)),
+            304,
+        )
     }
 
     fn stop(&self, id: &str, timeout: Option<i64>) -> Result<()> {
@@ -418,11 +427,8 @@ impl Engine for DockerClient {
             Some(t) => format!("/containers/{}/stop?t={t}", encode_segment(id)),
             None => format!("/containers/{}/stop", encode_segment(id)),
         };
-        match self.request_status("POST", &path, None, true)? {
-            (304, _) => Ok(()),
-            (status, _) if (200..300).contains(&status) => Ok(()),
-            (status, value) => Err(engine_error("POST", &path, status, &value)),
-        }
+        // 304: already stopped.
+        self.request_allowing("POST", &path, 304)
     }
 
     fn rename(&self, id: &str, name: &str) -> Result<()> {
@@ -435,12 +441,12 @@ impl Engine for DockerClient {
     }
 
     fn remove_container(&self, id: &str) -> Result<()> {
-        let path = format!("/containers/{}?force=1&v=0", encode_segment(id));
-        match self.request_status("DELETE", &path, None, true)? {
-            (404, _) => Ok(()),
-            (status, _) if (200..300).contains(&status) => Ok(()),
-            (status, value) => Err(engine_error("DELETE", &path, status, &value)),
-        }
+        // 404: already gone, which is what was asked.
+        self.request_allowing(
+            "DELETE",
+            &format!("/containers/{}?force=1&v=0", encode_segment(id)),
+            404,
+        )
     }
 
     fn remove_image(&self, reference: &str) -> Result<()> {

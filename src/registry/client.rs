@@ -445,28 +445,17 @@ impl RegistryClient {
         limit: u64,
     ) -> Result<Answer> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let result = match method {
-            "HEAD" => {
-                let mut r = agent.head(url);
-                if let Some(a) = accept {
-                    r = r.header("Accept", a);
-                }
-                if let Some(a) = authorization {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
-            }
-            _ => {
-                let mut r = agent.get(url);
-                if let Some(a) = accept {
-                    r = r.header("Accept", a);
-                }
-                if let Some(a) = authorization {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
-            }
+        let mut request = match method {
+            "HEAD" => agent.head(url),
+            _ => agent.get(url),
         };
+        if let Some(a) = accept {
+            request = request.header("Accept", a);
+        }
+        if let Some(a) = authorization {
+            request = request.header("Authorization", a);
+        }
+        let result = request.call();
         // Never log headers: they carry credentials.
         let response = result.map_err(|e| anyhow!("{method} {url}: {}", transport_error(&e)))?;
         log::debug!("{method} {url} -> {}", response.status().as_u16());
