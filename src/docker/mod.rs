@@ -37,7 +37,13 @@ pub trait Engine: Sync {
 
     /// Pulls `name@digest` (or `name:tag`); `auth` is the `X-Registry-Auth` value.
     /// `progress` sees every status line of the engine's stream.
-    fn pull(&self, name: &str, reference: &str, auth: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()>;
+    fn pull(
+        &self,
+        name: &str,
+        reference: &str,
+        auth: Option<&str>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()>;
     /// Tags an image (`source` by ID or reference) as `repo:tag`.
     fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()>;
     /// Creates a container; returns its ID.
@@ -308,7 +314,13 @@ impl Engine for DockerClient {
         api_tuple(&self.api)
     }
 
-    fn pull(&self, name: &str, reference: &str, auth: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    fn pull(
+        &self,
+        name: &str,
+        reference: &str,
+        auth: Option<&str>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<()> {
         let path = format!(
             "/images/create?fromImage={}&tag={}",
             encode_segment(name),
@@ -320,37 +332,59 @@ impl Engine for DockerClient {
             request = request.header("X-Registry-Auth", a);
         }
         let what = || format!("pulling {name}@{reference}");
-        let mut response = request.send_empty().map_err(|e| anyhow!("{}: {e}", what()))?;
+        let mut response = request
+            .send_empty()
+            .map_err(|e| anyhow!("{}: {e}", what()))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let bytes = response.body_mut().with_config().limit(MAX_BODY).read_to_vec().unwrap_or_default();
-            let value = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).trim().to_string()));
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY)
+                .read_to_vec()
+                .unwrap_or_default();
+            let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&bytes).trim().to_string())
+            });
             return Err(engine_error("POST", "/images/create", status, &value)).with_context(what);
         }
         // The engine reports pull errors inside a 200 stream: every line must be read.
-        let reader = std::io::BufReader::new(response.body_mut().with_config().limit(MAX_BODY).reader());
+        let reader =
+            std::io::BufReader::new(response.body_mut().with_config().limit(MAX_BODY).reader());
         use std::io::BufRead;
         for line in reader.lines() {
-            let line = line.map_err(|e| anyhow!("{}: the engine's progress stream broke: {e}", what()))?;
+            let line =
+                line.map_err(|e| anyhow!("{}: the engine's progress stream broke: {e}", what()))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             if let Some(error) = event.get("error").and_then(Value::as_str) {
                 bail!("{}: {}", what(), error.trim());
             }
             let status = event.get("status").and_then(Value::as_str).unwrap_or("");
             let id = event.get("id").and_then(Value::as_str).unwrap_or("");
             let detail = event.get("progress").and_then(Value::as_str).unwrap_or("");
-            let text = [id, status, detail].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" ");
+            let text = [id, status, detail]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
             progress(&text);
         }
         Ok(())
     }
 
     fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
-        let path = format!("/images/{}/tag?repo={}&tag={}", encode_segment(source), encode_segment(repo), encode_segment(tag));
+        let path = format!(
+            "/images/{}/tag?repo={}&tag={}",
+            encode_segment(source),
+            encode_segment(repo),
+            encode_segment(tag)
+        );
         self.request("POST", &path, None, true).map(|_| ())
     }
 
@@ -392,7 +426,11 @@ impl Engine for DockerClient {
     }
 
     fn rename(&self, id: &str, name: &str) -> Result<()> {
-        let path = format!("/containers/{}/rename?name={}", encode_segment(id), encode_segment(name));
+        let path = format!(
+            "/containers/{}/rename?name={}",
+            encode_segment(id),
+            encode_segment(name)
+        );
         self.request("POST", &path, None, true).map(|_| ())
     }
 
@@ -411,10 +449,22 @@ impl Engine for DockerClient {
     }
 
     fn logs_tail(&self, id: &str, lines: u32) -> Result<String> {
-        let path = format!("/containers/{}/logs?stdout=1&stderr=1&tail={lines}", encode_segment(id));
+        let path = format!(
+            "/containers/{}/logs?stdout=1&stderr=1&tail={lines}",
+            encode_segment(id)
+        );
         let url = self.url(&path, true);
-        let mut response = self.agent.get(&url).call().map_err(|e| anyhow!("logs of {id}: {e}"))?;
-        let bytes = response.body_mut().with_config().limit(1024 * 1024).read_to_vec().map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| anyhow!("logs of {id}: {e}"))?;
         Ok(demux_logs(&bytes))
     }
 

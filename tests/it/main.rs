@@ -8,5 +8,7 @@
 // Test code: failing loudly on unexpected data is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod check;
 mod harness;
 mod harness_selftest;
+mod report;
