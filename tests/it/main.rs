@@ -8,7 +8,10 @@
 // Test code: failing loudly on unexpected data is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod check;
+mod check_targets;
 mod harness;
 mod harness_selftest;
+mod many_tags;
 mod report;
