@@ -11,6 +11,8 @@
 mod auth;
 mod check;
 mod check_targets;
+mod config_errors;
+mod failures;
 mod harness;
 mod harness_selftest;
 mod many_tags;
