@@ -15,5 +15,7 @@ mod config_errors;
 mod failures;
 mod harness;
 mod harness_selftest;
+mod lock;
 mod many_tags;
 mod report;
+mod state;
