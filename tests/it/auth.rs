@@ -67,7 +67,7 @@ fn basic_auth_registry_needs_docker_login() {
 #[test]
 fn token_registry_needs_docker_login_and_one_token_per_scope() {
     let reg = registry::token();
-    let (dum, app, _c, digests) = scenario(reg, "tokenauth");
+    let (dum, app, c1, digests) = scenario(reg, "tokenauth");
     let report = Report::run(&dum, &[], 1);
     assert_login_needed(&report, reg);
 
@@ -83,10 +83,41 @@ fn token_registry_needs_docker_login_and_one_token_per_scope() {
         report.out,
         reg.token_requests()
     );
-    let last = reg.token_requests().last().cloned().unwrap_or_default();
+    let mine: Vec<serde_json::Value> = reg
+        .token_requests()
+        .into_iter()
+        .filter(|r| r["scopes"].to_string().contains(&scope))
+        .collect();
+    let last = mine.last().cloned().unwrap_or_default();
     assert_eq!(
         last["user"], USER,
         "the token was not fetched with the login: {last}"
+    );
+
+    // Two entries for the repository (checked in parallel) and a second repository:
+    // still one token per scope.
+    let other = Image::new(reg, "tokenother");
+    let o1 = other.clone().version("v1.0.0").build_and_push();
+    let c2 = Container::run("tokenauth2", &app.reference("v1.1.0"), &[]);
+    let c3 = Container::run("tokenother", &o1.reference, &[]);
+    dum.write_config(&config(&[
+        entry(&app.name(), json!({"container_name": c1.name()})),
+        entry(&app.name(), json!({"container_name": c2.name()})),
+        entry(&other.name(), json!({"container_name": c3.name()})),
+    ]));
+    let other_scope = format!("repository:{}:pull", other.repository());
+    let before = reg.count_token_requests(&scope);
+    let report = Report::run(&dum, &[], 100);
+    report.assert_summary(3, 2, 1, 0, 0);
+    assert_eq!(
+        (
+            reg.count_token_requests(&scope) - before,
+            reg.count_token_requests(&other_scope)
+        ),
+        (1, 1),
+        "one token per scope and run:\n{:?}\ntoken requests: {:#?}",
+        report.out,
+        reg.token_requests()
     );
 }
 

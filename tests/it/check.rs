@@ -485,3 +485,32 @@ fn image_index_is_no_false_update() {
     drop(c);
     delete_local(&latest);
 }
+
+#[test]
+fn a_container_pinned_to_a_platform_manifest_of_the_newest_index_is_up_to_date() {
+    let reg = registry::anon();
+    let app = Image::new(reg, "platformpin").keep_local(false);
+    app.clone().version("v1.0.0").build_and_push();
+    let build = app.clone().version("build-1.1.0").build_and_push();
+    let index = image::push_index(reg, app.repository(), "v1.1.0", "build-1.1.0");
+    image::retag(reg, app.repository(), "v1.1.0", "latest");
+    // What `docker run repo@<platform digest>` (or a pinned compose file) records.
+    let pinned = build.by_digest();
+    docker(&["pull", "-q", &pinned]);
+    let c = Container::run("platformpin", &pinned, &[]);
+    let dum = Dum::new().config_json(config(&[entry(&app.name(), json!({}))]));
+
+    let report = Report::run(&dum, &[], 0);
+    report.assert_fields(
+        report.container(c.name()),
+        json!({
+            "status": "up_to_date",
+            "current_version": "v1.1.0",
+            "current_digest": build.digest,
+            "latest_version": "v1.1.0",
+            "latest_digest": index,
+        }),
+    );
+    drop(c);
+    delete_local(&pinned);
+}

@@ -190,3 +190,20 @@ fn schema_is_json_and_describes_the_config() {
         );
     }
 }
+
+#[test]
+#[ignore = "dum bug: only the first problem line of a config error carries the `dum: ` prefix"]
+fn every_problem_line_carries_the_dum_prefix() {
+    let dum = Dum::new().config_text(r#"{"images": [{"image": "a/b:1", "keep_versions": 0}]}"#);
+    let out = dum.run(&["validate"]);
+    out.assert_code(2);
+    let file = dum.config_path().display().to_string();
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains(&file)).collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    for line in lines {
+        assert!(
+            line.starts_with(&format!("dum: {file}: /images/0/")),
+            "problem line without the `dum: ` prefix: {line:?}\n{out:?}"
+        );
+    }
+}

@@ -134,46 +134,62 @@ fn state_tracks_pending_updates_across_runs() {
     assert_eq!(e["update_first_seen"], Value::Null, "{state:#}");
 }
 
+/// Unusable state files: (case, content).
+const CORRUPT: &[(&str, &str)] = &[
+    ("truncated JSON", "{\"version\": 1, \"images\": {tru"),
+    (
+        "unknown version",
+        "{\"version\": 2, \"images\": {}, \"journal\": []}",
+    ),
+    ("no version", "{\"images\": {}}"),
+];
+
 #[test]
 fn a_corrupt_state_file_is_moved_aside() {
     let reg = registry::anon();
     let app = Image::new(reg, "corrupt");
     let v1 = app.clone().version("v1.0.0").build_and_push();
     let c = Container::run("corrupt", &v1.reference, &[]);
-    let dum = Dum::new().config_json(config(&[entry(
-        &app.name(),
-        json!({"container_name": c.name()}),
-    )]));
-    let garbage = "{\"version\": 1, \"images\": {tru";
-    std::fs::write(dum.state_path(), garbage).unwrap();
+    for (case, garbage) in CORRUPT {
+        let dum = Dum::new().config_json(config(&[entry(
+            &app.name(),
+            json!({"container_name": c.name()}),
+        )]));
+        std::fs::write(dum.state_path(), garbage).unwrap();
 
-    let report = Report::run(&dum, &[], 0);
-    report.assert_fields(report.only(), json!({"status": "up_to_date"}));
-    let dir = dum.state_path().parent().unwrap().to_path_buf();
-    let aside: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("state.json.corrupt-"))
-        .collect();
-    assert_eq!(
-        aside.len(),
-        1,
-        "expected one moved-aside file in {dir:?}: {aside:?}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.join(&aside[0])).unwrap(),
-        garbage
-    );
-    report.out.assert_stderr_contains(&aside[0]);
-    let warning = report
-        .out
-        .stderr
-        .lines()
-        .find(|l| l.contains(&aside[0]))
-        .unwrap_or_default();
-    assert!(warning.starts_with("[WARN"), "not a warning: {warning:?}");
-    let state = dum.state().expect("no fresh state written");
-    assert_eq!(state["version"], 1);
-    let key = format!("{}#{}", app.name(), c.name());
-    assert_eq!(entry_of(&state, &key)["status"], "up_to_date");
+        let report = Report::run(&dum, &[], 0);
+        report.assert_fields(report.only(), json!({"status": "up_to_date"}));
+        let dir = dum.state_path().parent().unwrap().to_path_buf();
+        let aside: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("state.json.corrupt-"))
+            .collect();
+        assert_eq!(
+            aside.len(),
+            1,
+            "{case}: expected one moved-aside file in {dir:?}: {aside:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join(&aside[0])).unwrap(),
+            *garbage,
+            "{case}"
+        );
+        let warning = report
+            .out
+            .stderr
+            .lines()
+            .find(|l| l.contains(&aside[0]))
+            .unwrap_or_default();
+        assert!(
+            warning.starts_with("[WARN"),
+            "{case}: no warning naming {}:\n{:?}",
+            aside[0],
+            report.out
+        );
+        let state = dum.state().expect("no fresh state written");
+        assert_eq!(state["version"], 1, "{case}");
+        let key = format!("{}#{}", app.name(), c.name());
+        assert_eq!(entry_of(&state, &key)["status"], "up_to_date", "{case}");
+    }
 }
