@@ -8,6 +8,17 @@
 // Test code: failing loudly on unexpected data is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod check;
+mod check_targets;
+mod config_errors;
+mod discovery;
+mod failures;
 mod harness;
 mod harness_selftest;
+mod lock;
+mod many_tags;
+mod report;
+mod state;
+mod tags;
 mod update;

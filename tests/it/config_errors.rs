@@ -1,0 +1,209 @@
+//! Configuration errors: exit 2, every problem at once with its JSON pointer, nothing
+//! touched; `dum validate` and `dum schema`.
+
+use crate::harness::Dum;
+use crate::report::SEMVER;
+use serde_json::{Value, json};
+
+/// (case, config text, expected (pointer, message fragment) problems in order).
+const CASES: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "malformed JSON",
+        r#"{"images": [ {"image": "a/b"} "#,
+        &[("/", "invalid JSON")],
+    ),
+    (
+        "wrong type",
+        r#"{"images": [{"image": "a/b", "keep_versions": "3"}]}"#,
+        &[("/images/0/keep_versions", "must be an integer")],
+    ),
+    (
+        "unknown key",
+        r#"{"images": [{"image": "a/b", "regx": "^v$"}]}"#,
+        &[(
+            "/images/0",
+            "unknown key \"regx\" (did you mean \"regex\"?)",
+        )],
+    ),
+    (
+        "invalid regex",
+        r#"{"images": [{"image": "a/b", "regex": "^v([0-9]+$"}]}"#,
+        &[("/images/0/regex", "invalid regular expression")],
+    ),
+    (
+        "keep_versions 0",
+        r#"{"images": [{"image": "a/b", "keep_versions": 0}]}"#,
+        &[("/images/0/keep_versions", "must be at least 1")],
+    ),
+    (
+        "duplicate container_name",
+        r#"{"images": [{"image": "a/b", "container_name": "x"}, {"image": "a/c", "container_name": "x"}]}"#,
+        &[(
+            "/images/1/container_name",
+            "duplicate container_name \"x\", already used by /images/0",
+        )],
+    ),
+    (
+        "tag in image",
+        r#"{"images": [{"image": "a/b:1.0"}]}"#,
+        &[("/images/0/image", "must not carry a tag")],
+    ),
+    (
+        "everything at once",
+        r#"{"images": [
+            {"image": "a/b:1.0", "regex": "(", "keep_versions": 0, "container_name": "x"},
+            {"image": "a/c", "container_name": "x", "auto_update": "yes", "colour": 1}
+        ], "insecure_registries": "no"}"#,
+        &[
+            ("/images/0/image", "must not carry a tag"),
+            ("/images/0/keep_versions", "must be at least 1"),
+            ("/images/0/regex", "invalid regular expression"),
+            ("/images/1", "unknown key \"colour\""),
+            ("/images/1/auto_update", "must be a boolean"),
+            ("/images/1/container_name", "duplicate container_name"),
+            ("/insecure_registries", "must be an array"),
+        ],
+    ),
+];
+
+/// `dum: <file>: <pointer>: <message>` lines of stderr.
+fn problem_lines<'a>(stderr: &'a str, file: &str) -> Vec<&'a str> {
+    let prefix = format!("{file}: ");
+    stderr
+        .lines()
+        .map(|l| l.strip_prefix("dum: ").unwrap_or(l))
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect()
+}
+
+#[test]
+fn bad_configs_exit_2_listing_every_problem_and_touch_nothing() {
+    for (case, text, want) in CASES {
+        let dum = Dum::new().config_text(text);
+        let file = dum.config_path().display().to_string();
+        for args in [&["check"][..], &["validate"], &["validate", file.as_str()]] {
+            let out = dum.run(args);
+            out.assert_code(2);
+            let lines = problem_lines(&out.stderr, &file);
+            assert_eq!(
+                lines.len(),
+                want.len(),
+                "{case}: expected {} problem lines:\n{out:?}",
+                want.len()
+            );
+            for (line, (pointer, message)) in lines.iter().zip(want.iter()) {
+                let (got_pointer, got_message) = line.split_once(": ").unwrap_or_default();
+                assert_eq!(got_pointer, *pointer, "{case}: {line}\n{out:?}");
+                assert!(
+                    got_message.contains(message),
+                    "{case}: {line:?} lacks {message:?}\n{out:?}"
+                );
+            }
+        }
+        let out = dum.run(&["validate", "--format", "json"]);
+        out.assert_code(2);
+        let doc = out.json();
+        assert_eq!(doc["valid"], false, "{case}: {out:?}");
+        let problems = doc["problems"].as_array().cloned().unwrap_or_default();
+        let pointers: Vec<&str> = problems
+            .iter()
+            .map(|p| p["pointer"].as_str().unwrap_or("?"))
+            .collect();
+        let want_pointers: Vec<&str> = want
+            .iter()
+            .map(|(p, _)| if *p == "/" { "" } else { *p })
+            .collect();
+        assert_eq!(pointers, want_pointers, "{case}: {out:?}");
+        let entries: Vec<_> = std::fs::read_dir(dum.state_path().parent().unwrap())
+            .unwrap()
+            .collect();
+        assert!(
+            entries.is_empty(),
+            "{case}: the state dir is not empty after exit 2: {entries:?}"
+        );
+    }
+}
+
+#[test]
+fn an_explicit_missing_config_is_a_usage_error() {
+    let dum = Dum::new();
+    let missing = dum.dir().join("nowhere/config.json");
+    for args in [
+        vec!["check", "--config", missing.to_str().unwrap()],
+        vec!["validate", missing.to_str().unwrap()],
+    ] {
+        let out = dum.run(&args);
+        out.assert_code(2);
+        out.assert_stderr_contains(missing.to_str().unwrap());
+    }
+    // CONFIG_FILE set by the harness names a file that does not exist yet.
+    let out = dum.run(&["check"]);
+    out.assert_code(2);
+    out.assert_stderr_contains(dum.config_path().to_str().unwrap());
+    assert!(dum.state().is_none());
+}
+
+#[test]
+fn a_valid_config_validates() {
+    let config = json!({
+        "images": [
+            {"image": "registry.example:5000/team/app", "regex": SEMVER, "base_tag": "stable",
+             "auto_update": true, "container_name": "app", "cleanup_old_images": true,
+             "keep_versions": 2, "registry": "mirror.example:5000"},
+            {"image": "busybox"}
+        ],
+        "insecure_registries": ["registry.example:5000"]
+    });
+    let dum = Dum::new().config_json(config);
+    let out = dum.run(&["validate"]);
+    out.assert_code(0);
+    out.assert_stdout_contains("valid");
+    let out = dum.run(&["validate", "--format", "json"]);
+    out.assert_code(0);
+    let doc = out.json();
+    assert_eq!(doc["valid"], true, "{out:?}");
+    assert_eq!(doc["problems"], json!([]), "{out:?}");
+    assert_eq!(doc["images"], 2, "{out:?}");
+}
+
+#[test]
+fn schema_is_json_and_describes_the_config() {
+    let out = Dum::new().run(&["schema"]);
+    out.assert_code(0);
+    let schema: Value = out.json();
+    assert_eq!(schema["type"], "object", "{out:?}");
+    assert_eq!(schema["required"], json!(["images"]), "{out:?}");
+    let image = &schema["$defs"]["image"]["properties"];
+    for key in [
+        "image",
+        "regex",
+        "base_tag",
+        "auto_update",
+        "container_name",
+        "cleanup_old_images",
+        "keep_versions",
+        "registry",
+    ] {
+        assert!(
+            image.get(key).is_some(),
+            "schema lacks images[].{key}:\n{out:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "dum bug: only the first problem line of a config error carries the `dum: ` prefix"]
+fn every_problem_line_carries_the_dum_prefix() {
+    let dum = Dum::new().config_text(r#"{"images": [{"image": "a/b:1", "keep_versions": 0}]}"#);
+    let out = dum.run(&["validate"]);
+    out.assert_code(2);
+    let file = dum.config_path().display().to_string();
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains(&file)).collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    for line in lines {
+        assert!(
+            line.starts_with(&format!("dum: {file}: /images/0/")),
+            "problem line without the `dum: ` prefix: {line:?}\n{out:?}"
+        );
+    }
+}

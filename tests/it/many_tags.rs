@@ -1,0 +1,104 @@
+//! Repositories with hundreds of tags: every page of `tags/list` is read, and the base
+//! tag is resolved with a handful of manifest requests, not one per tag.
+
+use crate::harness::image::{self, delete_local, seed_tags};
+use crate::harness::{Container, Dum, Image, docker, registry};
+use crate::report::{Report, config, entry};
+use serde_json::json;
+
+#[test]
+fn paginated_tag_lists_are_read_to_the_last_page() {
+    let reg = registry::paginated();
+    let app = Image::new(reg, "paged");
+    let v1 = app.clone().version("v1.0.0").build_and_push();
+    let names: Vec<String> = (0..250).map(|i| format!("v2.{i:03}.0")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let digests = seed_tags(reg, app.repository(), &refs, "v1.0.0");
+    // The proxy sorts tags, so the newest (v2.249.0) is on the third page.
+    let newest = digests[249].clone();
+    image::retag(reg, app.repository(), "v2.249.0", "latest");
+    let c = Container::run("paged", &v1.reference, &[]);
+    let dum = Dum::new().config_json(config(&[entry(
+        &app.name(),
+        json!({"container_name": c.name()}),
+    )]));
+
+    let report = Report::run(&dum, &[], 100);
+    report.assert_fields(
+        report.only(),
+        json!({
+            "current_version": "v1.0.0",
+            "current_digest": v1.digest,
+            "latest_version": "v2.249.0",
+            "latest_digest": newest,
+            "base_tag_version": "v2.249.0",
+            "base_tag_digest": newest,
+            "status": "update_available",
+        }),
+    );
+    let pages = reg.count_requests("GET", &format!("/v2/{}/tags/list", app.repository()));
+    assert!(
+        pages >= 3,
+        "dum read {pages} tags/list pages, expected at least 3"
+    );
+
+    let out = dum.run(&[
+        "tags",
+        &app.name(),
+        "--regex",
+        crate::report::SEMVER,
+        "--format",
+        "json",
+    ]);
+    out.assert_code(0);
+    let doc = out.json();
+    assert_eq!(doc["total_tags"], 252, "{out:?}");
+    assert_eq!(
+        doc["versions"].as_array().map(Vec::len),
+        Some(251),
+        "{out:?}"
+    );
+    assert_eq!(doc["versions"][0], "v2.249.0", "{out:?}");
+    assert_eq!(doc["versions"][250], "v1.0.0", "{out:?}");
+    assert_eq!(doc["newest"], "v2.249.0", "{out:?}");
+}
+
+#[test]
+fn latest_equal_to_newest_costs_at_most_three_manifest_requests() {
+    let reg = registry::anon();
+    let app = Image::new(reg, "many").keep_local(false);
+    app.clone().version("seed").build_and_push();
+    let names: Vec<String> = (0..300).map(|i| format!("1.{i}.0")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let digests = seed_tags(reg, app.repository(), &refs, "seed");
+    image::retag(reg, app.repository(), "1.299.0", "latest");
+    let running = app.reference("1.299.0");
+    docker(&["pull", "-q", &running]);
+    let c = Container::run("many", &running, &[]);
+    let dum = Dum::new().config_json(config(&[entry(
+        &app.name(),
+        json!({"container_name": c.name(), "regex": r"^1\.[0-9]+\.0$"}),
+    )]));
+
+    let report = Report::run(&dum, &[], 0);
+    report.assert_fields(
+        report.only(),
+        json!({
+            "current_version": "1.299.0",
+            "current_digest": digests[299],
+            "latest_version": "1.299.0",
+            "latest_digest": digests[299],
+            "base_tag_version": "1.299.0",
+            "base_tag_digest": digests[299],
+            "status": "up_to_date",
+        }),
+    );
+    let manifests = reg.manifest_requests(app.repository());
+    assert!(
+        manifests <= 3,
+        "dum sent {manifests} manifest requests for 300 version tags:\n{:?}",
+        report.out
+    );
+    drop(c);
+    delete_local(&running);
+}
