@@ -206,17 +206,15 @@ fn select_targets(
 fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
     let started = Instant::now();
     let config = load_config(settings)?;
-    let _lock = take_lock(settings)?;
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
-    converge(settings, &engine)?;
-    let containers = engine.containers().map_err(Failure::runtime)?;
-    let (images, insecure, discovered) = match config {
-        Some(c) => (
-            select_targets(c.images, targets, &containers)?,
-            c.insecure_registries,
-            false,
-        ),
-        None => {
+    let (_lock, containers) = lock_and_converge(settings, &engine)?;
+    let selected = match &config {
+        Some(c) => Some(select_targets(c.images.clone(), targets, &containers)?),
+        None => None,
+    };
+    let (images, insecure, discovered) = match (config, selected) {
+        (Some(c), Some(images)) => (images, c.insecure_registries, false),
+        _ => {
             log::warn!(
                 "no configuration at {}: checking every running container against its own tag (see `dum tags IMAGE` and config.example.json to write one)",
                 settings.config.path().display()
@@ -274,6 +272,20 @@ fn verdict(rows: &[ImageReport]) -> Outcome {
     } else {
         Outcome::Clean
     }
+}
+
+/// Takes the run lock and converges an interrupted transaction, then lists the
+/// containers. Targets are resolved after this (a container may carry its backup name
+/// until the journal is converged), so a usage error may leave the lock file behind:
+/// it holds nothing, and no state is written.
+fn lock_and_converge(
+    settings: &Settings,
+    engine: &dyn Engine,
+) -> Result<(Option<RunLock>, Vec<ContainerSummary>), Failure> {
+    let lock = take_lock(settings)?;
+    converge(settings, engine)?;
+    let containers = engine.containers().map_err(Failure::runtime)?;
+    Ok((lock, containers))
 }
 
 /// Finishes or undoes what an interrupted run left in the journal, before anything
@@ -492,10 +504,8 @@ fn update(
             "--allow-downgrade needs explicit targets"
         )));
     }
-    let _lock = take_lock(settings)?;
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
-    converge(settings, &engine)?;
-    let containers = engine.containers().map_err(Failure::runtime)?;
+    let (_lock, containers) = lock_and_converge(settings, &engine)?;
     let explicit = !targets.is_empty();
     let images = if explicit {
         select_targets(config.images.clone(), targets, &containers)?

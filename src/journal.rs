@@ -79,12 +79,18 @@ fn transactions(state: &State) -> Vec<Transaction> {
         .collect()
 }
 
-/// Records `tx` (replacing the entry of the same container) before its step is taken.
-pub fn record(state_file: &Path, tx: &Transaction) -> Result<()> {
-    let (mut state, warning) = State::load(state_file)?;
+/// Loads the state, logging the warning when a corrupt file was moved aside.
+fn load(state_file: &Path) -> Result<State> {
+    let (state, warning) = State::load(state_file)?;
     if let Some(w) = warning {
         log::warn!("{w}");
     }
+    Ok(state)
+}
+
+/// Records `tx` (replacing the entry of the same container) before its step is taken.
+pub fn record(state_file: &Path, tx: &Transaction) -> Result<()> {
+    let mut state = load(state_file)?;
     let value = serde_json::to_value(tx).context("cannot encode the journal entry")?;
     state
         .journal
@@ -108,8 +114,7 @@ pub fn clear(state_file: &Path, container: &str) -> Result<()> {
 
 /// Transactions a previous run left behind.
 pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
-    let (state, _) = State::load(state_file)?;
-    Ok(transactions(&state))
+    Ok(transactions(&load(state_file)?))
 }
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to

@@ -10,7 +10,10 @@ fn main() -> ExitCode {
     dum::logging::init(&cli.log_level);
     let result = dum::app::run(cli.into_settings());
     if let Err(failure) = &result {
-        eprintln!("dum: {:#}", failure.error);
+        // Some errors list several problems (a config file's), one per line.
+        for line in format!("{:#}", failure.error).lines() {
+            eprintln!("dum: {line}");
+        }
     }
     ExitCode::from(exit_code(&result))
 }

@@ -56,7 +56,7 @@ pub struct ImageState {
     pub latest_version: Option<String>,
     /// Digest of the newest version (or of base_tag without a regex).
     pub latest_digest: Option<String>,
-    /// Outcome of the last check, e.g. "up-to-date", "update-available".
+    /// Status of the last check: "up_to_date", "update_available", "not_running", "failed".
     pub status: String,
     /// When the last check ran, RFC3339 UTC.
     pub checked_at: Option<String>,
@@ -327,12 +327,12 @@ mod tests {
         let path = dir.path().join("state.json");
         std::fs::write(
             &path,
-            r#"{"version":1,"images":{"a":{"image":"a","status":"up-to-date"}}}"#,
+            r#"{"version":1,"images":{"a":{"image":"a","status":"up_to_date"}}}"#,
         )
         .unwrap();
         let (state, warning) = State::load(&path).unwrap();
         assert_eq!(warning, None);
-        assert_eq!(state.images["a"].status, "up-to-date");
+        assert_eq!(state.images["a"].status, "up_to_date");
         assert!(state.journal.is_empty());
     }
 

@@ -192,7 +192,6 @@ fn schema_is_json_and_describes_the_config() {
 }
 
 #[test]
-#[ignore = "dum bug: only the first problem line of a config error carries the `dum: ` prefix"]
 fn every_problem_line_carries_the_dum_prefix() {
     let dum = Dum::new().config_text(r#"{"images": [{"image": "a/b:1", "keep_versions": 0}]}"#);
     let out = dum.run(&["validate"]);
