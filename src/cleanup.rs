@@ -112,13 +112,13 @@ mod tests {
     use super::*;
 
     fn image(id: &str, tags: &[&str], created: i64) -> ImageSummary {
+        // Pulled images also carry a digest name in the repository of their first tag.
+        let repo = tags[0].rsplit_once(':').map_or(tags[0], |(r, _)| r);
+        let hex: String = id.repeat(64).chars().take(64).collect();
         ImageSummary {
             id: id.into(),
             repo_tags: Some(tags.iter().map(|s| s.to_string()).collect()),
-            repo_digests: Some(vec![format!(
-                "r.io/app@sha256:{}",
-                id.repeat(64).chars().take(64).collect::<String>()
-            )]),
+            repo_digests: Some(vec![format!("{repo}@sha256:{hex}")]),
             created,
             size: 100,
         }
