@@ -228,8 +228,14 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
         }
     };
     let registry = registry_client(&insecure);
-    let rows =
-        check::check_all(&engine, &registry, &containers, &images).map_err(Failure::runtime)?;
+    let rows = check::check_all(
+        &engine,
+        &registry,
+        &containers,
+        &images,
+        settings.resolution,
+    )
+    .map_err(Failure::runtime)?;
     if !settings.dry_run {
         save_state(&settings.state_file, &rows).map_err(Failure::runtime)?;
     }
@@ -405,7 +411,8 @@ fn tags(
                 grace_seconds: 0,
                 health_timeout_seconds: 1,
             };
-            let remote = check::remote(&registry, &reference, &entry).map_err(Failure::runtime)?;
+            let remote = check::remote(&registry, &reference, &entry, check::Resolution::Probe)
+                .map_err(Failure::runtime)?;
             doc.newest = remote.newest().map(str::to_string);
             doc.base_tag_digest = remote.base_digest.clone();
             doc.base_tag_version = remote.base_version.clone();
@@ -518,8 +525,14 @@ fn update(
             .collect()
     };
     let registry = registry_client(&config.insecure_registries);
-    let rows =
-        check::check_all(&engine, &registry, &containers, &images).map_err(Failure::runtime)?;
+    let rows = check::check_all(
+        &engine,
+        &registry,
+        &containers,
+        &images,
+        check::Resolution::Probe,
+    )
+    .map_err(Failure::runtime)?;
     let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);
     for skip in &skips {
         log::warn!("{}: {}", skip.container, skip.reason);

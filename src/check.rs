@@ -122,10 +122,25 @@ fn head_all(
         .collect()
 }
 
+/// How the base tag is resolved to a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resolution {
+    /// Newest first in small batches, stopping at the first match (dum's way).
+    #[default]
+    Probe,
+    /// Every matching tag's digest: the baseline the benchmark compares against.
+    Naive,
+}
+
 /// Lists tags, orders versions, and resolves the base tag by digest: the base tag and
 /// the newest version are asked together; older versions only when they differ, in
 /// small batches, never beyond [`RESOLUTION_LIMIT`].
-pub fn remote(registry: &dyn Registry, image: &Reference, config: &ImageConfig) -> Result<Remote> {
+pub fn remote(
+    registry: &dyn Registry,
+    image: &Reference,
+    config: &ImageConfig,
+    resolution: Resolution,
+) -> Result<Remote> {
     let Some(regex) = &config.regex else {
         let base_digest = registry.digest(image, &config.base_tag)?;
         if base_digest.is_none() {
@@ -154,6 +169,22 @@ pub fn remote(registry: &dyn Registry, image: &Reference, config: &ImageConfig) 
         versions,
         ..Remote::default()
     };
+    if resolution == Resolution::Naive {
+        let mut all: Vec<&str> = remote.versions.iter().map(String::as_str).collect();
+        all.push(config.base_tag.as_str());
+        for (tag, digest) in head_all(registry, image, &all)? {
+            if let Some(d) = digest {
+                remote.digests.insert(tag, d);
+            }
+        }
+        remote.base_digest = remote.digests.get(&config.base_tag).cloned();
+        remote.base_version = remote
+            .versions
+            .iter()
+            .find(|v| remote.digests.get(*v) == remote.base_digest.as_ref())
+            .cloned();
+        return Ok(remote);
+    }
     let newest = remote.versions[0].clone();
     let base_in_versions = remote.versions.contains(&config.base_tag);
     let first: Vec<&str> = if base_in_versions {
@@ -423,6 +454,7 @@ pub fn check_image(
     registry: &dyn Registry,
     all: &[ContainerSummary],
     config: &ImageConfig,
+    resolution: Resolution,
 ) -> Vec<ImageReport> {
     let (reference, query) = match config.references() {
         Ok(r) => r,
@@ -446,7 +478,7 @@ pub fn check_image(
             )];
         }
     };
-    let remote = match remote(registry, &query, config) {
+    let remote = match remote(registry, &query, config, resolution) {
         Ok(r) => r,
         Err(e) => {
             let names: Vec<Option<String>> = if containers.is_empty() {
@@ -545,6 +577,7 @@ pub fn check_all(
     registry: &dyn Registry,
     all: &[ContainerSummary],
     images: &[ImageConfig],
+    resolution: Resolution,
 ) -> Result<Vec<ImageReport>> {
     use rayon::prelude::*;
     let threads = (images.len() * 2).clamp(1, 64);
@@ -556,7 +589,7 @@ pub fn check_all(
     let rows: Vec<Vec<ImageReport>> = pool.install(|| {
         images
             .par_iter()
-            .map(|c| check_image(engine, registry, all, c))
+            .map(|c| check_image(engine, registry, all, c, resolution))
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())

@@ -47,6 +47,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS")]
     wait: Option<u64>,
 
+    /// Resolve base tags by asking every version tag's digest (benchmark baseline)
+    #[arg(long, global = true, hide = true)]
+    naive_resolution: bool,
+
     #[command(subcommand)]
     command: CommandArg,
 }
@@ -170,6 +174,11 @@ impl Cli {
                 FormatArg::Json => Format::Json,
             },
             wait: self.wait.map(Duration::from_secs),
+            resolution: if self.naive_resolution {
+                crate::check::Resolution::Naive
+            } else {
+                crate::check::Resolution::Probe
+            },
         }
     }
 }

@@ -89,6 +89,8 @@ pub struct Settings {
     pub format: Format,
     /// How long to wait for another run's lock; `None` = fail at once.
     pub wait: Option<Duration>,
+    /// Base-tag resolution strategy (the naive one exists for benchmarks).
+    pub resolution: crate::check::Resolution,
 }
 
 /// Default configuration and state paths (FHS for root, XDG otherwise).

@@ -115,7 +115,13 @@ impl RegistryClient {
             .timeout_global(Some(self.options.request_timeout))
             .user_agent(concat!("dum/", env!("CARGO_PKG_VERSION")))
             .max_redirects(5)
-            .max_idle_connections_per_host(16);
+            // As many idle connections as worker threads, so a run reuses them all.
+            .max_idle_connections(64)
+            .max_idle_connections_per_host(64)
+            // ureq's 128 KiB default buffers per connection would dominate memory with
+            // dozens of parallel connections; bodies are streamed anyway.
+            .input_buffer_size(32 * 1024)
+            .output_buffer_size(8 * 1024);
         let dir = self.options.certs_dir.join(host);
         let tls = tls_config(&dir, skip_verify)?;
         if let Some(tls) = tls {
