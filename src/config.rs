@@ -30,6 +30,8 @@ pub struct Config {
     pub images: Vec<ImageConfig>,
     /// Registries (host[:port]) reached over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Where to send notifications at the end of a check or update.
+    pub notify: Vec<crate::notify::Target>,
 }
 
 /// One watched image, with every default filled in.
@@ -124,6 +126,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     // Semantic checks run even when the schema failed: they only look at values of the right
     // type, and reporting everything at once saves the user edit-and-rerun rounds.
     let images = semantic_checks(&doc, &mut problems);
+    let notify = notify_targets(&doc, &mut problems);
     if !problems.is_empty() {
         sort_by_position(&mut problems);
         return Err(fail(problems));
@@ -143,7 +146,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     Ok(Config {
         images,
         insecure_registries,
+        notify,
     })
+}
+
+/// The `notify` entries; checks beyond the schema live with the target type.
+fn notify_targets(doc: &Value, problems: &mut Vec<Problem>) -> Vec<crate::notify::Target> {
+    let entries = doc.get("notify").and_then(Value::as_array);
+    entries
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, entry)| {
+            crate::notify::target::parse(entry, &format!("/notify/{index}"), problems)
+        })
+        .collect()
 }
 
 fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
@@ -231,6 +248,8 @@ fn schema_problems(doc: &Value) -> Vec<Problem> {
 fn known_keys<'s>(schema: &'s Value, pointer: &str) -> Vec<&'s str> {
     let object_schema = if pointer.is_empty() {
         Some(schema)
+    } else if pointer.starts_with("/notify/") {
+        schema.pointer("/$defs/notify_target")
     } else {
         schema.pointer("/$defs/image")
     };
