@@ -657,6 +657,21 @@ mod tests {
             ],
         ),
         (
+            "notify targets",
+            r#"{"images":[],"notify":[{"type":"ntfy","url":"https://ntfy.sh/x","events":["failed"],"priority":4},{"type":"discord","url_env":"DISCORD_URL"}]}"#,
+            &[],
+        ),
+        (
+            "notify mistakes",
+            r#"{"images":[],"notify":[{"type":"pushover","url":"https://p"},{"type":"slack","urls":"https://s"},{"type":"ntfy","url":"https://n","events":["updates"]}]}"#,
+            &[
+                ("/notify/0/type", "\"pushover\" is not one of"),
+                ("/notify/1", "unknown key \"urls\" (did you mean \"url\"?)"),
+                ("/notify/1", "needs one of url, url_env, url_file"),
+                ("/notify/2/events/0", "\"updates\" is not one of"),
+            ],
+        ),
+        (
             "several errors at once, ordered by position",
             r#"{"images":[{"image":"a","regex":"("},{"image":"b"},{"image":"c"},{"image":"d"},{"image":"e"},{"image":"f"},{"image":"g"},{"image":"h"},{"image":"i"},{"image":"j","container_name":"x","bogus":1},{"image":"k","container_name":"x"}],"extra":true}"#,
             &[

@@ -10,4 +10,5 @@
 
 mod harness;
 mod harness_selftest;
+mod notify;
 mod update;
