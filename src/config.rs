@@ -717,6 +717,7 @@ mod tests {
         assert_eq!(image.grace_seconds, 10);
         assert_eq!(image.health_timeout_seconds, 120);
         assert!(config.insecure_registries.is_empty());
+        assert!(config.notify.is_empty());
     }
 
     #[test]
@@ -771,6 +772,7 @@ mod tests {
         let calibre = &config.images[0];
         assert!(calibre.regex.as_ref().unwrap().is_match("v7.16.0-ls301"));
         assert!(!calibre.regex.as_ref().unwrap().is_match("latest"));
+        assert_eq!(config.notify.len(), 2);
     }
 
     #[test]
