@@ -15,6 +15,7 @@ use crate::docker::{DockerClient, Engine};
 use crate::history::{self, ResultKind};
 use crate::journal;
 use crate::lock::{LockError, RunLock};
+use crate::notify;
 use crate::outcome::{Failure, FailureKind, Outcome};
 use crate::reference::Reference;
 use crate::registry::Registry;
@@ -45,6 +46,7 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
         } => update(&settings, targets, *allow_downgrade),
         Command::Rollback { target } => rollback(&settings, target),
         Command::History { target } => show_history(&settings, target.as_deref()),
+        Command::Notify { test } => notify_command(&settings, *test),
     }
 }
 
@@ -212,6 +214,10 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
         Some(c) => Some(select_targets(c.images.clone(), targets, &containers)?),
         None => None,
     };
+    let notify_targets = config
+        .as_ref()
+        .map(|c| c.notify.clone())
+        .unwrap_or_default();
     let (images, insecure, discovered) = match (config, selected) {
         (Some(c), Some(images)) => (images, c.insecure_registries, false),
         _ => {
@@ -245,17 +251,26 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
         started.elapsed().as_millis(),
         registry.requests()
     );
-    let summary = Summary::of(&rows);
+    let mut document = CheckDocument {
+        schema_version: report::JSON_SCHEMA_VERSION,
+        dum_version: env!("CARGO_PKG_VERSION"),
+        command: "check",
+        dry_run: settings.dry_run,
+        discovered,
+        images: &rows,
+        summary: Summary::of(&rows),
+        notifications: Vec::new(),
+    };
+    document.notifications = notify::after_run(
+        &notify_targets,
+        &settings.state_file,
+        settings.dry_run,
+        &rows,
+        &[],
+        &document,
+    );
     if settings.format == Format::Json {
-        print_json(&CheckDocument {
-            schema_version: report::JSON_SCHEMA_VERSION,
-            dum_version: env!("CARGO_PKG_VERSION"),
-            command: "check",
-            dry_run: settings.dry_run,
-            discovered,
-            images: &rows,
-            summary,
-        })?;
+        print_json(&document)?;
     } else {
         print_out(&report::check_table(&rows));
         if discovered && !images.is_empty() {
@@ -320,10 +335,7 @@ fn converge(settings: &Settings, engine: &dyn Engine) -> Result<(), Failure> {
 }
 
 fn state_key(row: &ImageReport) -> String {
-    match &row.container {
-        Some(c) => format!("{}#{c}", row.image),
-        None => row.image.clone(),
-    }
+    state::key(&row.image, row.container.as_deref())
 }
 
 /// Records what the check saw. A failed row keeps the previous knowledge: a registry
@@ -484,6 +496,7 @@ struct UpdateDocument<'a> {
     skipped: &'a [update::Skip],
     images: &'a [ImageReport],
     cleanup: &'a [CleanupReport],
+    notifications: &'a [notify::Delivery],
 }
 
 /// Images removed for one repository.
@@ -538,7 +551,7 @@ fn update(
         log::warn!("{}: {}", skip.container, skip.reason);
     }
     if settings.dry_run {
-        report_update(settings, &rows, &moves, &[], &skips, &[])?;
+        report_update(settings, &rows, &moves, &[], &skips, &[], &[])?;
         return Ok(if moves.is_empty() {
             verdict_without_moves(&rows)
         } else {
@@ -574,7 +587,23 @@ fn update(
     let cleanup = cleanup_after(&engine, &images, &applied);
     let rows = mark_updated(rows, &applied);
     save_state(&settings.state_file, &rows).map_err(Failure::runtime)?;
-    report_update(settings, &rows, &moves, &applied, &skips, &cleanup)?;
+    let notifications = notify::after_run(
+        &config.notify,
+        &settings.state_file,
+        false,
+        &rows,
+        &applied,
+        &update_document(settings, &rows, &moves, &applied, &skips, &cleanup, &[]),
+    );
+    report_update(
+        settings,
+        &rows,
+        &moves,
+        &applied,
+        &skips,
+        &cleanup,
+        &notifications,
+    )?;
     let failed = applied.iter().any(|a| a.result != ResultKind::Updated)
         || rows.iter().any(|r| r.status == Status::Failed);
     Ok(if failed {
@@ -681,6 +710,29 @@ fn cleanup_after(
     reports
 }
 
+fn update_document<'a>(
+    settings: &Settings,
+    rows: &'a [ImageReport],
+    moves: &'a [Move],
+    applied: &'a [Applied],
+    skips: &'a [update::Skip],
+    cleanup: &'a [CleanupReport],
+    notifications: &'a [notify::Delivery],
+) -> UpdateDocument<'a> {
+    UpdateDocument {
+        schema_version: report::JSON_SCHEMA_VERSION,
+        dum_version: env!("CARGO_PKG_VERSION"),
+        command: "update",
+        dry_run: settings.dry_run,
+        updates: applied,
+        planned: moves,
+        skipped: skips,
+        images: rows,
+        cleanup,
+        notifications,
+    }
+}
+
 fn report_update(
     settings: &Settings,
     rows: &[ImageReport],
@@ -688,19 +740,18 @@ fn report_update(
     applied: &[Applied],
     skips: &[update::Skip],
     cleanup: &[CleanupReport],
+    notifications: &[notify::Delivery],
 ) -> Result<(), Failure> {
     if settings.format == Format::Json {
-        return print_json(&UpdateDocument {
-            schema_version: report::JSON_SCHEMA_VERSION,
-            dum_version: env!("CARGO_PKG_VERSION"),
-            command: "update",
-            dry_run: settings.dry_run,
-            updates: applied,
-            planned: moves,
-            skipped: skips,
-            images: rows,
+        return print_json(&update_document(
+            settings,
+            rows,
+            moves,
+            applied,
+            skips,
             cleanup,
-        });
+            notifications,
+        ));
     }
     let mut out = String::new();
     if moves.is_empty() {
@@ -827,7 +878,7 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
         })),
     };
     if settings.dry_run {
-        report_update(settings, &[], std::slice::from_ref(&mv), &[], &[], &[])?;
+        report_update(settings, &[], std::slice::from_ref(&mv), &[], &[], &[], &[])?;
         return Ok(Outcome::UpdatesAvailable);
     }
     let registry = registry_client(&config.map(|c| c.insecure_registries).unwrap_or_default());
@@ -846,6 +897,7 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
         &[],
         std::slice::from_ref(&mv),
         std::slice::from_ref(&applied),
+        &[],
         &[],
         &[],
     )?;
@@ -872,4 +924,64 @@ fn show_history(settings: &Settings, target: Option<&str>) -> Result<Outcome, Fa
     }
     print_out(&report::history_table(&selected));
     Ok(Outcome::Clean)
+}
+
+/// `dum notify`: lists the targets; with `--test` sends each a test message (exit 1
+/// unless all of them accepted it).
+fn notify_command(settings: &Settings, test: bool) -> Result<Outcome, Failure> {
+    let config = load_config(settings)?.unwrap_or(Config {
+        images: Vec::new(),
+        insecure_registries: Vec::new(),
+        notify: Vec::new(),
+    });
+    if config.notify.is_empty() {
+        return Err(Failure::usage(anyhow!(
+            "no notification targets: {} has no \"notify\" list (see README, Notifications)",
+            settings.config.path().display()
+        )));
+    }
+    let deliveries = if test {
+        notify::test_all(&config.notify)
+    } else {
+        Vec::new()
+    };
+    if settings.format == Format::Json {
+        print_json(&serde_json::json!({
+            "schema_version": report::JSON_SCHEMA_VERSION,
+            "command": "notify",
+            "test": test,
+            "targets": config.notify.iter().map(|t| serde_json::json!({
+                "type": t.service.name(),
+                "events": t.events,
+            })).collect::<Vec<_>>(),
+            "notifications": deliveries,
+        }))?;
+    } else if test {
+        let lines: Vec<String> = deliveries
+            .iter()
+            .map(|d| match &d.error {
+                None => format!("ok      {}", d.target),
+                Some(e) => format!("FAILED  {}: {e}", d.target),
+            })
+            .collect();
+        print_out(&lines.join("\n"));
+    } else {
+        let lines: Vec<String> = config
+            .notify
+            .iter()
+            .map(|t| {
+                let events: Vec<&str> = t.events.iter().map(|e| e.name()).collect();
+                format!("{:<8} {}", t.service.name(), events.join(", "))
+            })
+            .collect();
+        print_out(&format!(
+            "{}\n(`dum notify --test` sends each a test message)",
+            lines.join("\n")
+        ));
+    }
+    Ok(if deliveries.iter().all(|d| d.ok) {
+        Outcome::Clean
+    } else {
+        Outcome::Failed
+    })
 }

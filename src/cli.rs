@@ -119,6 +119,13 @@ dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]
     /// Print the configuration's JSON Schema
     #[command(after_help = "Example:\n  dum schema > dum.schema.json")]
     Schema,
+    /// List the notification targets; with --test send each a test message (exit 0 or 1)
+    #[command(after_help = "Examples:\n  dum notify\n  dum notify --test")]
+    Notify {
+        /// Send a test message to every target
+        #[arg(long)]
+        test: bool,
+    },
 }
 
 impl Cli {
@@ -160,6 +167,7 @@ impl Cli {
             },
             CommandArg::Validate { path } => Command::Validate { path },
             CommandArg::Schema => Command::Schema,
+            CommandArg::Notify { test } => Command::Notify { test },
         };
         Settings {
             command,

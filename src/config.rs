@@ -30,6 +30,8 @@ pub struct Config {
     pub images: Vec<ImageConfig>,
     /// Registries (host[:port]) reached over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Where to send notifications at the end of a check or update.
+    pub notify: Vec<crate::notify::Target>,
 }
 
 /// One watched image, with every default filled in.
@@ -142,6 +144,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     // Semantic checks run even when the schema failed: they only look at values of the right
     // type, and reporting everything at once saves the user edit-and-rerun rounds.
     let images = semantic_checks(&doc, &mut problems);
+    let notify = notify_targets(&doc, &mut problems);
     if !problems.is_empty() {
         sort_by_position(&mut problems);
         return Err(fail(problems));
@@ -161,7 +164,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     Ok(Config {
         images,
         insecure_registries,
+        notify,
     })
+}
+
+/// The `notify` entries; checks beyond the schema live with the target type.
+fn notify_targets(doc: &Value, problems: &mut Vec<Problem>) -> Vec<crate::notify::Target> {
+    let entries = doc.get("notify").and_then(Value::as_array);
+    entries
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, entry)| {
+            crate::notify::target::parse(entry, &format!("/notify/{index}"), problems)
+        })
+        .collect()
 }
 
 fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
@@ -249,6 +266,8 @@ fn schema_problems(doc: &Value) -> Vec<Problem> {
 fn known_keys<'s>(schema: &'s Value, pointer: &str) -> Vec<&'s str> {
     let object_schema = if pointer.is_empty() {
         Some(schema)
+    } else if pointer.starts_with("/notify/") {
+        schema.pointer("/$defs/notify_target")
     } else {
         schema.pointer("/$defs/image")
     };
@@ -656,6 +675,21 @@ mod tests {
             ],
         ),
         (
+            "notify targets",
+            r#"{"images":[],"notify":[{"type":"ntfy","url":"https://ntfy.sh/x","events":["failed"],"priority":4},{"type":"discord","url_env":"DISCORD_URL"}]}"#,
+            &[],
+        ),
+        (
+            "notify mistakes",
+            r#"{"images":[],"notify":[{"type":"pushover","url":"https://p"},{"type":"slack","urls":"https://s"},{"type":"ntfy","url":"https://n","events":["updates"]}]}"#,
+            &[
+                ("/notify/0/type", "\"pushover\" is not one of"),
+                ("/notify/1", "unknown key \"urls\" (did you mean \"url\"?)"),
+                ("/notify/1", "needs one of url, url_env, url_file"),
+                ("/notify/2/events/0", "\"updates\" is not one of"),
+            ],
+        ),
+        (
             "several errors at once, ordered by position",
             r#"{"images":[{"image":"a","regex":"("},{"image":"b"},{"image":"c"},{"image":"d"},{"image":"e"},{"image":"f"},{"image":"g"},{"image":"h"},{"image":"i"},{"image":"j","container_name":"x","bogus":1},{"image":"k","container_name":"x"}],"extra":true}"#,
             &[
@@ -701,6 +735,7 @@ mod tests {
         assert_eq!(image.grace_seconds, 10);
         assert_eq!(image.health_timeout_seconds, 120);
         assert!(config.insecure_registries.is_empty());
+        assert!(config.notify.is_empty());
     }
 
     #[test]
@@ -755,6 +790,7 @@ mod tests {
         let calibre = &config.images[0];
         assert!(calibre.regex.as_ref().unwrap().is_match("v7.16.0-ls301"));
         assert!(!calibre.regex.as_ref().unwrap().is_match("latest"));
+        assert_eq!(config.notify.len(), 2);
     }
 
     #[test]

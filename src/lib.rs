@@ -16,6 +16,7 @@ pub mod history;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod notify;
 pub mod outcome;
 pub mod propose;
 pub mod reference;

@@ -63,6 +63,8 @@ pub struct CheckDocument<'a> {
     pub images: &'a [ImageReport],
     /// Counts.
     pub summary: Summary,
+    /// How sending each notification went (empty without targets or events).
+    pub notifications: Vec<crate::notify::Delivery>,
 }
 
 fn short(digest: &str) -> String {

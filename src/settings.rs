@@ -72,6 +72,11 @@ pub enum Command {
     },
     /// Print the configuration's JSON Schema.
     Schema,
+    /// List the notification targets, or test them.
+    Notify {
+        /// Send each target a test message.
+        test: bool,
+    },
 }
 
 /// Everything a run needs to know.

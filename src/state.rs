@@ -63,6 +63,18 @@ pub struct ImageState {
     /// RFC3339 UTC, when the current pending update (latest_digest) was first seen; kept while
     /// the same latest digest stays pending, reset when it changes, None when up to date.
     pub update_first_seen: Option<String>,
+    /// The digest (or version) of the update a notification last announced, so an
+    /// hourly cron announces each new version once; None once up to date again.
+    pub announced_digest: Option<String>,
+}
+
+/// The key of an image's entry in [`State::images`]: the image, and the container
+/// after `#` when there is one.
+pub fn key(image: &str, container: Option<&str>) -> String {
+    match container {
+        Some(c) => format!("{image}#{c}"),
+        None => image.to_string(),
+    }
 }
 
 impl State {
@@ -252,6 +264,7 @@ mod tests {
                 status: "update-available".into(),
                 checked_at: Some("2026-11-27T13:45:00Z".into()),
                 update_first_seen: Some("2026-11-26T03:00:00Z".into()),
+                announced_digest: Some("sha256:bb".into()),
             },
         );
         state.journal.push(serde_json::json!({"step": "pulled"}));
@@ -333,6 +346,7 @@ mod tests {
         let (state, warning) = State::load(&path).unwrap();
         assert_eq!(warning, None);
         assert_eq!(state.images["a"].status, "up_to_date");
+        assert_eq!(state.images["a"].announced_digest, None);
         assert!(state.journal.is_empty());
     }
 

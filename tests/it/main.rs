@@ -18,6 +18,7 @@ mod harness;
 mod harness_selftest;
 mod lock;
 mod many_tags;
+mod notify;
 mod report;
 mod state;
 mod tags;

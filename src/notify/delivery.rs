@@ -1,0 +1,206 @@
+//! Sending: one bounded POST per target, one retry, and a record of how it went.
+//!
+//! A notification must never hold up or fail the run's real work, so each target gets a
+//! fixed time budget for everything (connect, send, retry), targets are sent to in
+//! parallel, and every failure ends up in the returned record instead of an error.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use ureq::Agent;
+
+use super::event::{Event, EventKind};
+use super::message::Message;
+use super::payload::{self, Payload};
+use super::target::Target;
+
+/// Connect timeout per attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Budget for one target: every attempt and the pause between them.
+const TARGET_BUDGET: Duration = Duration::from_secs(10);
+/// A retry is only worth it with at least this much budget left.
+const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
+/// Pause before the retry.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// How much of an error answer is kept for the message.
+const MAX_ERROR_BODY: usize = 200;
+
+/// How sending to one target went; part of the `--format json` documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// Service and host, e.g. `ntfy ntfy.sh`; never the URL's path or a token.
+    pub target: String,
+    /// The events the message carried (empty for a test message).
+    pub events: Vec<EventKind>,
+    /// Whether the service accepted the message (2xx).
+    pub ok: bool,
+    /// Why not, one line, secrets removed.
+    pub error: Option<String>,
+}
+
+/// The agent for notifications: separate from the registry's, with short timeouts and
+/// HTTP statuses as answers rather than errors.
+pub fn agent() -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(TARGET_BUDGET))
+        .user_agent(concat!("dum/", env!("CARGO_PKG_VERSION")))
+        .max_redirects(3)
+        .build()
+        .new_agent()
+}
+
+/// Resolves the target's secrets, builds the service's request and sends it.
+pub fn deliver(
+    agent: &Agent,
+    target: &Target,
+    message: &Message,
+    events: &[&Event],
+    document: &serde_json::Value,
+) -> Delivery {
+    let kinds = {
+        let mut kinds: Vec<EventKind> = Vec::new();
+        for e in events {
+            if !kinds.contains(&e.kind) {
+                kinds.push(e.kind);
+            }
+        }
+        kinds
+    };
+    let (url, token) = match target.resolve() {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            return Delivery {
+                target: target.label(None),
+                events: kinds,
+                ok: false,
+                error: Some(format!("{e:#}")),
+            };
+        }
+    };
+    let label = target.label(Some(&url));
+    let request = payload::build(target, &url, token.as_deref(), message, events, document);
+    log::debug!("notifying {label} ({} bytes)", request.body.len());
+    let result = send(agent, &request);
+    let secrets: Vec<&str> = [
+        Some(url.as_str()),
+        Some(request.url.as_str()),
+        token.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Delivery {
+        target: label,
+        events: kinds,
+        ok: result.is_ok(),
+        error: result.err().map(|e| redact(&e, &secrets)),
+    }
+}
+
+/// POSTs within [`TARGET_BUDGET`], retrying once after a transport error, 429 or 5xx.
+fn send(agent: &Agent, request: &Payload) -> Result<(), String> {
+    let started = Instant::now();
+    let mut last = String::new();
+    for attempt in 0..2 {
+        let left = TARGET_BUDGET.saturating_sub(started.elapsed());
+        if attempt > 0 {
+            if left < MIN_RETRY_BUDGET + RETRY_PAUSE {
+                break;
+            }
+            std::thread::sleep(RETRY_PAUSE);
+        }
+        let left = TARGET_BUDGET.saturating_sub(started.elapsed());
+        let (retry, error) = match post(agent, request, left) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        last = error;
+        if !retry {
+            break;
+        }
+    }
+    Err(last)
+}
+
+/// One attempt; the error says whether a retry may help.
+fn post(agent: &Agent, request: &Payload, budget: Duration) -> Result<(), (bool, String)> {
+    let mut builder = agent
+        .post(&request.url)
+        .config()
+        .timeout_global(Some(budget))
+        .build();
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value);
+    }
+    let mut response = builder
+        .send(&request.body[..])
+        .map_err(|e| (true, e.to_string()))?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let _ = response
+        .body_mut()
+        .as_reader()
+        .take(MAX_ERROR_BODY as u64 * 4)
+        .read_to_string(&mut text);
+    let text: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_ERROR_BODY)
+        .collect();
+    let retry = status == 429 || status >= 500;
+    Err((
+        retry,
+        if text.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {text}")
+        },
+    ))
+}
+
+/// `text` with every secret replaced: transport errors may quote the URL, services may
+/// quote the token.
+fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    // Longest first, so a URL is not half-replaced by a token inside it.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets {
+        out = out.replace(secret, "<redacted>");
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_cases() {
+        const CASES: &[(&str, &[&str], &str)] = &[
+            ("io: refused", &["https://h/x"], "io: refused"),
+            (
+                "bad uri https://h/secret-path",
+                &["https://h/secret-path", "secret"],
+                "bad uri <redacted>",
+            ),
+            (
+                "token tk rejected",
+                &["tk", ""],
+                "token <redacted> rejected",
+            ),
+        ];
+        for (text, secrets, want) in CASES {
+            assert_eq!(redact(text, secrets), *want, "{text}");
+        }
+    }
+}

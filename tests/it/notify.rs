@@ -1,0 +1,536 @@
+//! Notifications: what each service receives after `dum check` and `dum update`, the
+//! once-per-version rule, secrets kept out of logs, and failing or dead targets that
+//! neither slow the run beyond their budget nor change its exit code.
+
+use crate::harness::{Container, Dum, Image, Pushed, Watched, fixture, registry, temp_dir};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Secrets the configurations below use; none may ever appear in dum's output.
+const NTFY_TOKEN: &str = "ntfy-secret-token-1";
+const GOTIFY_TOKEN: &str = "gotify-secret-token-2";
+const DISCORD_SECRET: &str = "discord-secret-path-3";
+const SLACK_SECRET: &str = "slack-secret-path-4";
+const HOOK_TOKEN: &str = "hook-secret-token-5";
+
+/// `tests/fixtures/notify_receiver.py` on a free loopback port, recording every
+/// request; killed on drop (and by its watchdog if the test process dies).
+struct Receiver {
+    dir: tempfile::TempDir,
+    port: u16,
+    _process: Watched,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let dir = temp_dir("dum-test-receiver-");
+        let port_file = dir.path().join("port");
+        let log = dir.path().join("server.log");
+        fs::write(dir.path().join("requests.jsonl"), "").unwrap();
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(fixture("notify_receiver.py"))
+            .arg("--port-file")
+            .arg(&port_file)
+            .arg("--log")
+            .arg(dir.path().join("requests.jsonl"));
+        let mut process = Watched::spawn(cmd, &log, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Some(port) = fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+            {
+                break port;
+            }
+            let exited = process.exited();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "notify receiver did not start ({exited:?}):\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Receiver {
+            dir,
+            port,
+            _process: process,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Every request so far, oldest first.
+    fn requests(&self) -> Vec<Value> {
+        fs::read_to_string(self.dir.path().join("requests.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Requests whose path starts with `prefix`.
+    fn to(&self, prefix: &str) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r["path"].as_str().unwrap().starts_with(prefix))
+            .collect()
+    }
+
+    /// The JSON body of the only request to `prefix`.
+    fn only_json(&self, prefix: &str) -> Value {
+        let got = self.to(prefix);
+        assert_eq!(got.len(), 1, "requests to {prefix}: {got:#?}");
+        serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap()
+    }
+}
+
+/// A loopback port that accepts connections (the kernel completes the handshake) and
+/// never answers.
+fn dead_port() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/never", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// A repository with 1.0.0 and 1.1.0 and a container running 1.0.0.
+fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
+    let image = Image::new(registry::anon(), name);
+    image.clone().version("1.0.0").build_and_push();
+    let v2 = image
+        .clone()
+        .version("1.1.0")
+        .keep_local(false)
+        .build_and_push();
+    let c = Container::run(name, &image.reference("1.0.0"), &[]);
+    (image, v2, c)
+}
+
+fn entry(image: &Image) -> Value {
+    json!({"image": image.name(), "regex": "^[0-9]+\\.[0-9]+\\.[0-9]+$"})
+}
+
+/// One target of every type on `r`, with secrets inline, in a file and in the
+/// environment (see [`with_secrets`]).
+fn every_service(r: &Receiver, gotify_token_file: &PathBuf) -> Value {
+    json!([
+        {"type": "ntfy", "url": r.url("/ntfy"), "topic": "dum-alerts", "token": NTFY_TOKEN, "priority": 2},
+        {"type": "gotify", "url": r.url("/gotify/"), "token_file": gotify_token_file},
+        {"type": "discord", "url": r.url(&format!("/discord/api/webhooks/1/{DISCORD_SECRET}"))},
+        {"type": "slack", "url_env": "DUM_TEST_SLACK_URL"},
+        {"type": "webhook", "url": r.url("/hook"), "token_env": "DUM_TEST_HOOK_TOKEN",
+         "events": ["update_available", "failed"]},
+    ])
+}
+
+fn with_secrets(dum: Dum, r: &Receiver) -> Dum {
+    fs::write(dum.dir().join("gotify-token"), format!("{GOTIFY_TOKEN}\n")).unwrap();
+    dum.env(
+        "DUM_TEST_SLACK_URL",
+        &r.url(&format!("/slack/services/{SLACK_SECRET}")),
+    )
+    .env("DUM_TEST_HOOK_TOKEN", HOOK_TOKEN)
+    .env("LOG_LEVEL", "trace")
+}
+
+fn assert_no_secrets(out: &crate::harness::Output) {
+    for secret in [
+        NTFY_TOKEN,
+        GOTIFY_TOKEN,
+        DISCORD_SECRET,
+        SLACK_SECRET,
+        HOOK_TOKEN,
+    ] {
+        assert!(
+            !out.stderr.contains(secret),
+            "stderr shows {secret}:\n{out:?}"
+        );
+        assert!(
+            !out.stdout.contains(secret),
+            "stdout shows {secret}:\n{out:?}"
+        );
+    }
+}
+
+fn header<'v>(request: &'v Value, name: &str) -> &'v str {
+    request["headers"][name].as_str().unwrap_or_default()
+}
+
+#[test]
+fn check_announces_each_new_version_once_to_every_service() {
+    let r = Receiver::start();
+    let (image, v2, _c) = pending("notify-check");
+    let dum = with_secrets(Dum::new(), &r);
+    let token_file = dum.dir().join("gotify-token");
+    let dum = dum.config_json(json!({
+        "images": [entry(&image)],
+        "notify": every_service(&r, &token_file),
+    }));
+
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(100);
+    assert_no_secrets(&out);
+    let report = out.json();
+    let notifications = report["notifications"].as_array().unwrap();
+    assert_eq!(notifications.len(), 5, "{report:#}");
+    for n in notifications {
+        assert_eq!(n["ok"], true, "{n}");
+        assert_eq!(n["events"], json!(["update_available"]), "{n}");
+        assert_eq!(n["error"], Value::Null, "{n}");
+    }
+    let targets: BTreeSet<&str> = notifications
+        .iter()
+        .map(|n| n["target"].as_str().unwrap())
+        .collect();
+    let host = r.host();
+    let want: BTreeSet<String> = ["ntfy", "gotify", "discord", "slack", "webhook"]
+        .iter()
+        .map(|s| format!("{s} {host}"))
+        .collect();
+    assert_eq!(
+        targets,
+        want.iter().map(String::as_str).collect::<BTreeSet<_>>()
+    );
+
+    let line = "1.0.0 → 1.1.0 available";
+    let ntfy = r.to("/ntfy/");
+    assert_eq!(ntfy.len(), 1, "{ntfy:#?}");
+    assert_eq!(ntfy[0]["method"], "POST");
+    assert_eq!(ntfy[0]["path"], "/ntfy/dum-alerts");
+    assert!(
+        header(&ntfy[0], "title").contains(": 1 update available"),
+        "{ntfy:#?}"
+    );
+    assert_eq!(header(&ntfy[0], "priority"), "2");
+    assert_eq!(header(&ntfy[0], "tags"), "package");
+    assert_eq!(
+        header(&ntfy[0], "authorization"),
+        format!("Bearer {NTFY_TOKEN}")
+    );
+    let body = ntfy[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains(&image.name()) && body.contains(line),
+        "{body}"
+    );
+
+    let gotify = r.to("/gotify/");
+    assert_eq!(gotify[0]["path"], "/gotify/message");
+    assert_eq!(header(&gotify[0], "x-gotify-key"), GOTIFY_TOKEN);
+    let g = r.only_json("/gotify/");
+    assert_eq!(g["priority"], 5);
+    assert!(g["message"].as_str().unwrap().contains(line), "{g}");
+    assert!(
+        g["title"].as_str().unwrap().ends_with("1 update available"),
+        "{g}"
+    );
+
+    let d = r.only_json("/discord/");
+    assert_eq!(d["embeds"][0]["color"], 0x3498DB, "{d}");
+    assert!(
+        d["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains(line),
+        "{d}"
+    );
+
+    let s = r.only_json("/slack/");
+    let text = s["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*dum on ") && text.contains(line),
+        "{text}"
+    );
+
+    let hook = r.to("/hook");
+    assert_eq!(
+        header(&hook[0], "authorization"),
+        format!("Bearer {HOOK_TOKEN}")
+    );
+    assert_eq!(header(&hook[0], "content-type"), "application/json");
+    let w = r.only_json("/hook");
+    assert_eq!(w["command"], "check");
+    assert_eq!(w["schema_version"], 1);
+    assert_eq!(w["images"][0]["status"], "update_available");
+    assert!(w.get("notifications").is_none(), "{w:#}");
+    assert_eq!(
+        w["events"],
+        json!([{"event": "update_available", "image": image.name(), "container": _c.name(),
+                "from": "1.0.0", "to": "1.1.0", "to_digest": v2.digest, "error": null}])
+    );
+    let state = dum.state().unwrap();
+    let entry_state = state["images"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        entry_state["announced_digest"],
+        v2.digest.as_str(),
+        "{state:#}"
+    );
+
+    // An hourly cron: the same version is not announced again.
+    let again = dum.run(&["check", "--format", "json"]);
+    again.assert_code(100);
+    assert_eq!(again.json()["notifications"], json!([]));
+    assert_eq!(r.requests().len(), 5);
+
+    // A newer version is news; a dry run only says it would send.
+    image
+        .clone()
+        .version("1.2.0")
+        .keep_local(false)
+        .build_and_push();
+    dum.run(&["check", "--dry-run"]).assert_code(100);
+    assert_eq!(r.requests().len(), 5, "a dry run sends nothing");
+    let newer = dum.run(&["check", "--format", "json"]);
+    newer.assert_code(100);
+    assert_no_secrets(&newer);
+    assert_eq!(newer.json()["notifications"].as_array().unwrap().len(), 5);
+    assert_eq!(r.requests().len(), 10);
+    let ntfy = r.to("/ntfy/");
+    assert!(
+        ntfy[1]["body"]
+            .as_str()
+            .unwrap()
+            .contains("1.0.0 → 1.2.0 available"),
+        "{ntfy:#?}"
+    );
+}
+
+#[test]
+fn update_sends_updated_and_rolled_back_in_one_message() {
+    let r = Receiver::start();
+    let good = Image::new(registry::anon(), "notify-good");
+    good.clone().version("1.0.0").build_and_push();
+    good.clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
+    let bad = Image::new(registry::anon(), "notify-bad");
+    bad.clone().version("1.0.0").build_and_push();
+    bad.clone()
+        .version("2.0.0")
+        .cmd(&["sh", "-c", "echo boom; exit 3"])
+        .keep_local(false)
+        .build_and_push();
+    let _g = Container::run("notify-good", &good.reference("1.0.0"), &[]);
+    let _b = Container::run("notify-bad", &bad.reference("1.0.0"), &[]);
+    let image = |i: &Image| {
+        json!({"image": i.name(), "regex": "^[0-9.]+$", "auto_update": true,
+               "grace_seconds": 2, "health_timeout_seconds": 20})
+    };
+    let dum = Dum::new().config_json(json!({
+        "images": [image(&good), image(&bad)],
+        "notify": [
+            {"type": "discord", "url": r.url("/discord/x")},
+            {"type": "webhook", "url": r.url("/hook")},
+            {"type": "ntfy", "url": r.url("/ntfy/t"), "events": ["update_available"]},
+        ],
+    }));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(1);
+    let report = out.json();
+    let notifications = report["notifications"].as_array().unwrap();
+    assert_eq!(
+        notifications.len(),
+        2,
+        "ntfy wants none of these: {report:#}"
+    );
+    assert!(notifications.iter().all(|n| n["ok"] == true), "{report:#}");
+    assert!(r.to("/ntfy/").is_empty());
+
+    let d = r.only_json("/discord/");
+    let embed = &d["embeds"][0];
+    assert_eq!(embed["color"], 0xE74C3C, "failures are red: {d}");
+    assert!(
+        embed["title"]
+            .as_str()
+            .unwrap()
+            .ends_with(": 1 updated, 1 rolled back"),
+        "{d}"
+    );
+    let description = embed["description"].as_str().unwrap();
+    assert!(
+        description.contains("updated 1.0.0 → 2.0.0"),
+        "{description}"
+    );
+    assert!(
+        description.contains("2.0.0 rolled back to 1.0.0"),
+        "{description}"
+    );
+
+    let w = r.only_json("/hook");
+    assert_eq!(w["command"], "update");
+    let kinds: BTreeSet<&str> = w["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["updated", "rolled_back"]), "{w:#}");
+    assert_eq!(w["updates"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_failed_check_is_notified() {
+    let r = Receiver::start();
+    let missing = Image::new(registry::anon(), "notify-missing");
+    let dum = Dum::new().config_json(json!({
+        "images": [entry(&missing)],
+        "notify": [
+            {"type": "ntfy", "url": r.url("/ntfy/t"), "events": ["failed"]},
+            {"type": "gotify", "url": r.url("/gotify"), "token": "t", "events": ["update_available"]},
+        ],
+    }));
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    assert_eq!(out.json()["notifications"][0]["events"], json!(["failed"]));
+    let ntfy = r.to("/ntfy/");
+    assert_eq!(ntfy.len(), 1);
+    assert_eq!(header(&ntfy[0], "priority"), "4");
+    assert_eq!(header(&ntfy[0], "tags"), "warning");
+    assert!(
+        header(&ntfy[0], "title").ends_with(": 1 failed"),
+        "{ntfy:#?}"
+    );
+    let body = ntfy[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains(&format!("{}: check failed: ", missing.name())),
+        "{body}"
+    );
+    assert!(r.to("/gotify").is_empty());
+}
+
+#[test]
+fn failing_and_dead_targets_neither_change_the_exit_code_nor_stall_the_run() {
+    let r = Receiver::start();
+    let (image, _v2, _c) = pending("notify-dead");
+    let (_listener, dead_url) = dead_port();
+    let dum = Dum::new().config_json(json!({
+        "images": [entry(&image)],
+        "notify": [
+            {"type": "ntfy", "url": r.url("/ntfy/ok")},
+            {"type": "webhook", "url": r.url("/status/500/hook")},
+            {"type": "slack", "url": r.url("/status/403/slack")},
+            {"type": "discord", "url_env": "DUM_TEST_SURELY_UNSET"},
+            {"type": "webhook", "url": dead_url},
+        ],
+    }));
+    let started = Instant::now();
+    let out = dum.run(&["check", "--format", "json"]);
+    let elapsed = started.elapsed();
+    out.assert_code(100);
+    // 10 s budget per target, all targets at once, plus the check itself.
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "took {elapsed:?}: {out:?}"
+    );
+    let n = out.json()["notifications"].clone();
+    let by_target = |prefix: &str| -> Vec<Value> {
+        n.as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["target"].as_str().unwrap().starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(by_target("ntfy")[0]["ok"], true, "{n:#}");
+    let hooks = by_target("webhook");
+    let failed_hook = hooks
+        .iter()
+        .find(|d| d["target"] == format!("webhook {}", r.host()))
+        .unwrap();
+    assert_eq!(failed_hook["ok"], false);
+    assert_eq!(
+        failed_hook["error"],
+        r#"HTTP 500: {"error":"simulated failure"}"#
+    );
+    assert_eq!(r.to("/status/500/").len(), 2, "a 500 is retried once");
+    assert_eq!(r.to("/status/403/").len(), 1, "a 403 is not retried");
+    let dead = hooks
+        .iter()
+        .find(|d| d["target"] != format!("webhook {}", r.host()))
+        .unwrap();
+    assert_eq!(dead["ok"], false);
+    assert!(
+        dead["error"].as_str().unwrap().contains("timeout"),
+        "{dead}"
+    );
+    let discord = &by_target("discord")[0];
+    assert_eq!(
+        discord["target"],
+        "discord (environment variable DUM_TEST_SURELY_UNSET)"
+    );
+    assert!(
+        discord["error"]
+            .as_str()
+            .unwrap()
+            .contains("DUM_TEST_SURELY_UNSET is not set"),
+        "{discord}"
+    );
+    out.assert_stderr_contains(&format!(
+        "notification to slack {} failed: HTTP 403",
+        r.host()
+    ));
+    assert!(
+        !out.stderr.contains("/status/403/slack"),
+        "the URL path stays secret: {out:?}"
+    );
+}
+
+#[test]
+fn notify_test_sends_to_every_target_and_fails_if_one_fails() {
+    let r = Receiver::start();
+    let dum = Dum::new().config_json(json!({
+        "images": [],
+        "notify": [
+            {"type": "ntfy", "url": r.url("/ntfy/t")},
+            {"type": "webhook", "url": r.url("/hook"), "events": ["failed"]},
+        ],
+    }));
+    let listed = dum.run(&["notify"]);
+    listed.assert_code(0).assert_stdout_contains("ntfy");
+    assert!(r.requests().is_empty(), "listing sends nothing");
+
+    let out = dum.run(&["notify", "--test", "--format", "json"]);
+    out.assert_code(0);
+    assert_eq!(out.json()["notifications"].as_array().unwrap().len(), 2);
+    let ntfy = r.to("/ntfy/");
+    assert!(
+        header(&ntfy[0], "title").ends_with(": test notification"),
+        "{ntfy:#?}"
+    );
+    let w = r.only_json("/hook");
+    assert_eq!(w["command"], "notify");
+    assert_eq!(w["test"], true);
+    assert_eq!(w["events"], json!([]));
+
+    dum.write_config(&json!({
+        "images": [],
+        "notify": [
+            {"type": "ntfy", "url": r.url("/ntfy/t")},
+            {"type": "slack", "url": r.url("/status/404/x")},
+        ],
+    }));
+    let out = dum.run(&["notify", "--test"]);
+    out.assert_code(1);
+    out.assert_stdout_contains(&format!("ok      ntfy {}", r.host()));
+    out.assert_stdout_contains(&format!("FAILED  slack {}: HTTP 404", r.host()));
+
+    let none = Dum::new().config_json(json!({"images": []}));
+    none.run(&["notify", "--test"])
+        .assert_code(2)
+        .assert_stderr_contains("no notification targets");
+}
