@@ -151,7 +151,18 @@ pub fn remote(
             ..Remote::default()
         });
     };
-    let tags = registry.tags(image)?;
+    // The base tag's digest does not depend on the tag list: ask both at once, so
+    // the common case costs two round trips (this, then the newest version's HEAD).
+    let (tags, base_digest) = match resolution {
+        Resolution::Probe => {
+            let (tags, base) = rayon::join(
+                || registry.tags(image),
+                || registry.digest(image, &config.base_tag),
+            );
+            (tags?, Some(base?))
+        }
+        Resolution::Naive => (registry.tags(image)?, None),
+    };
     let versions: Vec<String> = select::version_tags(&tags, regex)
         .into_iter()
         .map(str::to_string)
@@ -169,7 +180,8 @@ pub fn remote(
         versions,
         ..Remote::default()
     };
-    if resolution == Resolution::Naive {
+    let Some(base_digest) = base_digest else {
+        // Naive: every version's digest, then look the base tag up among them.
         let mut all: Vec<&str> = remote.versions.iter().map(String::as_str).collect();
         all.push(config.base_tag.as_str());
         for (tag, digest) in head_all(registry, image, &all)? {
@@ -184,28 +196,20 @@ pub fn remote(
             .find(|v| remote.digests.get(*v) == remote.base_digest.as_ref())
             .cloned();
         return Ok(remote);
+    };
+    remote.base_digest = base_digest;
+    if let Some(d) = &remote.base_digest {
+        remote.digests.insert(config.base_tag.clone(), d.clone());
     }
     let newest = remote.versions[0].clone();
-    let base_in_versions = remote.versions.contains(&config.base_tag);
-    let first: Vec<&str> = if base_in_versions {
-        vec![newest.as_str()]
-    } else {
-        vec![config.base_tag.as_str(), newest.as_str()]
-    };
-    for (tag, digest) in head_all(registry, image, &first)? {
-        if tag == config.base_tag {
-            remote.base_digest = digest.clone();
-        }
-        if let Some(d) = digest {
-            remote.digests.insert(tag, d);
-        }
+    if !remote.digests.contains_key(&newest)
+        && let Some(d) = registry.digest(image, &newest)?
+    {
+        remote.digests.insert(newest.clone(), d);
     }
-    if base_in_versions {
-        remote.base_digest = remote.digests.get(&config.base_tag).cloned();
-        if remote.base_digest.is_none() {
-            remote.base_digest = registry.digest(image, &config.base_tag)?;
-        }
-        remote.base_version = Some(config.base_tag.clone());
+    if remote.versions.contains(&config.base_tag) {
+        // The base tag is itself a version tag (e.g. "16" with ^16$|^16\.[0-9]+$).
+        remote.base_version = remote.base_digest.as_ref().map(|_| config.base_tag.clone());
         return Ok(remote);
     }
     let Some(base_digest) = remote.base_digest.clone() else {
