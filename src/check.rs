@@ -24,7 +24,7 @@ const RESOLUTION_BATCH: usize = 4;
 
 /// What one image (and one of its containers) is doing. Serialised as-is in the
 /// `--format json` output; field names are a stable contract (README).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The container runs the newest version.
@@ -597,4 +597,450 @@ pub fn check_all(
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::docker::types::{ImageInspect, ImageSummary};
+    use crate::registry::manifest::IndexEntry;
+    use serde_json::{Value, json};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A registry in memory: tags → digests; `fail` makes every call an error.
+    #[derive(Default)]
+    struct FakeRegistry {
+        tags: BTreeMap<String, String>,
+        children: BTreeMap<String, Vec<String>>,
+        fail: Option<String>,
+        heads: AtomicUsize,
+    }
+
+    impl FakeRegistry {
+        fn with(tags: &[(&str, &str)]) -> FakeRegistry {
+            FakeRegistry {
+                tags: tags
+                    .iter()
+                    .map(|(t, d)| (t.to_string(), d.to_string()))
+                    .collect(),
+                ..FakeRegistry::default()
+            }
+        }
+    }
+
+    impl Registry for FakeRegistry {
+        fn tags(&self, _: &Reference) -> Result<Vec<String>> {
+            match &self.fail {
+                Some(e) => bail!("{e}"),
+                None => Ok(self.tags.keys().cloned().collect()),
+            }
+        }
+        fn digest(&self, _: &Reference, tag: &str) -> Result<Option<String>> {
+            self.heads.fetch_add(1, Ordering::Relaxed);
+            match &self.fail {
+                Some(e) => bail!("{e}"),
+                None => Ok(self.tags.get(tag).cloned()),
+            }
+        }
+        fn index_children(&self, _: &Reference, tag: &str) -> Result<Option<Vec<IndexEntry>>> {
+            let digest = self.tags.get(tag);
+            Ok(digest.map(|d| {
+                self.children
+                    .get(d)
+                    .into_iter()
+                    .flatten()
+                    .map(|c| IndexEntry {
+                        digest: c.clone(),
+                        platform: None,
+                    })
+                    .collect()
+            }))
+        }
+        fn requests(&self) -> usize {
+            self.heads.load(Ordering::Relaxed)
+        }
+    }
+
+    /// One container `web` created as `created_as`, its image known by `repo_tags`
+    /// and `repo_digests`.
+    struct FakeEngine {
+        container: Value,
+        image: Value,
+    }
+
+    impl FakeEngine {
+        fn new(
+            created_as: &str,
+            running: bool,
+            repo_tags: &[&str],
+            repo_digests: &[&str],
+        ) -> FakeEngine {
+            FakeEngine {
+                container: json!({"Id": "c1", "Name": "/web", "Image": "sha256:img",
+                    "Config": {"Image": created_as}, "State": {"Running": running, "Status": if running {"running"} else {"exited"}}}),
+                image: json!({"Id": "sha256:img", "RepoTags": repo_tags, "RepoDigests": repo_digests}),
+            }
+        }
+    }
+
+    impl Engine for FakeEngine {
+        fn containers(&self) -> Result<Vec<ContainerSummary>> {
+            Ok(vec![ContainerSummary {
+                id: "c1".into(),
+                names: vec!["/web".into()],
+                image: self.container["Config"]["Image"].as_str().unwrap().into(),
+                image_id: "sha256:img".into(),
+                state: "running".into(),
+                labels: None,
+            }])
+        }
+        fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>> {
+            Ok((name == "web" || name == "c1")
+                .then(|| ContainerInspect::from_value(self.container.clone()).unwrap()))
+        }
+        fn inspect_image(&self, _: &str) -> Result<Option<ImageInspect>> {
+            Ok(Some(ImageInspect::from_value(self.image.clone()).unwrap()))
+        }
+        fn images(&self) -> Result<Vec<ImageSummary>> {
+            Ok(Vec::new())
+        }
+        fn platform(&self) -> (String, String) {
+            ("linux".into(), "amd64".into())
+        }
+        fn api(&self) -> (u32, u32) {
+            (1, 41)
+        }
+        fn pull(&self, _: &str, _: &str, _: Option<&str>, _: &mut dyn FnMut(&str)) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn tag(&self, _: &str, _: &str, _: &str) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn create(&self, _: &str, _: &Value) -> Result<String> {
+            bail!("read-only fake")
+        }
+        fn connect(&self, _: &str, _: &str, _: &Value) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn start(&self, _: &str) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn stop(&self, _: &str, _: Option<i64>) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn rename(&self, _: &str, _: &str) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn remove_container(&self, _: &str) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn remove_image(&self, _: &str) -> Result<()> {
+            bail!("read-only fake")
+        }
+        fn logs_tail(&self, _: &str, _: u32) -> Result<String> {
+            Ok(String::new())
+        }
+    }
+
+    fn config(regex: Option<&str>) -> ImageConfig {
+        ImageConfig {
+            image: "r.io/app".into(),
+            regex: regex.map(|r| regex::Regex::new(r).unwrap()),
+            base_tag: "latest".into(),
+            auto_update: false,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: 3,
+            registry: None,
+            grace_seconds: 1,
+            health_timeout_seconds: 1,
+        }
+    }
+
+    const SEMVER: &str = r"^[0-9]+\.[0-9]+\.[0-9]+$";
+
+    fn d(n: u32) -> String {
+        format!("sha256:{n:064}")
+    }
+
+    struct Case {
+        name: &'static str,
+        registry: Vec<(&'static str, String)>,
+        created_as: &'static str,
+        repo_tags: Vec<&'static str>,
+        repo_digests: Vec<String>,
+        regex: Option<&'static str>,
+        // status, current, latest, base version, max manifest requests
+        want: (
+            Status,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            usize,
+        ),
+    }
+
+    #[test]
+    fn decisions() {
+        let many: Vec<(&'static str, String)> = vec![
+            ("1.9.0", d(9)),
+            ("1.10.0", d(10)),
+            ("1.2.0", d(2)),
+            ("latest", d(10)),
+            ("nightly", d(99)),
+        ];
+        let cases = vec![
+            Case {
+                name: "runs the newest version tag",
+                registry: many.clone(),
+                created_as: "r.io/app:1.10.0",
+                repo_tags: vec!["r.io/app:1.10.0"],
+                repo_digests: vec![format!("r.io/app@{}", d(10))],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpToDate,
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    2,
+                ),
+            },
+            Case {
+                name: "numeric order, not lexical: 1.10.0 is newer than 1.9.0",
+                registry: many.clone(),
+                created_as: "r.io/app:1.9.0",
+                repo_tags: vec!["r.io/app:1.9.0"],
+                repo_digests: vec![format!("r.io/app@{}", d(9))],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpdateAvailable,
+                    Some("1.9.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    2,
+                ),
+            },
+            Case {
+                name: "runs latest: version found by digest, no extra request",
+                registry: many.clone(),
+                created_as: "r.io/app:latest",
+                repo_tags: vec!["r.io/app:latest"],
+                repo_digests: vec![format!("r.io/app@{}", d(10))],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpToDate,
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    2,
+                ),
+            },
+            Case {
+                name: "runs an old latest: found by probing older versions",
+                registry: many.clone(),
+                created_as: "r.io/app:latest",
+                repo_tags: vec!["r.io/app:latest"],
+                repo_digests: vec![format!("r.io/app@{}", d(2))],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpdateAvailable,
+                    Some("1.2.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    4,
+                ),
+            },
+            Case {
+                name: "a local version tag names the version",
+                registry: many.clone(),
+                created_as: "r.io/app:latest",
+                repo_tags: vec!["r.io/app:latest", "r.io/app:1.9.0"],
+                repo_digests: vec![],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpdateAvailable,
+                    Some("1.9.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    2,
+                ),
+            },
+            Case {
+                name: "ahead of the registry is not a downgrade",
+                registry: many.clone(),
+                created_as: "r.io/app:2.0.0",
+                repo_tags: vec!["r.io/app:2.0.0"],
+                repo_digests: vec![],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpToDate,
+                    Some("2.0.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    2,
+                ),
+            },
+            Case {
+                name: "no regex: digest tracking, unchanged",
+                registry: many.clone(),
+                created_as: "r.io/app:latest",
+                repo_tags: vec![],
+                repo_digests: vec![format!("r.io/app@{}", d(10))],
+                regex: None,
+                want: (Status::UpToDate, None, None, None, 1),
+            },
+            Case {
+                name: "no regex: digest tracking, new push",
+                registry: many.clone(),
+                created_as: "r.io/app:latest",
+                repo_tags: vec![],
+                repo_digests: vec![format!("r.io/app@{}", d(3))],
+                regex: None,
+                want: (Status::UpdateAvailable, None, None, None, 1),
+            },
+            Case {
+                name: "stopped container",
+                registry: many.clone(),
+                created_as: "r.io/app:1.9.0",
+                repo_tags: vec![],
+                repo_digests: vec![],
+                regex: Some(SEMVER),
+                want: (
+                    Status::NotRunning,
+                    Some("1.9.0"),
+                    Some("1.10.0"),
+                    Some("1.10.0"),
+                    2,
+                ),
+            },
+            Case {
+                name: "base tag missing: a note, not a failure",
+                registry: vec![("1.0.0", d(1)), ("1.1.0", d(11))],
+                created_as: "r.io/app:1.0.0",
+                repo_tags: vec![],
+                repo_digests: vec![],
+                regex: Some(SEMVER),
+                want: (
+                    Status::UpdateAvailable,
+                    Some("1.0.0"),
+                    Some("1.1.0"),
+                    None,
+                    2,
+                ),
+            },
+        ];
+        for case in cases {
+            let registry = FakeRegistry::with(
+                &case
+                    .registry
+                    .iter()
+                    .map(|(t, d)| (*t, d.as_str()))
+                    .collect::<Vec<_>>(),
+            );
+            let running = case.name != "stopped container";
+            let digests: Vec<&str> = case.repo_digests.iter().map(String::as_str).collect();
+            let engine = FakeEngine::new(case.created_as, running, &case.repo_tags, &digests);
+            let all = engine.containers().unwrap();
+            let rows = check_image(
+                &engine,
+                &registry,
+                &all,
+                &config(case.regex),
+                Resolution::Probe,
+            );
+            assert_eq!(rows.len(), 1, "{}", case.name);
+            let r = &rows[0];
+            let (status, current, latest, base, max_heads) = case.want;
+            assert_eq!(r.status, status, "{}: {r:?}", case.name);
+            assert_eq!(r.current_version.as_deref(), current, "{}", case.name);
+            assert_eq!(r.latest_version.as_deref(), latest, "{}", case.name);
+            assert_eq!(r.base_tag_version.as_deref(), base, "{}", case.name);
+            assert!(
+                registry.requests() <= max_heads,
+                "{}: {} manifest requests",
+                case.name,
+                registry.requests()
+            );
+        }
+    }
+
+    #[test]
+    fn a_platform_manifest_of_the_newest_index_is_the_newest() {
+        let mut registry =
+            FakeRegistry::with(&[("1.0.0", &d(1)), ("2.0.0", &d(2)), ("latest", &d(2))]);
+        registry.children.insert(d(2), vec![d(21), d(22)]);
+        let platform = format!("r.io/app@{}", d(22));
+        let engine = FakeEngine::new(&platform, true, &[], &[&platform]);
+        let all = engine.containers().unwrap();
+        let rows = check_image(
+            &engine,
+            &registry,
+            &all,
+            &config(Some(SEMVER)),
+            Resolution::Probe,
+        );
+        assert_eq!(rows[0].status, Status::UpToDate, "{:?}", rows[0]);
+        assert_eq!(rows[0].current_version.as_deref(), Some("2.0.0"));
+    }
+
+    #[test]
+    fn registry_errors_fail_the_image_and_never_feed_a_decision() {
+        let registry = FakeRegistry {
+            fail: Some("GET https://r.io/v2/: HTTP 503".into()),
+            ..FakeRegistry::default()
+        };
+        let engine = FakeEngine::new("r.io/app:1.0.0", true, &[], &[]);
+        let all = engine.containers().unwrap();
+        let rows = check_image(
+            &engine,
+            &registry,
+            &all,
+            &config(Some(SEMVER)),
+            Resolution::Probe,
+        );
+        assert_eq!(rows[0].status, Status::Failed);
+        assert_eq!(rows[0].container.as_deref(), Some("web"));
+        assert!(
+            rows[0].error.as_deref().unwrap().contains("503"),
+            "{:?}",
+            rows[0]
+        );
+        assert!(rows[0].latest_version.is_none());
+    }
+
+    #[test]
+    fn resolution_cost_does_not_grow_with_the_tag_count() {
+        let tags: Vec<(String, String)> = (0..3000)
+            .map(|i| (format!("1.{}.{}", i / 100, i % 100), d(i)))
+            .collect();
+        let mut all: Vec<(&str, &str)> =
+            tags.iter().map(|(t, d)| (t.as_str(), d.as_str())).collect();
+        let newest_digest = d(2999);
+        all.push(("latest", &newest_digest));
+        let registry = FakeRegistry::with(&all);
+        let probed = super::remote(
+            &registry,
+            &Reference::parse("r.io/app").unwrap(),
+            &config(Some(SEMVER)),
+            Resolution::Probe,
+        )
+        .unwrap();
+        assert_eq!(probed.base_version.as_deref(), Some("1.29.99"));
+        assert_eq!(
+            registry.requests(),
+            2,
+            "base tag + newest, whatever the tag count"
+        );
+        let naive = FakeRegistry::with(&all);
+        super::remote(
+            &naive,
+            &Reference::parse("r.io/app").unwrap(),
+            &config(Some(SEMVER)),
+            Resolution::Naive,
+        )
+        .unwrap();
+        assert_eq!(naive.requests(), 3001);
+    }
 }

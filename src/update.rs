@@ -508,6 +508,76 @@ fn follow(
 mod tests {
     use super::*;
 
+    fn row(status: Status, current: &str, latest: &str) -> ImageReport {
+        ImageReport {
+            image: "r.io/app".into(),
+            container: Some("web".into()),
+            current_version: Some(current.into()),
+            current_digest: Some("sha256:old".into()),
+            latest_version: Some(latest.into()),
+            latest_digest: Some("sha256:new".into()),
+            base_tag: "latest".into(),
+            base_tag_version: Some(latest.into()),
+            base_tag_digest: Some("sha256:new".into()),
+            status,
+            note: None,
+            error: (status == Status::Failed).then(|| "HTTP 503".to_string()),
+        }
+    }
+
+    fn config(auto_update: bool) -> ImageConfig {
+        ImageConfig {
+            image: "r.io/app".into(),
+            regex: None,
+            base_tag: "latest".into(),
+            auto_update,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: 3,
+            registry: Some("mirror.lan:5000".into()),
+            grace_seconds: 1,
+            health_timeout_seconds: 1,
+        }
+    }
+
+    #[test]
+    fn moves_follow_auto_update_targets_and_never_downgrade() {
+        use Status::*;
+        // (status, current, latest, auto_update, explicit, allow_downgrade) -> moves, skips
+        let cases: &[(Status, &str, &str, bool, bool, bool, usize, usize)] = &[
+            (UpdateAvailable, "1.0", "2.0", true, false, false, 1, 0),
+            (UpdateAvailable, "1.0", "2.0", false, false, false, 0, 0),
+            (UpdateAvailable, "1.0", "2.0", false, true, false, 1, 0),
+            (UpToDate, "2.0", "2.0", true, true, true, 0, 0),
+            (UpToDate, "3.0", "2.0", true, false, false, 0, 1),
+            (UpToDate, "3.0", "2.0", true, true, false, 0, 1),
+            (UpToDate, "3.0", "2.0", true, true, true, 1, 0),
+            (Failed, "1.0", "2.0", true, false, false, 0, 1),
+            (NotRunning, "1.0", "2.0", true, false, false, 0, 0),
+        ];
+        for (i, (status, current, latest, auto, explicit, allow, moves, skips)) in
+            cases.iter().enumerate()
+        {
+            let (m, s) = plan_moves(
+                &[row(*status, current, latest)],
+                &[config(*auto)],
+                *explicit,
+                *allow,
+            );
+            assert_eq!((m.len(), s.len()), (*moves, *skips), "case {i}: {s:?}");
+        }
+        let (m, _) = plan_moves(
+            &[row(Status::UpdateAvailable, "1.0", "2.0")],
+            &[config(true)],
+            false,
+            false,
+        );
+        // Pulled from where the digest was found; tagged and run under the image's name.
+        assert_eq!(m[0].pull, "mirror.lan:5000/app@sha256:new");
+        assert_eq!(m[0].tags, vec!["r.io/app:2.0", "r.io/app:latest"]);
+        assert_eq!(m[0].run_as, "r.io/app:2.0");
+    }
+
     #[test]
     fn tags_split_at_the_last_colon_after_the_last_slash() {
         let cases = [
