@@ -351,7 +351,7 @@ fn save_state(path: &Path, rows: &[ImageReport]) -> anyhow::Result<()> {
         entry.image = row.image.clone();
         entry.container = row.container.clone();
         entry.checked_at = Some(now.clone());
-        entry.status = serde_json::to_value(&row.status)
+        entry.status = serde_json::to_value(row.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
