@@ -10,4 +10,6 @@
 
 mod harness;
 mod harness_selftest;
+mod readme;
+mod ship;
 mod update;
