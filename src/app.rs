@@ -33,6 +33,11 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
             print_out(config::SCHEMA);
             Ok(Outcome::Clean)
         }
+        Command::Completions { shell } => {
+            print_out(&crate::cli::completions(*shell));
+            Ok(Outcome::Clean)
+        }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Validate { path } => validate(&settings, path.as_deref()),
         Command::Tags {
             image,
@@ -58,6 +63,27 @@ fn print_out(text: &str) {
         let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
+}
+
+/// Prints dum(1), or writes every page into `dir` (for packaging).
+fn man(dir: Option<&Path>) -> Result<Outcome, Failure> {
+    let pages = crate::cli::man_pages().map_err(Failure::runtime)?;
+    let Some(dir) = dir else {
+        if let Some((_, page)) = pages.first() {
+            print_out(page);
+        }
+        return Ok(Outcome::Clean);
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the man page directory {}", dir.display()))
+        .map_err(Failure::runtime)?;
+    for (name, page) in &pages {
+        let path = dir.join(name);
+        std::fs::write(&path, page)
+            .with_context(|| format!("cannot write the man page {}", path.display()))
+            .map_err(Failure::runtime)?;
+    }
+    Ok(Outcome::Clean)
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {

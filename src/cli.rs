@@ -4,16 +4,21 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::builder::BoolishValueParser;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ColorChoice, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::settings::{self, Command, ConfigPath, Format, Settings};
+use crate::settings::{self, Command, ConfigPath, Format, Settings, Shell};
 
 /// Keeps Docker containers on the newest version of their images, safely.
 #[derive(Debug, Parser)]
-#[command(name = "dum", version, about, long_about = None)]
+// The version carries the git commit when build.rs found one. Colour (clap's anstream)
+// is used only on a terminal and never with NO_COLOR, like the logs.
+#[command(name = "dum", version = env!("DUM_VERSION"), about, long_about = None)]
+#[command(color = ColorChoice::Auto)]
 #[command(
-    after_help = "Exit codes: 0 nothing pending, 100 updates available, 101 updated, \
+    after_help = "Examples:\n  dum check\n  dum update --dry-run\n  dum tags lscr.io/linuxserver/calibre\n\n\
+Exit codes: 0 nothing pending, 100 updates available, 101 updated, \
 1 failure, 2 usage or configuration error, 75 another run holds the lock."
 )]
 pub struct Cli {
@@ -126,6 +131,76 @@ dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]
         #[arg(long)]
         test: bool,
     },
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  dum completions bash > /etc/bash_completion.d/dum\n  \
+dum completions zsh > \"${fpath[1]}/_dum\"\n  \
+dum completions fish > ~/.config/fish/completions/dum.fish"
+    )]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Print the man page dum(1) (roff), or write every page into a directory
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  dum man | man -l -\n  dum man --dir target/man   # dum.1, dum-check.1, …"
+    )]
+    Man {
+        /// Write dum.1 and one dum-COMMAND.1 per command here instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The completion script for `shell`, generated from the command-line definition so it
+/// never drifts from it.
+pub fn completions(shell: Shell) -> String {
+    let generator = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(generator, &mut Cli::command(), "dum", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The man pages in roff, generated from the command-line definition: `dum.1` first,
+/// then `dum-COMMAND.1` for every visible command (dum.1 refers to them by those names).
+pub fn man_pages() -> anyhow::Result<Vec<(String, String)>> {
+    // The `help` command is for terminals; a page for it would be noise.
+    let mut root = Cli::command().disable_help_subcommand(true);
+    // Propagates the global options into the commands' pages.
+    root.build();
+    let mut pages = vec![("dum.1".to_string(), render_man(root.clone())?)];
+    for sub in root.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("dum-{}", sub.get_name());
+        let page = render_man(
+            sub.clone()
+                .name(name.clone())
+                .bin_name(format!("dum {}", sub.get_name())),
+        )?;
+        pages.push((format!("{name}.1"), page));
+    }
+    Ok(pages)
+}
+
+fn render_man(cmd: clap::Command) -> anyhow::Result<String> {
+    let name = cmd.get_name().to_string();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .with_context(|| format!("cannot render the man page of {name}"))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 impl Cli {
@@ -168,6 +243,14 @@ impl Cli {
             CommandArg::Validate { path } => Command::Validate { path },
             CommandArg::Schema => Command::Schema,
             CommandArg::Notify { test } => Command::Notify { test },
+            CommandArg::Completions { shell } => Command::Completions {
+                shell: match shell {
+                    ShellArg::Bash => Shell::Bash,
+                    ShellArg::Zsh => Shell::Zsh,
+                    ShellArg::Fish => Shell::Fish,
+                },
+            },
+            CommandArg::Man { dir } => Command::Man { dir },
         };
         Settings {
             command,
@@ -232,7 +315,64 @@ mod tests {
 
     #[test]
     fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_help_has_an_example() {
+        let mut cli = Cli::command();
+        let root = cli.render_help().to_string();
+        assert!(root.contains("Examples:"), "dum --help:\n{root}");
+        // clap's own `help` command is the only one without an example.
+        for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name().to_string();
+            let help = sub.render_help().to_string();
+            assert!(
+                help.contains("Example:") || help.contains("Examples:"),
+                "dum {name} --help has no example:\n{help}"
+            );
+            assert!(
+                help.contains(&format!("dum {name}")),
+                "dum {name} --help: the example does not run `dum {name}`:\n{help}"
+            );
+        }
+    }
+
+    #[test]
+    fn completions_name_every_visible_subcommand() {
+        let cases: &[(Shell, &str)] = &[
+            (Shell::Bash, "complete -F _dum"),
+            (Shell::Zsh, "#compdef dum"),
+            (Shell::Fish, "complete -c dum"),
+        ];
+        for (shell, marker) in cases {
+            let script = completions(*shell);
+            assert!(script.contains(marker), "{shell:?}: no {marker:?}");
+            for sub in ["check", "update", "rollback", "history", "tags", "validate"] {
+                assert!(script.contains(sub), "{shell:?} completion lacks {sub}");
+            }
+        }
+    }
+
+    #[test]
+    fn man_pages_cover_every_visible_command() {
+        let pages = man_pages().unwrap();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        let cases: &[(&str, &str)] = &[
+            ("dum.1", "Exit codes"),
+            ("dum-check.1", "dum check"),
+            ("dum-update.1", "\\-\\-allow\\-downgrade"),
+            ("dum-completions.1", "fish"),
+        ];
+        for (name, needle) in cases {
+            let (_, page) = pages
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("no {name} in {names:?}"));
+            assert!(page.contains(".TH"), "{name} is not roff");
+            assert!(page.contains(needle), "{name} lacks {needle:?}:\n{page}");
+        }
+        assert!(!names.contains(&"dum-man.1"), "hidden command got a page");
+        assert!(!names.contains(&"dum-help.1"), "help got a page");
     }
 }

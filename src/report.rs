@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use comfy_table::presets::NOTHING;
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
 
 use crate::check::{ImageReport, Status};
@@ -83,16 +83,25 @@ fn status_text(s: &Status) -> &'static str {
     }
 }
 
+/// A table for stdout, as wide as the terminal on a terminal (rendered by [`render`]),
+/// unwrapped into a pipe so greps see whole rows.
 fn new_table(header: Vec<&str>) -> Table {
+    let width = std::io::stdout().is_terminal().then(|| {
+        // Without a terminal-size dependency: $COLUMNS when the shell exports it, else 80.
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|w| *w > 0)
+            .unwrap_or(80)
+    });
+    sized_table(header, width)
+}
+
+fn sized_table(header: Vec<&str>, width: Option<u16>) -> Table {
     let mut table = Table::new();
     // Borderless like `docker ps`: greps and narrow terminals both cope.
     table.load_style(NOTHING).set_header(header);
-    if std::io::stdout().is_terminal() {
-        // Without a terminal-size dependency: $COLUMNS when the shell exports it, else 80.
-        let width = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse::<u16>().ok())
-            .unwrap_or(80);
+    if let Some(width) = width {
         table
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(width);
@@ -100,16 +109,76 @@ fn new_table(header: Vec<&str>) -> Table {
     table
 }
 
+/// Renders `table` within its width. Columns in `whole` are never wrapped (a version
+/// split over two lines reads as two versions); the others share what is left, each
+/// keeping at least its heading's width.
+fn render(mut table: Table, header: &[&str], whole: &[usize]) -> String {
+    let Some(width) = table.width() else {
+        return table.to_string();
+    };
+    let contents = table.column_max_content_widths();
+    // Each column is padded by one space on either side.
+    let padding = 2 * u16::try_from(contents.len()).unwrap_or(u16::MAX);
+    let fixed: u16 = contents
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| whole.contains(i))
+        .map(|(i, w)| {
+            let heading = header.get(i).map_or(0, |h| h.chars().count());
+            (*w).max(u16::try_from(heading).unwrap_or(u16::MAX))
+        })
+        .sum();
+    let wants: Vec<(u16, u16)> = contents
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !whole.contains(i))
+        .map(|(i, w)| {
+            let heading = header.get(i).map_or(1, |h| h.chars().count());
+            // Content widths leave the heading out.
+            let heading = u16::try_from(heading).unwrap_or(u16::MAX);
+            (heading, heading.max(*w))
+        })
+        .collect();
+    let mut shares = share(width.saturating_sub(padding).saturating_sub(fixed), &wants).into_iter();
+    for index in 0..contents.len() {
+        let constraint = if whole.contains(&index) {
+            ColumnConstraint::ContentWidth
+        } else {
+            // Absolute widths include the padding.
+            ColumnConstraint::Absolute(Width::Fixed(shares.next().unwrap_or(1) + 2))
+        };
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(constraint);
+        }
+    }
+    table.to_string()
+}
+
+/// Splits `available` columns among columns wanting `(minimum, content)` widths: each
+/// gets its minimum, then the rest is shared out evenly, none beyond its content.
+fn share(available: u16, wants: &[(u16, u16)]) -> Vec<u16> {
+    let mut widths: Vec<u16> = wants.iter().map(|(min, _)| *min).collect();
+    let mut rest = available.saturating_sub(widths.iter().sum());
+    loop {
+        let hungry: Vec<usize> = (0..wants.len())
+            .filter(|i| widths[*i] < wants[*i].1)
+            .collect();
+        if rest == 0 || hungry.is_empty() {
+            return widths;
+        }
+        let each = (rest / u16::try_from(hungry.len()).unwrap_or(u16::MAX)).max(1);
+        for i in hungry {
+            let add = each.min(wants[i].1 - widths[i]).min(rest);
+            widths[i] += add;
+            rest -= add;
+        }
+    }
+}
+
 /// The check table.
 pub fn check_table(rows: &[ImageReport]) -> String {
-    let mut table = new_table(vec![
-        "IMAGE",
-        "CONTAINER",
-        "CURRENT",
-        "LATEST",
-        "STATUS",
-        "NOTE",
-    ]);
+    let header = ["IMAGE", "CONTAINER", "CURRENT", "LATEST", "STATUS", "NOTE"];
+    let mut table = new_table(header.to_vec());
     for r in rows {
         let current = r
             .current_version
@@ -144,7 +213,7 @@ pub fn check_table(rows: &[ImageReport]) -> String {
             notes.join("; "),
         ]);
     }
-    table.to_string()
+    render(table, &header, &[2, 3, 4])
 }
 
 /// The `dum tags --format json` document.
@@ -205,7 +274,8 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
             "{}: {} tags; proposed version regexes:\n",
             doc.image, doc.total_tags
         ));
-        let mut table = new_table(vec!["REGEX", "MATCHES", "NEWEST"]);
+        let header = ["REGEX", "MATCHES", "NEWEST"];
+        let mut table = new_table(header.to_vec());
         for p in &doc.proposals {
             table.add_row(vec![
                 p.regex.clone(),
@@ -213,7 +283,7 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
                 p.newest.clone(),
             ]);
         }
-        out.push_str(&table.to_string());
+        out.push_str(&render(table, &header, &[1, 2]));
         out.push('\n');
         if let Some(p) = doc.proposals.first() {
             let json = serde_json::json!({"image": doc.image, "regex": p.regex});
@@ -225,7 +295,7 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
 
 /// The history table.
 pub fn history_table(entries: &[&crate::history::Entry]) -> String {
-    let mut table = new_table(vec![
+    let header = [
         "TIME",
         "KIND",
         "CONTAINER",
@@ -233,7 +303,8 @@ pub fn history_table(entries: &[&crate::history::Entry]) -> String {
         "TO",
         "RESULT",
         "REASON",
-    ]);
+    ];
+    let mut table = new_table(header.to_vec());
     for e in entries {
         let result = serde_json::to_value(e.result)
             .ok()
@@ -255,5 +326,81 @@ pub fn history_table(entries: &[&crate::history::Entry]) -> String {
             e.reason.clone().unwrap_or_default(),
         ]);
     }
-    table.to_string()
+    render(table, &header, &[0, 3, 4])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitted_tables_stay_within_the_width_and_keep_versions_whole() {
+        let long_image = "127.0.0.1:43811/b42ac8-0-an-application-with-a-long-name/app";
+        // (width, image, container, current, latest, note)
+        let cases: &[(u16, &str, &str, &str, &str, &str)] = &[
+            (
+                80,
+                "lscr.io/linuxserver/calibre",
+                "calibre",
+                "v7.1.0-ls12",
+                "v7.2.0-ls14",
+                "latest = v7.2.0-ls14",
+            ),
+            (
+                80,
+                long_image,
+                "dumt-b42ac8-1-table-width-container-name",
+                "v10.20.30-ls123",
+                "v10.20.31-ls124",
+                "latest = v10.20.31-ls124",
+            ),
+            (100, long_image, "db", "16.3", "16.4", "16 = 16.4"),
+        ];
+        for (width, image, container, current, latest, note) in cases {
+            let header = ["IMAGE", "CONTAINER", "CURRENT", "LATEST", "STATUS", "NOTE"];
+            let mut table = sized_table(header.to_vec(), Some(*width));
+            table.add_row(vec![
+                *image,
+                container,
+                current,
+                latest,
+                "update available",
+                note,
+            ]);
+            let text = render(table, &header, &[2, 3, 4]);
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= *width as usize,
+                    "{width}: {line}\n{text}"
+                );
+            }
+            let first = text.lines().next().unwrap();
+            for heading in ["IMAGE", "CONTAINER", "CURRENT", "LATEST", "STATUS", "NOTE"] {
+                assert!(
+                    first.contains(heading),
+                    "{width}: heading {heading} split:\n{text}"
+                );
+            }
+            let row = text.lines().nth(1).unwrap();
+            assert!(
+                row.contains(current) && row.contains(latest),
+                "{width}:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn share_gives_minimums_then_evenly_up_to_content() {
+        let cases: &[(u16, &[(u16, u16)], &[u16])] = &[
+            (30, &[(5, 10), (9, 12)], &[10, 12]),
+            (20, &[(5, 60), (9, 40), (4, 24)], &[6, 10, 4]),
+            (24, &[(5, 60), (9, 40), (4, 24)], &[7, 11, 6]),
+            (10, &[(5, 60), (9, 40)], &[5, 9]),
+            (0, &[], &[]),
+        ];
+        for (available, wants, expected) in cases {
+            assert_eq!(share(*available, wants), *expected, "{available} {wants:?}");
+        }
+    }
 }

@@ -77,6 +77,27 @@ pub enum Command {
         /// Send each target a test message.
         test: bool,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// For this shell.
+        shell: Shell,
+    },
+    /// Print the man page (roff), or write all pages into a directory.
+    Man {
+        /// Write every page here instead of printing dum(1).
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Shells dum prints completion scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// Everything a run needs to know.
