@@ -17,6 +17,7 @@ pub mod journal;
 pub mod lock;
 pub mod logging;
 pub mod outcome;
+pub mod ownership;
 pub mod propose;
 pub mod reference;
 pub mod registry;

@@ -92,10 +92,12 @@ pub fn plan_moves(
             (Some(c), Some(l)) => select::direction(c, l) == Direction::Older,
             _ => false,
         };
+        // The downgrade rule is checked for every status, not only "up to date": a verdict
+        // is data, and a wrong one (a bug, a hand-edited state) must not downgrade anything.
         match row.status {
-            Status::UpdateAvailable => {}
-            Status::UpToDate if downgrade && explicit && allow_downgrade => {}
-            Status::UpToDate if downgrade => {
+            Status::UpdateAvailable | Status::UpToDate
+                if downgrade && explicit && allow_downgrade => {}
+            Status::UpdateAvailable | Status::UpToDate if downgrade => {
                 skips.push(skip(format!(
                     "{} is older than the running {}: never a downgrade (use an explicit target with --allow-downgrade)",
                     row.latest_version.as_deref().unwrap_or("?"),
@@ -103,6 +105,7 @@ pub fn plan_moves(
                 )));
                 continue;
             }
+            Status::UpdateAvailable => {}
             Status::Failed => {
                 // A run in which the registry answered with errors changes nothing.
                 skips.push(skip(format!(
@@ -517,6 +520,55 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Found by `an_update_is_never_a_downgrade`: a row saying "update available" for an
+    /// older version was planned as a move.
+    #[test]
+    fn an_inconsistent_update_available_row_is_not_a_downgrade() {
+        let row = crate::check::ImageReport {
+            image: "reg.lan/app".into(),
+            container: Some("app".into()),
+            current_version: Some("1".into()),
+            current_digest: None,
+            latest_version: Some("v0".into()),
+            latest_digest: Some(format!("sha256:{}", "b".repeat(64))),
+            base_tag: "latest".into(),
+            base_tag_version: None,
+            base_tag_digest: None,
+            status: crate::check::Status::UpdateAvailable,
+            note: None,
+            error: None,
+        };
+        let config = crate::config::ImageConfig {
+            image: "reg.lan/app".into(),
+            regex: None,
+            base_tag: "latest".into(),
+            auto_update: true,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: 1,
+            registry: None,
+            grace_seconds: 1,
+            health_timeout_seconds: 1,
+        };
+        const CASES: &[(bool, bool, usize)] = &[
+            (false, false, 0),
+            (true, false, 0),
+            (false, true, 0),
+            (true, true, 1),
+        ];
+        for &(explicit, allow, want) in CASES {
+            let (moves, skips) = plan_moves(
+                std::slice::from_ref(&row),
+                std::slice::from_ref(&config),
+                explicit,
+                allow,
+            );
+            assert_eq!(moves.len(), want, "explicit {explicit}, allow {allow}");
+            assert_eq!(skips.len(), 1 - want, "explicit {explicit}, allow {allow}");
+        }
+    }
+
+    #[test]
     fn tags_split_at_the_last_colon_after_the_last_slash() {
         let cases = [
             ("calibre:v1", ("calibre", "v1")),
@@ -525,6 +577,87 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(split_tag(input), want, "{input}");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod properties {
+    use super::*;
+    use crate::check::{ImageReport, Status};
+    use crate::config::ImageConfig;
+    use proptest::prelude::*;
+
+    fn version() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("v?[0-9]{1,2}(\\.[0-9]{1,2}){0,2}(-rc[0-9])?")
+    }
+
+    fn status() -> impl Strategy<Value = Status> {
+        prop_oneof![
+            Just(Status::UpToDate),
+            Just(Status::UpdateAvailable),
+            Just(Status::NotRunning),
+            Just(Status::Failed),
+        ]
+    }
+
+    /// Rows as check could produce them, and also inconsistent ones (status saying
+    /// "update available" for an older version): planning must not trust the verdict alone.
+    fn row() -> impl Strategy<Value = ImageReport> {
+        (version(), version(), status(), any::<bool>()).prop_map(
+            |(current, latest, status, base)| ImageReport {
+                image: "reg.lan/app".into(),
+                container: Some("app".into()),
+                current_version: current,
+                current_digest: Some(format!("sha256:{}", "a".repeat(64))),
+                latest_version: latest.clone(),
+                latest_digest: Some(format!("sha256:{}", "b".repeat(64))),
+                base_tag: "latest".into(),
+                base_tag_version: if base { latest } else { None },
+                base_tag_digest: None,
+                status,
+                note: None,
+                error: None,
+            },
+        )
+    }
+
+    fn config(auto_update: bool) -> ImageConfig {
+        ImageConfig {
+            image: "reg.lan/app".into(),
+            regex: None,
+            base_tag: "latest".into(),
+            auto_update,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: 1,
+            registry: None,
+            grace_seconds: 1,
+            health_timeout_seconds: 1,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn an_update_is_never_a_downgrade(
+            rows in proptest::collection::vec(row(), 0..4),
+            auto in any::<bool>(),
+            explicit in any::<bool>(),
+            allow_downgrade in any::<bool>(),
+        ) {
+            let (moves, _) = plan_moves(&rows, &[config(auto)], explicit, allow_downgrade);
+            for mv in &moves {
+                if let (Some(from), Some(to)) = (&mv.from_version, &mv.to_version) {
+                    let older = select::direction(from, to) == Direction::Older;
+                    prop_assert!(
+                        !older || (explicit && allow_downgrade),
+                        "downgrade {from} -> {to} planned (explicit {explicit}, allow {allow_downgrade})"
+                    );
+                }
+            }
         }
     }
 }
