@@ -519,7 +519,6 @@ fn follow(
 mod tests {
     use super::*;
 
-    #[test]
     /// Found by `an_update_is_never_a_downgrade`: a row saying "update available" for an
     /// older version was planned as a move.
     #[test]

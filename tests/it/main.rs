@@ -11,3 +11,7 @@
 mod harness;
 mod harness_selftest;
 mod update;
+mod faults;
+mod engine_faults;
+mod concurrency;
+mod security;
