@@ -26,7 +26,7 @@ fn config(image: &Image) -> serde_json::Value {
 fn credentials_never_reach_logs_state_or_history() {
     let basic_header = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
     for reg in [registry::basic(), registry::token()] {
-        let (image, c) = versions(reg, &format!("secret-{:?}", reg.kind()));
+        let (image, c) = versions(reg, &format!("secret-{:?}", reg.kind()).to_lowercase());
         let dum = Dum::new().config_json(config(&image)).login(reg);
         let update = dum.run(&["--log-level", "trace", "update", c.name()]);
         update.assert_code(101);
@@ -90,10 +90,11 @@ fn state_history_and_lock_are_private_and_symlinks_are_never_followed() {
     let elsewhere = temp_dir("dum-test-elsewhere-");
     let state_target = elsewhere.path().join("state-target.json");
     let history_target = elsewhere.path().join("history-target.json");
-    let state_text = "{\"version\":1,\"images\":{},\"journal\":[]}\n";
-    let history_text = "{\"version\":1,\"entries\":[]}\n";
-    fs::write(&state_target, state_text).unwrap();
-    fs::write(&history_target, history_text).unwrap();
+    // The targets hold what dum wrote (so the rollback below finds its history entry).
+    let state_text = fs::read_to_string(fresh.join("state.json")).unwrap();
+    let history_text = fs::read_to_string(fresh.join("history.json")).unwrap();
+    fs::write(&state_target, &state_text).unwrap();
+    fs::write(&history_target, &history_text).unwrap();
     for (name, target) in [("state.json", &state_target), ("history.json", &history_target)] {
         fs::remove_file(fresh.join(name)).unwrap();
         std::os::unix::fs::symlink(target, fresh.join(name)).unwrap();
