@@ -15,7 +15,11 @@ fn slow_setup(hint: &str) -> (FaultProxy, Image<'static>, Container, Value) {
     let proxy = FaultProxy::start(registry::anon().upstream_host(), 60);
     let image = Image::new(registry::anon(), &format!("fault-slow-{hint}"));
     let v1 = image.clone().version("1.0.0").build_and_push();
-    image.clone().version("2.0.0").keep_local(false).build_and_push();
+    image
+        .clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
     let c = Container::run(hint, &v1.reference, &[]);
     let config = json!({"images": [{
         "image": image.name(), "regex": "^[0-9.]+$", "registry": proxy.host,
@@ -49,7 +53,11 @@ fn concurrent_checks_one_works_the_rest_exit_75_or_wait() {
         let codes: Vec<i32> = outs.iter().map(|o| o.code).collect();
         let worked = codes.iter().filter(|&&c| c == 0 || c == 100).count();
         let held = codes.iter().filter(|&&c| c == 75).count();
-        assert_eq!((worked, held), (1, n - 1), "{n} at once: codes {codes:?}\n{outs:?}");
+        assert_eq!(
+            (worked, held),
+            (1, n - 1),
+            "{n} at once: codes {codes:?}\n{outs:?}"
+        );
         for o in outs.iter().filter(|o| o.code == 75) {
             assert!(o.stderr.contains("holds the lock"), "{o:?}");
         }
@@ -59,14 +67,20 @@ fn concurrent_checks_one_works_the_rest_exit_75_or_wait() {
     let started = Instant::now();
     let outs = run_all(&dum, 10, &["check", "--wait", "30"]);
     let codes: Vec<i32> = outs.iter().map(|o| o.code).collect();
-    assert!(codes.iter().all(|&c| c == 100), "--wait 30: {codes:?}\n{outs:?}");
+    assert!(
+        codes.iter().all(|&c| c == 100),
+        "--wait 30: {codes:?}\n{outs:?}"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(9),
         "10 runs of >= 1 s each ran serially: {:?}",
         started.elapsed()
     );
     assert_files_valid(&dum);
-    figures.push(format!("10 with --wait 30: codes {codes:?} in {:?}", started.elapsed()));
+    figures.push(format!(
+        "10 with --wait 30: codes {codes:?} in {:?}",
+        started.elapsed()
+    ));
     eprintln!("concurrency: {}", figures.join("; "));
 }
 

@@ -11,8 +11,7 @@
 //! (and other people's tests) on the machine; restarting it would kill their containers.
 
 use crate::harness::{
-    Container, Dum, Image, Network, Pushed, Volume, Watched, docker, fixture, registry,
-    temp_dir,
+    Container, Dum, Image, Network, Pushed, Volume, Watched, docker, fixture, registry, temp_dir,
 };
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -89,7 +88,13 @@ fn config(image: &Image) -> Value {
     }]})
 }
 
-fn assert_running_with_settings(c: &Container, image: &str, front: &Network, back: &Network, why: &str) {
+fn assert_running_with_settings(
+    c: &Container,
+    image: &str,
+    front: &Network,
+    back: &Network,
+    why: &str,
+) {
     let now = c.inspect();
     assert_eq!(now["State"]["Running"], true, "{why}: {}", now["State"]);
     assert_eq!(now["Config"]["Image"], image, "{why}");
@@ -150,15 +155,26 @@ fn an_engine_error_at_any_step_leaves_the_container_running_with_its_settings() 
             .env("DOCKER_HOST", &proxy.docker_host());
         let out = dum.run(&["update", c.name()]);
         out.assert_code(1);
-        assert_eq!(proxy.faults_injected(), 1, "{fault}: the fault was hit\n{out:?}");
+        assert_eq!(
+            proxy.faults_injected(),
+            1,
+            "{fault}: the fault was hit\n{out:?}"
+        );
         if fault != "pullcut" {
             let all = format!("{}{}", out.stdout, out.stderr);
-            assert!(all.contains("fault injected"), "{fault}: engine message shown\n{out:?}");
+            assert!(
+                all.contains("fault injected"),
+                "{fault}: engine message shown\n{out:?}"
+            );
         }
         assert_running_with_settings(&c, &v1.reference, &front, &back, fault);
         // The next run (the real engine) converges: empty journal, and it can update.
         real(&dum, &["check", c.name()]).assert_code(100);
-        assert_eq!(dum.state().unwrap()["journal"], json!([]), "{fault}: journal converged");
+        assert_eq!(
+            dum.state().unwrap()["journal"],
+            json!([]),
+            "{fault}: journal converged"
+        );
         real(&dum, &["update", c.name()]).assert_code(101);
         assert_running_with_settings(&c, &image.reference("2.0.0"), &front, &back, fault);
         figures.push(fault);
@@ -190,7 +206,11 @@ fn an_unreachable_engine_is_one_clear_line_and_touches_nothing() {
     let dead = dir.path().join("dead.sock");
     drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
     let cases: [(&str, PathBuf, &str); 3] = [
-        ("missing", PathBuf::from("/nonexistent/docker.sock"), "no Docker engine socket"),
+        (
+            "missing",
+            PathBuf::from("/nonexistent/docker.sock"),
+            "no Docker engine socket",
+        ),
         ("regular file", regular, "regular-file"),
         ("nobody listening", dead, "dead.sock"),
     ];
@@ -207,6 +227,9 @@ fn an_unreachable_engine_is_one_clear_line_and_touches_nothing() {
             .unwrap_or_else(|| panic!("{what}: no error naming {needle:?}\n{out:?}"));
         assert!(line.len() < 400, "{what}: one readable line: {line}");
         // Nothing was half-written: no state at all, or a valid one.
-        assert!(!Path::new(&dum.state_path()).exists() || dum.state().is_some(), "{what}");
+        assert!(
+            !Path::new(&dum.state_path()).exists() || dum.state().is_some(),
+            "{what}"
+        );
     }
 }

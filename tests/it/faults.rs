@@ -202,7 +202,10 @@ fn every_registry_fault_fails_only_its_image_within_the_bound() {
     let out = dum.run(&["update"]);
     let took = started.elapsed();
     out.assert_code(1);
-    assert!(took < Duration::from_secs(60), "update took {took:?}\n{out:?}");
+    assert!(
+        took < Duration::from_secs(60),
+        "update took {took:?}\n{out:?}"
+    );
     for ((image, _), c) in healthy.iter().zip(&containers) {
         assert_eq!(
             c.inspect()["Config"]["Image"],

@@ -8,10 +8,10 @@
 // Test code: failing loudly on unexpected data is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod concurrency;
+mod engine_faults;
+mod faults;
 mod harness;
 mod harness_selftest;
-mod update;
-mod faults;
-mod engine_faults;
-mod concurrency;
 mod security;
+mod update;

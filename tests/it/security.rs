@@ -13,7 +13,11 @@ use std::path::Path;
 fn versions(reg: &'static Registry, hint: &str) -> (Image<'static>, Container) {
     let image = Image::new(reg, hint);
     let v1 = image.clone().version("1.0.0").build_and_push();
-    image.clone().version("2.0.0").keep_local(false).build_and_push();
+    image
+        .clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
     let c = Container::run(hint, &v1.reference, &[]);
     (image, c)
 }
@@ -24,7 +28,8 @@ fn config(image: &Image) -> serde_json::Value {
 
 #[test]
 fn credentials_never_reach_logs_state_or_history() {
-    let basic_header = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let basic_header =
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
     for reg in [registry::basic(), registry::token()] {
         let (image, c) = versions(reg, &format!("secret-{:?}", reg.kind()).to_lowercase());
         let dum = Dum::new().config_json(config(&image)).login(reg);
@@ -32,12 +37,18 @@ fn credentials_never_reach_logs_state_or_history() {
         update.assert_code(101);
         let check = dum.run(&["--log-level", "trace", "check"]);
         check.assert_code(0);
-        assert!(update.stderr.contains("TRACE") || update.stderr.contains("DEBUG"), "trace logging on: {update:?}");
+        assert!(
+            update.stderr.contains("TRACE") || update.stderr.contains("DEBUG"),
+            "trace logging on: {update:?}"
+        );
         let files: Vec<(String, String)> = ["state.json", "history.json", "dum.lock"]
             .iter()
             .map(|n| {
                 let p = dum.dir().join("state").join(n);
-                (p.display().to_string(), fs::read_to_string(&p).unwrap_or_default())
+                (
+                    p.display().to_string(),
+                    fs::read_to_string(&p).unwrap_or_default(),
+                )
             })
             .collect();
         let mut haystacks = vec![
@@ -77,7 +88,10 @@ fn state_history_and_lock_are_private_and_symlinks_are_never_followed() {
             .env("STATE_FILE", &state_file)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = run(&["update", c.name()]);
     assert_eq!(code, Some(101), "{err}");
@@ -95,7 +109,10 @@ fn state_history_and_lock_are_private_and_symlinks_are_never_followed() {
     let history_text = fs::read_to_string(fresh.join("history.json")).unwrap();
     fs::write(&state_target, &state_text).unwrap();
     fs::write(&history_target, &history_text).unwrap();
-    for (name, target) in [("state.json", &state_target), ("history.json", &history_target)] {
+    for (name, target) in [
+        ("state.json", &state_target),
+        ("history.json", &history_target),
+    ] {
         fs::remove_file(fresh.join(name)).unwrap();
         std::os::unix::fs::symlink(target, fresh.join(name)).unwrap();
     }
@@ -106,7 +123,10 @@ fn state_history_and_lock_are_private_and_symlinks_are_never_followed() {
     assert_eq!(fs::read_to_string(&history_target).unwrap(), history_text);
     for name in ["state.json", "history.json"] {
         let meta = fs::symlink_metadata(fresh.join(name)).unwrap();
-        assert!(meta.file_type().is_file(), "{name} replaced by a regular file");
+        assert!(
+            meta.file_type().is_file(),
+            "{name} replaced by a regular file"
+        );
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
     }
 
@@ -124,7 +144,10 @@ fn state_history_and_lock_are_private_and_symlinks_are_never_followed() {
 #[test]
 fn files_owned_by_another_user_are_refused_as_root() {
     let euid = dum::ownership::effective_uid().unwrap();
-    assert_eq!(euid, 0, "the integration tests run as root (scripts/test needs it)");
+    assert_eq!(
+        euid, 0,
+        "the integration tests run as root (scripts/test needs it)"
+    );
     let (image, _c) = versions(registry::anon(), "owner");
     let dum = Dum::new().config_json(config(&image));
     dum.run(&["check"]).assert_code(100);
@@ -146,7 +169,11 @@ fn files_owned_by_another_user_are_refused_as_root() {
     let out = dum.run(&["check"]);
     out.assert_code(1);
     out.assert_stderr_contains("refusing the state file");
-    assert_eq!(fs::read(dum.state_path()).unwrap(), before, "state untouched");
+    assert_eq!(
+        fs::read(dum.state_path()).unwrap(),
+        before,
+        "state untouched"
+    );
     chown(&dum.state_path(), 0);
     dum.run(&["check"]).assert_code(100);
 }

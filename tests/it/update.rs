@@ -540,7 +540,14 @@ fn killed_at_every_step_the_next_run_converges() {
             let mut args = vec!["-e", "USER_SET=1", "-l", "keep=me"];
             let volume_arg = format!("{}:/named", named.name());
             if scenario == "wired" {
-                args.extend(["-v", &volume_arg, "--network", net.name(), "--network-alias", "web"]);
+                args.extend([
+                    "-v",
+                    &volume_arg,
+                    "--network",
+                    net.name(),
+                    "--network-alias",
+                    "web",
+                ]);
             }
             let c = Container::run(&format!("crash-{scenario}-{point}"), &v1, &args);
             exec(c.name(), "echo survived > /data/file");
@@ -550,7 +557,11 @@ fn killed_at_every_step_the_next_run_converges() {
                     &format!("crash-dep-{point}"),
                     crate::harness::image::base(),
                     &["--network", &format!("container:{}", c.name())],
-                    &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"],
+                    &[
+                        "sh",
+                        "-c",
+                        "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done",
+                    ],
                 )
             });
             let killed = dum
@@ -583,27 +594,52 @@ fn killed_at_every_step_the_next_run_converges() {
             let now = c.inspect();
             assert!(env_of(&now).contains(&"USER_SET=1".to_string()), "{why}");
             assert_eq!(now["Config"]["Labels"]["keep"], "me", "{why}");
-            assert_eq!(exec(c.name(), "cat /data/file"), "survived", "{why}: volume data");
+            assert_eq!(
+                exec(c.name(), "cat /data/file"),
+                "survived",
+                "{why}: volume data"
+            );
             let image = now["Config"]["Image"].as_str().unwrap();
             let expect_new = matches!(point, "verified" | "backup-removed");
-            let want = if expect_new { app.image.reference("2.0.0") } else { v1.clone() };
+            let want = if expect_new {
+                app.image.reference("2.0.0")
+            } else {
+                v1.clone()
+            };
             assert_eq!(image, want, "{why}");
-            assert_eq!(dum.state().unwrap()["journal"], json!([]), "{why}: journal converged");
+            assert_eq!(
+                dum.state().unwrap()["journal"],
+                json!([]),
+                "{why}: journal converged"
+            );
             if scenario == "wired" {
-                assert_eq!(exec(c.name(), "cat /named/file"), "named", "{why}: named volume");
+                assert_eq!(
+                    exec(c.name(), "cat /named/file"),
+                    "named",
+                    "{why}: named volume"
+                );
                 let aliases = &now["NetworkSettings"]["Networks"][net.name()]["Aliases"];
                 assert!(
-                    aliases.as_array().is_some_and(|a| a.contains(&json!("web"))),
+                    aliases
+                        .as_array()
+                        .is_some_and(|a| a.contains(&json!("web"))),
                     "{why}: alias kept: {aliases}"
                 );
                 let dep = dependent.as_ref().unwrap().inspect();
-                let mode = dep["HostConfig"]["NetworkMode"].as_str().unwrap_or("").to_string();
+                let mode = dep["HostConfig"]["NetworkMode"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 let follows = mode == format!("container:{}", now["Id"].as_str().unwrap())
                     || mode == format!("container:{}", c.name());
                 dependent_notes.push(format!(
                     "{point}: dependent {} {}",
                     dep["State"]["Status"].as_str().unwrap_or("?"),
-                    if follows { "on the current container" } else { "on a replaced container" }
+                    if follows {
+                        "on the current container"
+                    } else {
+                        "on a replaced container"
+                    }
                 ));
             }
             converged += 1;
