@@ -143,11 +143,39 @@ fn registry_client(insecure: &[String]) -> RegistryClient {
         std::env::var_os("DOCKER_CONFIG").as_deref(),
         std::env::var_os("HOME").as_deref(),
     );
-    RegistryClient::new(ClientOptions {
+    let mut options = ClientOptions {
         insecure_registries: insecure.to_vec(),
         docker_config,
         ..ClientOptions::default()
-    })
+    };
+    let knob = std::env::var(REGISTRY_TIMEOUT_ENV).ok();
+    match registry_timeout(knob.as_deref()) {
+        Ok(Some(timeout)) => {
+            options.request_timeout = timeout;
+            options.connect_timeout = options.connect_timeout.min(timeout);
+        }
+        Ok(None) => {}
+        Err(e) => log::warn!("{e}; keeping the default registry timeouts"),
+    }
+    RegistryClient::new(options)
+}
+
+/// Environment knob (tests, operators behind slow links): whole-request registry timeout in
+/// seconds, also capping the connect timeout. Unset: 10 s connect, 30 s per request.
+pub const REGISTRY_TIMEOUT_ENV: &str = "DUM_REGISTRY_TIMEOUT_SECS";
+
+/// Parses [`REGISTRY_TIMEOUT_ENV`]: `None` when unset or empty, an error for anything but
+/// whole seconds from 1 to 3600 (0 would mean "no timeout", which a cron job must never have).
+fn registry_timeout(value: Option<&str>) -> anyhow::Result<Option<std::time::Duration>> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(secs @ 1..=3600) => Ok(Some(std::time::Duration::from_secs(secs))),
+        _ => Err(anyhow!(
+            "{REGISTRY_TIMEOUT_ENV}={text:?} is not a number of seconds from 1 to 3600"
+        )),
+    }
 }
 
 fn take_lock(settings: &Settings) -> Result<Option<RunLock>, Failure> {
@@ -348,7 +376,32 @@ fn converge(settings: &Settings, engine: &dyn Engine) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    let entries = journal::recover(engine, &settings.state_file).map_err(Failure::runtime)?;
+    let recovered = journal::recover(engine, &settings.state_file).map_err(Failure::runtime)?;
+    for (tx, entry, restarted) in &recovered {
+        // Containers sharing the network namespace of the stopped container follow
+        // whichever container now runs under its name.
+        let new_id = match entry.result {
+            ResultKind::Recovered => tx.new_id.as_deref(),
+            ResultKind::RolledBack if *restarted => None,
+            _ => continue,
+        };
+        let verify_with = Some(crate::verify::Verify {
+            grace: std::time::Duration::from_secs(2),
+            health_timeout: std::time::Duration::from_secs(60),
+        });
+        let (_, errors) = update::follow_dependents(
+            engine,
+            &settings.state_file,
+            &tx.old_id,
+            &tx.container,
+            new_id,
+            verify_with,
+        );
+        for e in errors {
+            log::error!("{e}");
+        }
+    }
+    let entries: Vec<history::Entry> = recovered.into_iter().map(|(_, e, _)| e).collect();
     history::append(&history::path_for(&settings.state_file), &entries)
         .map_err(Failure::runtime)?;
     if entries.iter().any(|e| e.result == ResultKind::Failed) {
@@ -475,6 +528,26 @@ fn tags(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_timeout_knob() {
+        const CASES: &[(Option<&str>, Result<Option<u64>, ()>)] = &[
+            (None, Ok(None)),
+            (Some(""), Ok(None)),
+            (Some(" 3 "), Ok(Some(3))),
+            (Some("3600"), Ok(Some(3600))),
+            (Some("0"), Err(())),
+            (Some("3601"), Err(())),
+            (Some("2.5"), Err(())),
+            (Some("-1"), Err(())),
+        ];
+        for (value, want) in CASES {
+            let got = registry_timeout(*value)
+                .map(|d| d.map(|d| d.as_secs()))
+                .map_err(|_| ());
+            assert_eq!(&got, want, "{value:?}");
+        }
+    }
 
     fn row(status: Status) -> ImageReport {
         ImageReport {

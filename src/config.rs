@@ -123,6 +123,13 @@ impl std::error::Error for ConfigError {}
 
 /// Reads and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    // Running as root, a config another user can edit would let that user pick what root runs.
+    if let Err(e) = crate::ownership::check(path, "config file") {
+        return Err(ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![problem("", format!("{e:#}"))],
+        });
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, path),
         Err(err) => Err(ConfigError {

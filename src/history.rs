@@ -66,6 +66,7 @@ pub fn path_for(state_file: &Path) -> PathBuf {
 /// Reads the history; a missing file is empty. A corrupt one is an error naming it:
 /// history is not rebuilt silently.
 pub fn load(path: &Path) -> anyhow::Result<Vec<Entry>> {
+    crate::ownership::check(path, "history file")?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

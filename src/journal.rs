@@ -119,8 +119,9 @@ pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to
 /// the original name and started when it was running. Idempotent: safe to repeat
-/// from any point of a half-done transaction.
-pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
+/// from any point of a half-done transaction. True when it had to start the old
+/// container again (it then has a new network namespace: its dependents must rejoin).
+pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
     let old = engine.inspect_container(&tx.old_id)?.ok_or_else(|| {
         anyhow!(
             "the old container {} ({}) is gone: cannot restore it",
@@ -148,12 +149,13 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
             .rename(&tx.old_id, &tx.container)
             .with_context(|| format!("cannot rename {} back to {}", old.name, tx.container))?;
     }
-    if tx.was_running && !old.state.running {
+    let restart = tx.was_running && !old.state.running;
+    if restart {
         engine
             .start(&tx.old_id)
             .with_context(|| format!("cannot start the old container {} again", tx.container))?;
     }
-    Ok(())
+    Ok(restart)
 }
 
 /// Finishes a verified transaction: the backup goes, the new container keeps the name.
@@ -187,22 +189,25 @@ fn short(id: &str) -> &str {
 }
 
 /// Converges every transaction a killed run left: completes verified ones, restores
-/// the rest. Returns history entries describing what was done.
-pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<Entry>> {
+/// the rest. Returns each transaction with the history entry describing what was done
+/// (`Recovered`: completed, `RolledBack`: restored, `Failed`: still pending), and
+/// whether the old container was started again.
+pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<(Transaction, Entry, bool)>> {
     let mut entries = Vec::new();
     for tx in pending(state_file)? {
         let verified = tx.step == Step::Verified;
         let outcome = if verified {
-            complete(engine, &tx)
+            complete(engine, &tx).map(|()| false)
         } else {
             restore(engine, &tx)
         };
+        let restarted = matches!(outcome, Ok(true));
         let (result, reason) = match &outcome {
-            Ok(()) if verified => (
+            Ok(_) if verified => (
                 ResultKind::Recovered,
                 "an interrupted run had verified the new container; finished it".to_string(),
             ),
-            Ok(()) => (
+            Ok(_) => (
                 ResultKind::RolledBack,
                 format!(
                     "an interrupted run stopped at step {:?}; the old container was restored",
@@ -215,10 +220,10 @@ pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<Entry>> {
             ),
         };
         match &outcome {
-            Ok(()) => log::warn!("{}: {reason}", tx.container),
+            Ok(_) => log::warn!("{}: {reason}", tx.container),
             Err(_) => log::error!("{}: {reason}", tx.container),
         }
-        entries.push(Entry {
+        let entry = Entry {
             time: state::now_rfc3339(),
             kind: tx.kind.clone(),
             container: tx.container.clone(),
@@ -230,10 +235,11 @@ pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<Entry>> {
             result,
             reason: Some(reason),
             duration_ms: now_ms().saturating_sub(tx.started_ms),
-        });
+        };
         if outcome.is_ok() {
             clear(state_file, &tx.container)?;
         }
+        entries.push((tx, entry, restarted));
     }
     Ok(entries)
 }

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod logging;
 pub mod notify;
 pub mod outcome;
+pub mod ownership;
 pub mod propose;
 pub mod reference;
 pub mod registry;

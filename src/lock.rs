@@ -82,6 +82,18 @@ impl RunLock {
             .create(dir)
             .with_context(|| format!("cannot create state directory {}", dir.display()))
             .map_err(LockError::Other)?;
+        // Opening follows symlinks and the pid is written into the file: a symlink planted
+        // here would make root overwrite its target. std has no O_NOFOLLOW without libc, and
+        // the directory is 0700, so checking first leaves no race for anyone but root.
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| !m.file_type().is_file())
+        {
+            return Err(LockError::Other(anyhow::anyhow!(
+                "refusing the lock file {}: it is a symlink or not a regular file; remove it",
+                path.display()
+            )));
+        }
         // No truncate: the holder's pid in the file is what a waiting run reports.
         let mut file = OpenOptions::new()
             .read(true)
@@ -200,6 +212,23 @@ mod tests {
         let second = RunLock::acquire(dir.path(), Some(Duration::from_secs(10)));
         assert!(second.is_ok(), "{:?}", second.err());
         releaser.join().unwrap();
+    }
+
+    #[test]
+    fn a_planted_symlink_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me\n").unwrap();
+        let state_dir = dir.path().join("state");
+        std::fs::create_dir(&state_dir).unwrap();
+        std::os::unix::fs::symlink(&target, state_dir.join(LOCK_FILE)).unwrap();
+        match RunLock::acquire(&state_dir, None) {
+            Err(LockError::Other(err)) => {
+                assert!(format!("{err:#}").contains("symlink"), "{err:#}");
+            }
+            other => panic!("expected Other, got {other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
     }
 
     #[test]

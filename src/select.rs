@@ -150,3 +150,48 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const REGEXES: &[&str] = &[
+        r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        r"^v?[0-9]+(\.[0-9]+)*$",
+        r"^[0-9.]+-alpine$",
+        r"rc",
+        r"^$",
+        r".*",
+    ];
+
+    fn tag() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "v?[0-9]{1,2}(\\.[0-9]{1,2}){0,3}(-(alpine|rc[0-9]|ls[0-9]))?",
+            "[0-9a-z.-]{0,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn selection_matches_the_regex_and_is_sorted_newest_first(
+            tags in proptest::collection::vec(tag(), 0..20),
+            which in 0..REGEXES.len(),
+        ) {
+            let regex = Regex::new(REGEXES[which]).unwrap();
+            let picked = version_tags(&tags, &regex);
+            for t in &picked {
+                prop_assert!(regex.is_match(t), "{t:?} fails {}", REGEXES[which]);
+                prop_assert!(tags.iter().any(|x| x == t));
+            }
+            for pair in picked.windows(2) {
+                prop_assert_eq!(version::compare(pair[0], pair[1]), Ordering::Greater, "{:?}", pair);
+            }
+            let expected = tags.iter().filter(|t| regex.is_match(t)).collect::<std::collections::HashSet<_>>().len();
+            prop_assert_eq!(picked.len(), expected);
+        }
+    }
+}

@@ -83,6 +83,7 @@ impl State {
     /// (returned, the caller logs it) — never silently overwrite. Unreadable → error naming the
     /// file.
     pub fn load(path: &Path) -> anyhow::Result<(State, Option<String>)> {
+        crate::ownership::check(path, "state file")?;
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == ErrorKind::NotFound => return Ok((State::default(), None)),

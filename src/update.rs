@@ -91,10 +91,12 @@ pub fn plan_moves(
             (Some(c), Some(l)) => select::direction(c, l) == Direction::Older,
             _ => false,
         };
+        // The downgrade rule is checked for every status, not only "up to date": a verdict
+        // is data, and a wrong one (a bug, a hand-edited state) must not downgrade anything.
         match row.status {
-            Status::UpdateAvailable => {}
-            Status::UpToDate if downgrade && explicit && allow_downgrade => {}
-            Status::UpToDate if downgrade => {
+            Status::UpdateAvailable | Status::UpToDate
+                if downgrade && explicit && allow_downgrade => {}
+            Status::UpdateAvailable | Status::UpToDate if downgrade => {
                 skips.push(skip(format!(
                     "{} is older than the running {}: never a downgrade (use an explicit target with --allow-downgrade)",
                     row.latest_version.as_deref().unwrap_or("?"),
@@ -102,6 +104,7 @@ pub fn plan_moves(
                 )));
                 continue;
             }
+            Status::UpdateAvailable => {}
             Status::Failed => {
                 // A run in which the registry answered with errors changes nothing.
                 skips.push(skip(format!(
@@ -237,8 +240,9 @@ fn create_and_start(
 /// How a transaction failed.
 #[derive(Debug)]
 pub enum Undo {
-    /// The old container runs again, as before.
-    RolledBack(anyhow::Error),
+    /// The old container runs again, as before; true when it was started again (its
+    /// dependents must rejoin its new network namespace).
+    RolledBack(anyhow::Error, bool),
     /// Nothing was changed (the failure came before the old container was touched).
     Untouched(anyhow::Error),
     /// Restoring failed too; the journal keeps the transaction for the next run.
@@ -248,14 +252,14 @@ pub enum Undo {
 impl Undo {
     fn result(&self) -> ResultKind {
         match self {
-            Undo::RolledBack(_) => ResultKind::RolledBack,
+            Undo::RolledBack(..) => ResultKind::RolledBack,
             Undo::Untouched(_) | Undo::Stuck(_) => ResultKind::Failed,
         }
     }
 
     fn message(&self) -> String {
         match self {
-            Undo::RolledBack(e) => format!("{e:#}; rolled back to the old container"),
+            Undo::RolledBack(e, _) => format!("{e:#}; rolled back to the old container"),
             Undo::Untouched(e) => format!("{e:#}"),
             Undo::Stuck(e) => format!("{e:#}"),
         }
@@ -338,14 +342,15 @@ pub fn recreate(
         }
         Err(failure) => {
             tx.step = Step::RollingBack;
-            let undo = || -> Result<()> {
+            let undo = || -> Result<bool> {
                 journal::record(state_file, &tx)?;
                 fault::point("rolling-back");
-                journal::restore(engine, &tx)?;
-                journal::clear(state_file, &tx.container)
+                let restarted = journal::restore(engine, &tx)?;
+                journal::clear(state_file, &tx.container)?;
+                Ok(restarted)
             };
             match undo() {
-                Ok(()) => Err(Undo::RolledBack(failure)),
+                Ok(restarted) => Err(Undo::RolledBack(failure, restarted)),
                 Err(e) => Err(Undo::Stuck(anyhow!(
                     "{failure:#}; restoring the old container failed too: {e:#} (the journal keeps the transaction; the next dum run retries)"
                 ))),
@@ -402,7 +407,7 @@ pub fn apply(
         dependents: Vec::new(),
     };
     let mut entries = Vec::new();
-    let prepared = (|| -> Result<(ContainerInspect, CreatePlan, Vec<String>)> {
+    let prepared = (|| -> Result<(ContainerInspect, CreatePlan)> {
         let old = engine
             .inspect_container(&mv.container)?
             .ok_or_else(|| anyhow!("container {} does not exist", mv.container))?;
@@ -423,42 +428,90 @@ pub fn apply(
             )
         })?;
         let plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
-        let all: Vec<serde_json::Value> = engine
-            .containers()?
-            .iter()
-            .filter_map(|c| engine.inspect_container(&c.id).ok().flatten())
-            .map(|c| c.raw)
-            .collect();
-        let dependents = spec::dependents(&old.id, &old.name, &all);
-        Ok((old, plan, dependents))
+        Ok((old, plan))
     })();
-    let outcome = prepared
-        .map_err(Undo::Untouched)
-        .and_then(|(old, plan, dependents)| {
-            recreate(engine, state_file, &old, &plan, mv, mv.verify).map(|id| (id, dependents))
-        });
+    let outcome = prepared.map_err(Undo::Untouched).and_then(|(old, plan)| {
+        recreate(engine, state_file, &old, &plan, mv, mv.verify).map(|id| (old, id))
+    });
     match outcome {
-        Ok((new_id, dependents)) => {
+        Ok((old, new_id)) => {
             applied.result = ResultKind::Updated;
             entries.push(entry(mv, started, ResultKind::Updated, None));
-            for name in dependents {
-                match follow(engine, state_file, &name, &new_id, mv) {
-                    Ok(()) => applied.dependents.push(name),
-                    Err(undo) => {
-                        let message = format!("dependent {name}: {}", undo.message());
-                        applied.error = Some(message);
-                        applied.result = ResultKind::Failed;
-                    }
-                }
+            let (done, errors) = follow_dependents(
+                engine,
+                state_file,
+                &old.id,
+                &old.name,
+                Some(&new_id),
+                mv.verify,
+            );
+            applied.dependents = done;
+            if !errors.is_empty() {
+                applied.error = Some(errors.join("; "));
+                applied.result = ResultKind::Failed;
             }
         }
         Err(undo) => {
+            if let (Undo::RolledBack(_, true), Ok(Some(old))) =
+                (&undo, engine.inspect_container(&mv.container))
+            {
+                let (_, errors) =
+                    follow_dependents(engine, state_file, &old.id, &old.name, None, mv.verify);
+                for e in errors {
+                    log::error!("{e}");
+                }
+            }
             applied.result = undo.result();
             applied.error = Some(undo.message());
             entries.push(entry(mv, started, applied.result, applied.error.clone()));
         }
     }
     (applied, entries)
+}
+
+/// Brings the containers that share `old_id`'s network namespace (`--network
+/// container:<it>`) back onto a live one after a transaction stopped it: recreated to
+/// join `new_id` when the update went through, restarted to rejoin the restored old
+/// container otherwise. Returns the names handled and one line per failure.
+pub fn follow_dependents(
+    engine: &dyn Engine,
+    state_file: &Path,
+    old_id: &str,
+    old_name: &str,
+    new_id: Option<&str>,
+    verify_with: Option<Verify>,
+) -> (Vec<String>, Vec<String>) {
+    let all: Vec<serde_json::Value> = match engine.containers() {
+        Ok(list) => list
+            .iter()
+            .filter_map(|c| engine.inspect_container(&c.id).ok().flatten())
+            .map(|c| c.raw)
+            .collect(),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![format!("cannot list the dependents of {old_name}: {e:#}")],
+            );
+        }
+    };
+    let mut done = Vec::new();
+    let mut errors = Vec::new();
+    for name in spec::dependents(old_id, old_name, &all) {
+        let result = match new_id {
+            Some(target) => {
+                follow(engine, state_file, &name, target, verify_with).map_err(|u| u.message())
+            }
+            None => engine
+                .stop(&name, None)
+                .and_then(|()| engine.start(&name))
+                .map_err(|e| format!("{e:#}")),
+        };
+        match result {
+            Ok(()) => done.push(name),
+            Err(e) => errors.push(format!("dependent {name}: {e}")),
+        }
+    }
+    (done, errors)
 }
 
 /// Recreates a container that shares `target`'s network namespace so it joins the
@@ -468,7 +521,7 @@ fn follow(
     state_file: &Path,
     name: &str,
     target_id: &str,
-    parent: &Move,
+    verify_with: Option<Verify>,
 ) -> Result<(), Undo> {
     let prepared = || -> Result<(ContainerInspect, String, CreatePlan)> {
         let old = engine
@@ -490,7 +543,7 @@ fn follow(
     let mv = Move {
         kind: "dependent".into(),
         container: name.to_string(),
-        image: parent.image.clone(),
+        image: run_as.clone(),
         pull: String::new(),
         tags: Vec::new(),
         run_as,
@@ -498,7 +551,7 @@ fn follow(
         to_version: None,
         from_digest: None,
         to_digest: old.image_id.clone(),
-        verify: parent.verify,
+        verify: verify_with,
     };
     recreate(engine, state_file, &old, &plan, &mv, mv.verify).map(|_| ())
 }
@@ -578,6 +631,54 @@ mod tests {
         assert_eq!(m[0].run_as, "r.io/app:2.0");
     }
 
+    /// Found by `an_update_is_never_a_downgrade`: a row saying "update available" for an
+    /// older version was planned as a move.
+    #[test]
+    fn an_inconsistent_update_available_row_is_not_a_downgrade() {
+        let row = crate::check::ImageReport {
+            image: "reg.lan/app".into(),
+            container: Some("app".into()),
+            current_version: Some("1".into()),
+            current_digest: None,
+            latest_version: Some("v0".into()),
+            latest_digest: Some(format!("sha256:{}", "b".repeat(64))),
+            base_tag: "latest".into(),
+            base_tag_version: None,
+            base_tag_digest: None,
+            status: crate::check::Status::UpdateAvailable,
+            note: None,
+            error: None,
+        };
+        let config = crate::config::ImageConfig {
+            image: "reg.lan/app".into(),
+            regex: None,
+            base_tag: "latest".into(),
+            auto_update: true,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: 1,
+            registry: None,
+            grace_seconds: 1,
+            health_timeout_seconds: 1,
+        };
+        const CASES: &[(bool, bool, usize)] = &[
+            (false, false, 0),
+            (true, false, 0),
+            (false, true, 0),
+            (true, true, 1),
+        ];
+        for &(explicit, allow, want) in CASES {
+            let (moves, skips) = plan_moves(
+                std::slice::from_ref(&row),
+                std::slice::from_ref(&config),
+                explicit,
+                allow,
+            );
+            assert_eq!(moves.len(), want, "explicit {explicit}, allow {allow}");
+            assert_eq!(skips.len(), 1 - want, "explicit {explicit}, allow {allow}");
+        }
+    }
+
     #[test]
     fn tags_split_at_the_last_colon_after_the_last_slash() {
         let cases = [
@@ -587,6 +688,87 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(split_tag(input), want, "{input}");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod properties {
+    use super::*;
+    use crate::check::{ImageReport, Status};
+    use crate::config::ImageConfig;
+    use proptest::prelude::*;
+
+    fn version() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("v?[0-9]{1,2}(\\.[0-9]{1,2}){0,2}(-rc[0-9])?")
+    }
+
+    fn status() -> impl Strategy<Value = Status> {
+        prop_oneof![
+            Just(Status::UpToDate),
+            Just(Status::UpdateAvailable),
+            Just(Status::NotRunning),
+            Just(Status::Failed),
+        ]
+    }
+
+    /// Rows as check could produce them, and also inconsistent ones (status saying
+    /// "update available" for an older version): planning must not trust the verdict alone.
+    fn row() -> impl Strategy<Value = ImageReport> {
+        (version(), version(), status(), any::<bool>()).prop_map(
+            |(current, latest, status, base)| ImageReport {
+                image: "reg.lan/app".into(),
+                container: Some("app".into()),
+                current_version: current,
+                current_digest: Some(format!("sha256:{}", "a".repeat(64))),
+                latest_version: latest.clone(),
+                latest_digest: Some(format!("sha256:{}", "b".repeat(64))),
+                base_tag: "latest".into(),
+                base_tag_version: if base { latest } else { None },
+                base_tag_digest: None,
+                status,
+                note: None,
+                error: None,
+            },
+        )
+    }
+
+    fn config(auto_update: bool) -> ImageConfig {
+        ImageConfig {
+            image: "reg.lan/app".into(),
+            regex: None,
+            base_tag: "latest".into(),
+            auto_update,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: 1,
+            registry: None,
+            grace_seconds: 1,
+            health_timeout_seconds: 1,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn an_update_is_never_a_downgrade(
+            rows in proptest::collection::vec(row(), 0..4),
+            auto in any::<bool>(),
+            explicit in any::<bool>(),
+            allow_downgrade in any::<bool>(),
+        ) {
+            let (moves, _) = plan_moves(&rows, &[config(auto)], explicit, allow_downgrade);
+            for mv in &moves {
+                if let (Some(from), Some(to)) = (&mv.from_version, &mv.to_version) {
+                    let older = select::direction(from, to) == Direction::Older;
+                    prop_assert!(
+                        !older || (explicit && allow_downgrade),
+                        "downgrade {from} -> {to} planned (explicit {explicit}, allow {allow_downgrade})"
+                    );
+                }
+            }
         }
     }
 }

@@ -310,3 +310,56 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Tags shaped like real ones (digits, separators, pre-release words, leading zeros)
+    /// plus arbitrary text, so both the interesting and the hostile cases are covered.
+    fn tag() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "v?0?[0-9]{1,3}(\\.[0-9]{1,3}){0,3}([-._]?(rc|RC|alpha|beta|dev|pre|preview|snapshot|ls|r|predator|devel)[0-9]{0,2})?",
+            "[0-9a-z._-]{0,10}",
+            ".{0,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn consistent_with_equality(a in tag(), b in tag()) {
+            prop_assert_eq!(compare(&a, &b) == Ordering::Equal, a == b);
+            prop_assert_eq!(compare(&a, &a), Ordering::Equal);
+        }
+
+        #[test]
+        fn antisymmetric(a in tag(), b in tag()) {
+            prop_assert_eq!(compare(&a, &b), compare(&b, &a).reverse());
+        }
+
+        #[test]
+        fn transitive(a in tag(), b in tag(), c in tag()) {
+            let mut v = [a, b, c];
+            v.sort_by(|x, y| compare(x, y));
+            prop_assert_ne!(compare(&v[0], &v[1]), Ordering::Greater);
+            prop_assert_ne!(compare(&v[1], &v[2]), Ordering::Greater);
+            prop_assert_ne!(compare(&v[0], &v[2]), Ordering::Greater, "{:?}", v);
+        }
+
+        #[test]
+        fn total_order_sorts_identically_from_any_permutation(mut tags in proptest::collection::vec(tag(), 0..12)) {
+            let mut sorted = tags.clone();
+            sorted.sort_by(|x, y| compare(x, y));
+            tags.reverse();
+            tags.sort_by(|x, y| compare(x, y));
+            prop_assert_eq!(&tags, &sorted);
+            for pair in sorted.windows(2) {
+                prop_assert_ne!(compare(&pair[0], &pair[1]), Ordering::Greater, "{:?}", pair);
+            }
+        }
+    }
+}

@@ -281,6 +281,11 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
     // The dependent follows the new network namespace and runs.
     let dep = dependent.inspect();
     assert_eq!(dep["State"]["Running"], true, "dependent: {}", dep["State"]);
+    assert_eq!(
+        netns(&dep),
+        netns(&after),
+        "the dependent shares the new network namespace"
+    );
     let mode = dep["HostConfig"]["NetworkMode"].as_str().unwrap();
     let new_id = after["Id"].as_str().unwrap();
     assert!(
@@ -509,68 +514,153 @@ fn app_registry_delete(image: &Image, pushed: &Pushed) {
         .delete_manifest(image.repository(), &pushed.digest);
 }
 
-/// Kill dum with SIGKILL at every journaled step; the next run must converge to one
-/// running container with the original name, its settings and its data.
+/// Kill dum with SIGKILL at every journaled step (all of `dum::fault::POINTS`, including
+/// `rolling-back`, reached with a new version that exits), in two scenarios:
+/// "plain" (env, label, anonymous volume) and "wired" (plus a named volume, a network
+/// alias and a `--network container:` dependent). The next run must converge to one
+/// running container with the original name, settings and volume data.
+///
+/// Figures: 9 points × 2 scenarios = 18 real SIGKILLs, each followed by a converging run.
 #[test]
 fn killed_at_every_step_the_next_run_converges() {
     let app = app("crash");
-    // Every point of the transaction but the rollback path (a working v2 never rolls back).
-    let points = dum::fault::POINTS.iter().filter(|p| **p != "rolling-back");
-    let dum = Dum::new().config_json(config(&app, json!({})));
-    for &point in points {
-        let c = Container::run(
-            &format!("crash-{point}"),
-            &app.v1.reference,
-            &["-e", "USER_SET=1", "-l", "keep=me"],
-        );
-        exec(c.name(), "echo survived > /data/file");
-        let killed = dum
-            .command(&["update", c.name()])
-            .env("DUM_FAULT", point)
-            .output()
-            .unwrap();
-        assert_eq!(
-            killed.status.signal(),
-            Some(9),
-            "{point}: dum should die by SIGKILL: {}",
-            String::from_utf8_lossy(&killed.stderr)
-        );
-        // Any command converges; check is read-only otherwise.
-        let next = dum.run(&["check", c.name()]);
-        assert!(next.code == 0 || next.code == 100, "{point}: {next:?}");
-        let names = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name={}", c.name()),
-            "--format",
-            "{{.Names}} {{.State}}",
-        ]);
-        assert_eq!(
-            names.trim(),
-            format!("{} running", c.name()),
-            "{point}: exactly one container, running"
-        );
-        let now = c.inspect();
-        assert!(env_of(&now).contains(&"USER_SET=1".to_string()), "{point}");
-        assert_eq!(now["Config"]["Labels"]["keep"], "me", "{point}");
-        assert_eq!(
-            exec(c.name(), "cat /data/file"),
-            "survived",
-            "{point}: volume data"
-        );
-        let image = now["Config"]["Image"].as_str().unwrap();
-        let expect_new = matches!(point, "verified" | "backup-removed");
-        let want = if expect_new {
-            app.image.reference("2.0.0")
-        } else {
-            app.v1.reference.clone()
-        };
-        assert_eq!(image, want, "{point}");
-        assert_eq!(
-            dum.state().unwrap()["journal"],
-            json!([]),
-            "{point}: journal converged"
-        );
+    let (broken, _) = broken_v2("crashrb", &[], &["sh", "-c", "echo boom; exit 3"]);
+    let good = Dum::new().config_json(config(&app, json!({})));
+    let failing = Dum::new().config_json(json!({"images": [{
+        "image": broken.name(), "regex": "^[0-9.]+$", "grace_seconds": 2
+    }]}));
+    let net = Network::create("crash-net");
+    let named = Volume::create("crash-named");
+    let mut converged = 0;
+    for scenario in ["plain", "wired"] {
+        for &point in dum::fault::POINTS {
+            let why = format!("{scenario}/{point}");
+            let rolling_back = point == "rolling-back";
+            let (dum, v1) = if rolling_back {
+                (&failing, broken.reference("1.0.0"))
+            } else {
+                (&good, app.v1.reference.clone())
+            };
+            let mut args = vec!["-e", "USER_SET=1", "-l", "keep=me"];
+            let volume_arg = format!("{}:/named", named.name());
+            if scenario == "wired" {
+                args.extend([
+                    "-v",
+                    &volume_arg,
+                    "--network",
+                    net.name(),
+                    "--network-alias",
+                    "web",
+                ]);
+            }
+            let c = Container::run(&format!("crash-{scenario}-{point}"), &v1, &args);
+            exec(c.name(), "echo survived > /data/file");
+            let dependent = (scenario == "wired").then(|| {
+                exec(c.name(), "echo named > /named/file");
+                Container::run_cmd(
+                    &format!("crash-dep-{point}"),
+                    crate::harness::image::base(),
+                    &["--network", &format!("container:{}", c.name())],
+                    &[
+                        "sh",
+                        "-c",
+                        "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done",
+                    ],
+                )
+            });
+            let killed = dum
+                .command(&["update", c.name()])
+                .env("DUM_FAULT", point)
+                .output()
+                .unwrap();
+            assert_eq!(
+                killed.status.signal(),
+                Some(9),
+                "{why}: dum should die by SIGKILL: {}",
+                String::from_utf8_lossy(&killed.stderr)
+            );
+            // Any command converges; check is read-only otherwise.
+            let next = dum.run(&["check", c.name()]);
+            assert!(next.code == 0 || next.code == 100, "{why}: {next:?}");
+            let names = docker(&[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("name={}", c.name()),
+                "--format",
+                "{{.Names}} {{.State}}",
+            ]);
+            assert_eq!(
+                names.trim(),
+                format!("{} running", c.name()),
+                "{why}: exactly one container, running"
+            );
+            let now = c.inspect();
+            assert!(env_of(&now).contains(&"USER_SET=1".to_string()), "{why}");
+            assert_eq!(now["Config"]["Labels"]["keep"], "me", "{why}");
+            assert_eq!(
+                exec(c.name(), "cat /data/file"),
+                "survived",
+                "{why}: volume data"
+            );
+            let image = now["Config"]["Image"].as_str().unwrap();
+            let expect_new = matches!(point, "verified" | "backup-removed");
+            let want = if expect_new {
+                app.image.reference("2.0.0")
+            } else {
+                v1.clone()
+            };
+            assert_eq!(image, want, "{why}");
+            assert_eq!(
+                dum.state().unwrap()["journal"],
+                json!([]),
+                "{why}: journal converged"
+            );
+            if scenario == "wired" {
+                assert_eq!(
+                    exec(c.name(), "cat /named/file"),
+                    "named",
+                    "{why}: named volume"
+                );
+                let aliases = &now["NetworkSettings"]["Networks"][net.name()]["Aliases"];
+                assert!(
+                    aliases
+                        .as_array()
+                        .is_some_and(|a| a.contains(&json!("web"))),
+                    "{why}: alias kept: {aliases}"
+                );
+                let dep = dependent.as_ref().unwrap().inspect();
+                let mode = dep["HostConfig"]["NetworkMode"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                let follows = mode == format!("container:{}", now["Id"].as_str().unwrap())
+                    || mode == format!("container:{}", c.name());
+                assert!(
+                    follows,
+                    "{why}: the dependent follows the current container: {mode}"
+                );
+                assert_eq!(dep["State"]["Running"], true, "{why}: dependent runs");
+                // Not only configured to: it really shares the live network namespace.
+                assert_eq!(
+                    netns(&dep),
+                    netns(&now),
+                    "{why}: dependent shares the network namespace"
+                );
+            }
+            converged += 1;
+            drop(dependent);
+        }
     }
+    eprintln!("crash consistency: {converged} of 18 converged");
+    assert_eq!(converged, 2 * dum::fault::POINTS.len());
+}
+
+/// The network namespace of a running container, as the kernel names it.
+fn netns(inspect: &Value) -> String {
+    let pid = inspect["State"]["Pid"].as_u64().unwrap();
+    std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .display()
+        .to_string()
 }

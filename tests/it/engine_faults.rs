@@ -1,0 +1,235 @@
+//! Engine faults: no engine at `DOCKER_HOST`, and `tests/fixtures/engine_fault_proxy.py`
+//! between dum and the real engine answering 500 to one pull, create, start, rename or
+//! network connect, or cutting a pull's answer stream midway.
+//!
+//! Figures: 3 unreachable-engine cases + 6 injected faults (pull, pullcut, create, start,
+//! rename, connect), each on one container with a user env, a label, a named volume and
+//! two networks. Each must end with the container running one version with its settings,
+//! exit 1 naming the engine's message, and the journal empty after the next run.
+//!
+//! Not tested: restarting dockerd during an update. The engine is shared by every test
+//! (and other people's tests) on the machine; restarting it would kill their containers.
+
+use crate::harness::{
+    Container, Dum, Image, Network, Pushed, Volume, Watched, docker, fixture, registry, temp_dir,
+};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The engine proxy; killed on drop.
+struct EngineProxy {
+    socket: PathBuf,
+    log: PathBuf,
+    _process: Watched,
+    _dir: tempfile::TempDir,
+}
+
+impl EngineProxy {
+    fn start(fault: &str) -> EngineProxy {
+        let dir = temp_dir("dum-test-engineproxy-");
+        let socket = dir.path().join("docker.sock");
+        let log = dir.path().join("requests.log");
+        let mut cmd = Command::new("python3");
+        cmd.arg(fixture("engine_fault_proxy.py"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--fault")
+            .arg(fault)
+            .arg("--log")
+            .arg(&log);
+        let mut process = Watched::spawn(cmd, &dir.path().join("proxy.out"), None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(
+                process.exited().is_none() && Instant::now() < deadline,
+                "engine proxy did not start: {}",
+                std::fs::read_to_string(dir.path().join("proxy.out")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        EngineProxy {
+            socket,
+            log,
+            _process: process,
+            _dir: dir,
+        }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn faults_injected(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.ends_with("-> FAULT"))
+            .count()
+    }
+}
+
+fn versions(hint: &str) -> (Image<'static>, Pushed) {
+    let image = Image::new(registry::anon(), hint).volume("/data");
+    let v1 = image.clone().version("1.0.0").build_and_push();
+    image
+        .clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
+    (image, v1)
+}
+
+fn config(image: &Image) -> Value {
+    json!({"images": [{
+        "image": image.name(), "regex": "^[0-9]+\\.[0-9]+\\.[0-9]+$",
+        "grace_seconds": 1, "health_timeout_seconds": 20
+    }]})
+}
+
+fn assert_running_with_settings(
+    c: &Container,
+    image: &str,
+    front: &Network,
+    back: &Network,
+    why: &str,
+) {
+    let now = c.inspect();
+    assert_eq!(now["State"]["Running"], true, "{why}: {}", now["State"]);
+    assert_eq!(now["Config"]["Image"], image, "{why}");
+    let env = now["Config"]["Env"].as_array().unwrap();
+    assert!(env.contains(&json!("USER_SET=1")), "{why}: {env:?}");
+    assert_eq!(now["Config"]["Labels"]["keep"], "me", "{why}");
+    let nets = now["NetworkSettings"]["Networks"].as_object().unwrap();
+    assert!(
+        nets.contains_key(front.name()) && nets.contains_key(back.name()),
+        "{why}: networks {:?}",
+        nets.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        docker(&["exec", c.name(), "cat", "/named/file"]).trim(),
+        "kept",
+        "{why}: volume data"
+    );
+    let others = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={}", c.name()),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(others.trim(), c.name(), "{why}: exactly one container");
+}
+
+#[test]
+fn an_engine_error_at_any_step_leaves_the_container_running_with_its_settings() {
+    let (image, v1) = versions("enginefault");
+    let front = Network::create("ef-front");
+    let back = Network::create("ef-back");
+    let named = Volume::create("ef-named");
+    let mut figures = Vec::new();
+    for fault in ["pull", "pullcut", "create", "start", "rename", "connect"] {
+        let c = Container::run(
+            &format!("ef-{fault}"),
+            &v1.reference,
+            &[
+                "-e",
+                "USER_SET=1",
+                "-l",
+                "keep=me",
+                "--network",
+                front.name(),
+                "-v",
+                &format!("{}:/named", named.name()),
+            ],
+        );
+        docker(&["network", "connect", back.name(), c.name()]);
+        docker(&["exec", c.name(), "sh", "-c", "echo kept > /named/file"]);
+        // The pull must really happen through the proxy each round.
+        crate::harness::image::delete_local(&image.reference("2.0.0"));
+        let proxy = EngineProxy::start(fault);
+        let dum = Dum::new()
+            .config_json(config(&image))
+            .env("DOCKER_HOST", &proxy.docker_host());
+        let out = dum.run(&["update", c.name()]);
+        out.assert_code(1);
+        assert_eq!(
+            proxy.faults_injected(),
+            1,
+            "{fault}: the fault was hit\n{out:?}"
+        );
+        if fault != "pullcut" {
+            let all = format!("{}{}", out.stdout, out.stderr);
+            assert!(
+                all.contains("fault injected"),
+                "{fault}: engine message shown\n{out:?}"
+            );
+        }
+        assert_running_with_settings(&c, &v1.reference, &front, &back, fault);
+        // The next run (the real engine) converges: empty journal, and it can update.
+        real(&dum, &["check", c.name()]).assert_code(100);
+        assert_eq!(
+            dum.state().unwrap()["journal"],
+            json!([]),
+            "{fault}: journal converged"
+        );
+        real(&dum, &["update", c.name()]).assert_code(101);
+        assert_running_with_settings(&c, &image.reference("2.0.0"), &front, &back, fault);
+        figures.push(fault);
+        drop(c);
+    }
+    eprintln!("engine faults survived: {figures:?}");
+}
+
+/// Runs dum against the real engine socket (overriding the proxy's DOCKER_HOST).
+fn real(dum: &Dum, args: &[&str]) -> crate::harness::Output {
+    let out = dum
+        .command(args)
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .output()
+        .unwrap();
+    crate::harness::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn an_unreachable_engine_is_one_clear_line_and_touches_nothing() {
+    let dir = temp_dir("dum-test-noengine-");
+    let regular = dir.path().join("regular-file");
+    std::fs::write(&regular, "not a socket").unwrap();
+    let dead = dir.path().join("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    let cases: [(&str, PathBuf, &str); 3] = [
+        (
+            "missing",
+            PathBuf::from("/nonexistent/docker.sock"),
+            "no Docker engine socket",
+        ),
+        ("regular file", regular, "regular-file"),
+        ("nobody listening", dead, "dead.sock"),
+    ];
+    for (what, path, needle) in cases {
+        let dum = Dum::new()
+            .config_json(json!({"images": [{"image": "127.0.0.1:1/x/y"}]}))
+            .env("DOCKER_HOST", &format!("unix://{}", path.display()));
+        let out = dum.run(&["update"]);
+        out.assert_code(1);
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{what}: no error naming {needle:?}\n{out:?}"));
+        assert!(line.len() < 400, "{what}: one readable line: {line}");
+        // Nothing was half-written: no state at all, or a valid one.
+        assert!(
+            !Path::new(&dum.state_path()).exists() || dum.state().is_some(),
+            "{what}"
+        );
+    }
+}
