@@ -294,6 +294,7 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
         &containers,
         &images,
         settings.resolution,
+        settings.jobs,
     )
     .map_err(Failure::runtime)?;
     if !settings.dry_run {
@@ -643,6 +644,7 @@ fn update(
         &containers,
         &images,
         check::Resolution::Probe,
+        settings.jobs,
     )
     .map_err(Failure::runtime)?;
     let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);

@@ -5,7 +5,6 @@
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
@@ -471,8 +470,24 @@ pub fn check_image(
             )];
         }
     };
-    let containers = match containers_for(engine, all, &reference, config) {
-        Ok(c) => c,
+    // The engine's answers and the registry's do not depend on each other: ask both
+    // at once, so the engine's latency hides behind the registry's round trips.
+    let (found, remote) = rayon::join(
+        || {
+            containers_for(engine, all, &reference, config).map(|containers| {
+                containers
+                    .into_iter()
+                    .map(|c| {
+                        let l = local(engine, &c, &reference, config);
+                        (c, l)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        },
+        || remote(registry, &query, config, resolution),
+    );
+    let found = match found {
+        Ok(f) => f,
         Err(e) => {
             return vec![ImageReport::failed(
                 &config.image,
@@ -482,13 +497,13 @@ pub fn check_image(
             )];
         }
     };
-    let remote = match remote(registry, &query, config, resolution) {
+    let mut remote = match remote {
         Ok(r) => r,
         Err(e) => {
-            let names: Vec<Option<String>> = if containers.is_empty() {
+            let names: Vec<Option<String>> = if found.is_empty() {
                 vec![config.container_name.clone()]
             } else {
-                containers.iter().map(|c| Some(c.name.clone())).collect()
+                found.iter().map(|(c, _)| Some(c.name.clone())).collect()
             };
             return names
                 .into_iter()
@@ -496,85 +511,74 @@ pub fn check_image(
                 .collect();
         }
     };
-    let remote = Mutex::new(remote);
-    let base_note = |remote: &Remote| -> Option<String> {
-        match (&remote.base_digest, &remote.base_version, remote.newest()) {
-            (None, _, _) if config.regex.is_some() => {
-                Some(format!("base tag {} does not exist", config.base_tag))
-            }
-            (Some(_), None, Some(_)) => Some(format!("{} matches no version tag", config.base_tag)),
-            (Some(_), Some(v), Some(n)) if v != n => {
-                Some(format!("{} = {v}, behind the newest {n}", config.base_tag))
-            }
-            _ => None,
+    let base_note = match (&remote.base_digest, &remote.base_version, remote.newest()) {
+        (None, _, _) if config.regex.is_some() => {
+            Some(format!("base tag {} does not exist", config.base_tag))
         }
-    };
-    let row = |container: Option<&ContainerInspect>| -> ImageReport {
-        let Ok(mut remote) = remote.lock() else {
-            return ImageReport::failed(
-                &config.image,
-                &config.base_tag,
-                None,
-                &anyhow!("internal lock poisoned"),
-            );
-        };
-        let mut report = ImageReport {
-            image: config.image.clone(),
-            container: container
-                .map(|c| c.name.clone())
-                .or_else(|| config.container_name.clone()),
-            current_version: None,
-            current_digest: None,
-            latest_version: remote.newest().map(str::to_string),
-            latest_digest: remote
-                .newest()
-                .and_then(|n| remote.digests.get(n).cloned())
-                .or_else(|| {
-                    if config.regex.is_none() {
-                        remote.base_digest.clone()
-                    } else {
-                        None
-                    }
-                }),
-            base_tag: config.base_tag.clone(),
-            base_tag_version: remote.base_version.clone(),
-            base_tag_digest: remote.base_digest.clone(),
-            status: Status::NotRunning,
-            note: base_note(&remote),
-            error: None,
-        };
-        let Some(container) = container else {
-            report.note = Some(match &config.container_name {
-                Some(name) => format!("no container named {name}"),
-                None => format!("no container uses {}", reference.name()),
-            });
-            return report;
-        };
-        let outcome = local(engine, container, &reference, config).and_then(|mut l| {
-            let decided = decide(registry, &query, config, &mut remote, &mut l);
-            decided.map(|d| (l, d))
-        });
-        match outcome {
-            Ok((l, (status, note))) => {
-                report.current_version = l.version;
-                report.current_digest = l.digests.first().cloned();
-                report.status = status;
-                report.note = note.or(report.note);
-            }
-            Err(e) => {
-                report.status = Status::Failed;
-                report.error = Some(format!("container {}: {e:#}", container.name));
-            }
+        (Some(_), None, Some(_)) => Some(format!("{} matches no version tag", config.base_tag)),
+        (Some(_), Some(v), Some(n)) if v != n => {
+            Some(format!("{} = {v}, behind the newest {n}", config.base_tag))
         }
-        report
+        _ => None,
     };
-    if containers.is_empty() {
-        return vec![row(None)];
+    let template = ImageReport {
+        image: config.image.clone(),
+        container: config.container_name.clone(),
+        current_version: None,
+        current_digest: None,
+        latest_version: remote.newest().map(str::to_string),
+        latest_digest: match remote.newest() {
+            Some(n) => remote.digests.get(n).cloned(),
+            // Digest tracking: the base tag is what "latest" means.
+            None => remote.base_digest.clone(),
+        },
+        base_tag: config.base_tag.clone(),
+        base_tag_version: remote.base_version.clone(),
+        base_tag_digest: remote.base_digest.clone(),
+        status: Status::NotRunning,
+        note: base_note,
+        error: None,
+    };
+    if found.is_empty() {
+        let note = match &config.container_name {
+            Some(name) => format!("no container named {name}"),
+            None => format!("no container uses {}", reference.name()),
+        };
+        return vec![ImageReport {
+            note: Some(note),
+            ..template
+        }];
     }
-    containers.iter().map(|c| row(Some(c))).collect()
+    found
+        .into_iter()
+        .map(|(container, l)| {
+            let mut report = ImageReport {
+                container: Some(container.name.clone()),
+                ..template.clone()
+            };
+            let outcome = l.and_then(|mut l| {
+                decide(registry, &query, config, &mut remote, &mut l).map(|d| (l, d))
+            });
+            match outcome {
+                Ok((l, (status, note))) => {
+                    report.current_version = l.version;
+                    report.current_digest = l.digests.first().cloned();
+                    report.status = status;
+                    report.note = note.or(report.note);
+                }
+                Err(e) => {
+                    report.status = Status::Failed;
+                    report.error = Some(format!("container {}: {e:#}", container.name));
+                }
+            }
+            report
+        })
+        .collect()
 }
 
-/// Checks every image in parallel on a pool sized for network waits, not CPU count.
+/// Checks every image in parallel on a pool sized for network waits, not CPU count:
+/// at most `jobs` worker threads (an image uses two while its engine and registry
+/// halves overlap).
 /// `all` is the engine's container list, read once per run by the caller.
 pub fn check_all(
     engine: &dyn Engine,
@@ -582,9 +586,10 @@ pub fn check_all(
     all: &[ContainerSummary],
     images: &[ImageConfig],
     resolution: Resolution,
+    jobs: usize,
 ) -> Result<Vec<ImageReport>> {
     use rayon::prelude::*;
-    let threads = (images.len() * 2).clamp(1, 64);
+    let threads = (images.len() * 2).clamp(1, jobs.max(1));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("dum-check-{i}"))

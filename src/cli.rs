@@ -52,6 +52,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS")]
     wait: Option<u64>,
 
+    /// Worker threads for checking (they mostly wait on the network; fewer use less memory)
+    #[arg(long, global = true, env = "DUM_JOBS", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+
     /// Resolve base tags by asking every version tag's digest (benchmark baseline)
     #[arg(long, global = true, hide = true)]
     naive_resolution: bool,
@@ -265,6 +269,7 @@ impl Cli {
                 FormatArg::Json => Format::Json,
             },
             wait: self.wait.map(Duration::from_secs),
+            jobs: usize::from(self.jobs),
             resolution: if self.naive_resolution {
                 crate::check::Resolution::Naive
             } else {

@@ -115,6 +115,8 @@ pub struct Settings {
     pub format: Format,
     /// How long to wait for another run's lock; `None` = fail at once.
     pub wait: Option<Duration>,
+    /// Worker threads for checking.
+    pub jobs: usize,
     /// Base-tag resolution strategy (the naive one exists for benchmarks).
     pub resolution: crate::check::Resolution,
 }

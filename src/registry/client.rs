@@ -120,14 +120,19 @@ impl RegistryClient {
             .max_idle_connections_per_host(64)
             // ureq's 128 KiB default buffers per connection would dominate memory with
             // dozens of parallel connections; bodies are streamed anyway.
-            .input_buffer_size(32 * 1024)
-            .output_buffer_size(8 * 1024);
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(4 * 1024);
         let dir = self.options.certs_dir.join(host);
         let tls = tls_config(&dir, skip_verify)?;
         if let Some(tls) = tls {
             builder = builder.tls_config(tls);
         }
-        Ok(builder.build().new_agent())
+        let connector = ureq::unversioned::transport::DefaultConnector::new();
+        Ok(Agent::with_parts(
+            builder.build(),
+            connector,
+            super::resolver::CachingResolver::default(),
+        ))
     }
 
     /// The host's agent, base URL and challenge, pinging it once per run.
