@@ -1,5 +1,5 @@
-//! The HTTP side of the registry: one pooled ureq agent per registry host, the `/v2/`
-//! ping and its challenge, token and Basic auth, retries, size limits.
+//! The HTTP side of the registry: one pooled ureq agent per registry host, the auth
+//! challenge learnt from the first 401, token and Basic auth, retries, size limits.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -58,12 +58,42 @@ impl Default for ClientOptions {
     }
 }
 
-/// What the `/v2/` ping taught about a host.
+/// How to reach a host, and the auth challenge it announced (learnt from the first
+/// 401, so anonymous registries cost no extra round trip).
 struct Host {
     agent: Agent,
     /// `scheme://host[:port]`.
     base: String,
-    challenge: Option<Challenge>,
+    challenge: std::sync::RwLock<Option<Challenge>>,
+}
+
+impl Host {
+    fn new(agent: Agent, base: String, challenge: Option<Challenge>) -> Host {
+        Host {
+            agent,
+            base,
+            challenge: std::sync::RwLock::new(challenge),
+        }
+    }
+
+    fn challenge(&self) -> Option<Challenge> {
+        self.challenge.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Records the challenge of a 401; true when it differs from the known one.
+    fn learn(&self, header: &str) -> bool {
+        let challenges = auth::parse_challenges(header);
+        let Some(found) = auth::preferred(&challenges) else {
+            return false;
+        };
+        match self.challenge.write() {
+            Ok(mut known) if known.as_ref() != Some(found) => {
+                *known = Some(found.clone());
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A registry client shared by all images of a run (it is `Sync`; rayon workers share it).
@@ -135,7 +165,9 @@ impl RegistryClient {
         ))
     }
 
-    /// The host's agent, base URL and challenge, pinging it once per run.
+    /// The host's agent and base URL, decided once per run. HTTPS registries and
+    /// loopback ones (plain HTTP, as Docker allows) need no probe; a registry listed in
+    /// `insecure_registries` is pinged once to learn whether it speaks HTTP or HTTPS.
     fn host(&self, host: &str) -> Result<Arc<Host>> {
         let cell = {
             let mut hosts = self
@@ -144,68 +176,39 @@ impl RegistryClient {
                 .map_err(|_| anyhow!("registry client lock poisoned"))?;
             hosts.entry(host.to_string()).or_default().clone()
         };
-        cell.get_or_init(|| self.ping(host).map(Arc::new).map_err(|e| format!("{e:#}")))
-            .clone()
-            .map_err(|e| anyhow!(e))
+        cell.get_or_init(|| {
+            let found = if auth::is_loopback_host(host) {
+                self.agent(host, false)
+                    .map(|a| Host::new(a, format!("http://{host}"), None))
+            } else if self.is_insecure(host) {
+                self.ping(host)
+            } else {
+                self.agent(host, false)
+                    .map(|a| Host::new(a, format!("https://{host}"), None))
+            };
+            found.map(Arc::new).map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
     }
 
+    /// Probes an insecure registry: plain HTTP first, HTTPS without verification when
+    /// it turns out to speak only that.
     fn ping(&self, host: &str) -> Result<Host> {
-        let insecure = self.is_insecure(host);
-        if insecure {
-            let agent = self.agent(host, false)?;
-            let base = format!("http://{host}");
-            match self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL) {
-                Ok(answer) if !speaks_tls_only(&answer) => {
-                    return self.finish_ping(host, agent, base, answer);
-                }
-                Ok(_) => log::debug!("{host} speaks HTTPS only"),
-                // Nothing listening, or no such host: HTTPS would fail the same way.
-                Err(e) if unreachable(&e) => {
-                    return Err(e.context(format!("cannot reach the registry {host}")));
-                }
-                Err(e) => log::debug!("plain HTTP to {host} failed ({e:#}); trying HTTPS"),
-            }
-            if !auth::is_loopback_host(host) {
-                log::warn!("{host} is in insecure_registries: TLS certificates are not verified");
-            }
-            let agent = self.agent(host, true)?;
-            let base = format!("https://{host}");
-            let answer = self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL)?;
-            return self.finish_ping(host, agent, base, answer);
-        }
         let agent = self.agent(host, false)?;
-        let base = format!("https://{host}");
-        let answer = self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL)?;
-        self.finish_ping(host, agent, base, answer)
-    }
-
-    fn finish_ping(&self, host: &str, agent: Agent, base: String, answer: Answer) -> Result<Host> {
-        match answer.status {
-            200..=299 => Ok(Host {
-                agent,
-                base,
-                challenge: None,
-            }),
-            401 => {
-                let header = answer.www_authenticate.unwrap_or_default();
-                let challenges = auth::parse_challenges(&header);
-                match auth::preferred(&challenges) {
-                    Some(c) => Ok(Host {
-                        agent,
-                        base,
-                        challenge: Some(c.clone()),
-                    }),
-                    None => bail!(
-                        "{base}/v2/ answered 401 without a usable WWW-Authenticate challenge ({header:?}): is {host} a registry?"
-                    ),
-                }
+        let base = format!("http://{host}");
+        match self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL) {
+            Ok(answer) if !speaks_tls_only(&answer) => return Ok(Host::new(agent, base, None)),
+            Ok(_) => log::debug!("{host} speaks HTTPS only"),
+            // Nothing listening, or no such host: HTTPS would fail the same way.
+            Err(e) if unreachable(&e) => {
+                return Err(e.context(format!("cannot reach the registry {host}")));
             }
-            404 => bail!("{base}/v2/ answered 404: {host} does not serve the registry API"),
-            status => bail!(
-                "{base}/v2/ answered HTTP {status}{}",
-                manifest::html_hint(&answer.body)
-            ),
+            Err(e) => log::debug!("plain HTTP to {host} failed ({e:#}); trying HTTPS"),
         }
+        log::warn!("{host} is in insecure_registries: TLS certificates are not verified");
+        let agent = self.agent(host, true)?;
+        Ok(Host::new(agent, format!("https://{host}"), None))
     }
 
     /// Credentials for an image's registry, from Docker's config, looked up once per host.
@@ -253,7 +256,7 @@ impl RegistryClient {
         host: &Host,
         refresh: bool,
     ) -> Result<Option<String>> {
-        match &host.challenge {
+        match &host.challenge() {
             None => Ok(None),
             Some(Challenge::Basic { .. }) => match self.credentials(image)? {
                 Some(Credentials::Basic { username, password }) => {
@@ -374,7 +377,7 @@ impl RegistryClient {
             format!("{}{url_path}", host.base)
         };
         let mut authorization = self.authorization(image, &host, false)?;
-        let mut refreshed = false;
+        let mut retried = 0;
         loop {
             let answer = self.with_retries(
                 &host.agent,
@@ -384,14 +387,24 @@ impl RegistryClient {
                 authorization.as_deref(),
                 limit,
             )?;
-            if answer.status == 401
-                && !refreshed
-                && matches!(host.challenge, Some(Challenge::Bearer { .. }))
-            {
-                // A token can expire during a long run: fetch a fresh one once.
-                refreshed = true;
-                authorization = self.authorization(image, &host, true)?;
-                continue;
+            if answer.status == 400 && speaks_tls_only(&answer) {
+                bail!(
+                    "{} speaks HTTPS only: list it in insecure_registries so dum uses HTTPS without verifying its certificate",
+                    image.registry
+                );
+            }
+            // A 401 announces the challenge (first contact) or says a token expired
+            // during a long run: learn it, authenticate, try again (twice at most).
+            if answer.status == 401 && retried < 2 {
+                let header = answer.www_authenticate.as_deref().unwrap_or("");
+                let changed = host.learn(header);
+                if host.challenge().is_some() {
+                    retried += 1;
+                    // A rejected token is fetched anew; a first attempt uses the cache.
+                    let refresh = authorization.is_some() && !changed;
+                    authorization = self.authorization(image, &host, refresh)?;
+                    continue;
+                }
             }
             return Ok(answer);
         }
