@@ -88,6 +88,34 @@ fn config(image: &Image) -> Value {
     }]})
 }
 
+/// A container on `v1` with a user env and label, two networks and a named volume
+/// holding a file: what [`assert_running_with_settings`] checks afterwards.
+fn wired_container(
+    hint: &str,
+    v1: &Pushed,
+    front: &Network,
+    back: &Network,
+    named: &Volume,
+) -> Container {
+    let c = Container::run(
+        hint,
+        &v1.reference,
+        &[
+            "-e",
+            "USER_SET=1",
+            "-l",
+            "keep=me",
+            "--network",
+            front.name(),
+            "-v",
+            &format!("{}:/named", named.name()),
+        ],
+    );
+    docker(&["network", "connect", back.name(), c.name()]);
+    docker(&["exec", c.name(), "sh", "-c", "echo kept > /named/file"]);
+    c
+}
+
 fn assert_running_with_settings(
     c: &Container,
     image: &str,
@@ -131,22 +159,7 @@ fn an_engine_error_at_any_step_leaves_the_container_running_with_its_settings() 
     let named = Volume::create("ef-named");
     let mut figures = Vec::new();
     for fault in ["pull", "pullcut", "create", "start", "rename", "connect"] {
-        let c = Container::run(
-            &format!("ef-{fault}"),
-            &v1.reference,
-            &[
-                "-e",
-                "USER_SET=1",
-                "-l",
-                "keep=me",
-                "--network",
-                front.name(),
-                "-v",
-                &format!("{}:/named", named.name()),
-            ],
-        );
-        docker(&["network", "connect", back.name(), c.name()]);
-        docker(&["exec", c.name(), "sh", "-c", "echo kept > /named/file"]);
+        let c = wired_container(&format!("ef-{fault}"), &v1, &front, &back, &named);
         // The pull must really happen through the proxy each round.
         crate::harness::image::delete_local(&image.reference("2.0.0"));
         let proxy = EngineProxy::start(fault);
@@ -283,22 +296,7 @@ fn an_engine_restart_during_an_update_converges() {
     let front = Network::create("er-front");
     let back = Network::create("er-back");
     let named = Volume::create("er-named");
-    let c = Container::run(
-        "enginerestart",
-        &v1.reference,
-        &[
-            "-e",
-            "USER_SET=1",
-            "-l",
-            "keep=me",
-            "--network",
-            front.name(),
-            "-v",
-            &format!("{}:/named", named.name()),
-        ],
-    );
-    docker(&["network", "connect", back.name(), c.name()]);
-    docker(&["exec", c.name(), "sh", "-c", "echo kept > /named/file"]);
+    let c = wired_container("enginerestart", &v1, &front, &back, &named);
     let dum = Dum::new().config_json(json!({"images": [{
         "image": image.name(), "regex": "^[0-9]+\\.[0-9]+\\.[0-9]+$",
         "grace_seconds": 8, "health_timeout_seconds": 20

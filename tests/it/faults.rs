@@ -10,7 +10,6 @@
 use crate::harness::{Container, Dum, Image, Pushed, Watched, fixture, registry, temp_dir};
 use serde_json::{Value, json};
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -62,30 +61,12 @@ impl FaultProxy {
             .arg("--port-file")
             .arg(&port_file);
         let mut process = Watched::spawn(cmd, &log, None);
-        let port = wait_for_port(&port_file, &mut process, &log);
+        let port = crate::harness::registry::wait_for_port_file(&port_file, &mut process, &log);
         FaultProxy {
             host: format!("127.0.0.1:{port}"),
             _process: process,
             _dir: dir,
         }
-    }
-}
-
-fn wait_for_port(port_file: &Path, process: &mut Watched, log: &Path) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(port) = fs::read_to_string(port_file)
-            .ok()
-            .and_then(|p| p.trim().parse().ok())
-        {
-            return port;
-        }
-        assert!(
-            process.exited().is_none() && Instant::now() < deadline,
-            "fault proxy did not start; log:\n{}",
-            fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -627,8 +627,9 @@ fn start_proxy(
     (host, process)
 }
 
-/// Waits for a helper to write its listening port into `port_file`.
-fn wait_for_port_file(port_file: &Path, process: &mut Watched, log: &Path) -> u16 {
+/// Waits for a helper to write its listening port into `port_file`; panics with the
+/// helper's log when it dies or takes over 30 s.
+pub fn wait_for_port_file(port_file: &Path, process: &mut Watched, log: &Path) -> u16 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(port) = fs::read_to_string(port_file)
