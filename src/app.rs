@@ -13,6 +13,7 @@ use crate::discover;
 use crate::docker::types::ContainerSummary;
 use crate::docker::{DockerClient, Engine};
 use crate::history::{self, ResultKind};
+use crate::inventory;
 use crate::journal;
 use crate::lock::{LockError, RunLock};
 use crate::notify;
@@ -263,9 +264,17 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
     let started = Instant::now();
     let config = load_config(settings)?;
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
-    let (_lock, containers) = lock_and_converge(settings, &engine)?;
+    let _lock = lock_and_converge(settings, &engine)?;
+    // The container list is needed up front only to resolve targets or to discover
+    // images; otherwise the check reads it while its registry requests are under way.
+    let containers = match &config {
+        Some(_) if targets.is_empty() => None,
+        _ => Some(engine.containers().map_err(Failure::runtime)?),
+    };
+    let listed = || inventory::with_references(&engine, containers.as_deref().unwrap_or(&[]));
     let selected = match &config {
-        Some(c) => Some(select_targets(c.images.clone(), targets, &containers)?),
+        Some(c) if targets.is_empty() => Some(c.images.clone()),
+        Some(c) => Some(select_targets(c.images.clone(), targets, &listed())?),
         None => None,
     };
     let notify_targets = config
@@ -279,7 +288,7 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
                 "no configuration at {}: checking every running container against its own tag (see `dum tags IMAGE` and config.example.json to write one)",
                 settings.config.path().display()
             );
-            let found = discover::images(&containers);
+            let found = discover::images(&listed());
             (
                 discover::select(found, targets).map_err(Failure::usage)?,
                 Vec::new(),
@@ -291,7 +300,7 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
     let rows = check::check_all(
         &engine,
         &registry,
-        &containers,
+        containers.as_deref(),
         &images,
         settings.resolution,
         settings.jobs,
@@ -350,18 +359,14 @@ fn verdict(rows: &[ImageReport]) -> Outcome {
     }
 }
 
-/// Takes the run lock and converges an interrupted transaction, then lists the
-/// containers. Targets are resolved after this (a container may carry its backup name
-/// until the journal is converged), so a usage error may leave the lock file behind:
-/// it holds nothing, and no state is written.
-fn lock_and_converge(
-    settings: &Settings,
-    engine: &dyn Engine,
-) -> Result<(Option<RunLock>, Vec<ContainerSummary>), Failure> {
+/// Takes the run lock and converges an interrupted transaction. Targets are resolved
+/// after this (a container may carry its backup name until the journal is converged),
+/// so a usage error may leave the lock file behind: it holds nothing, and no state is
+/// written.
+fn lock_and_converge(settings: &Settings, engine: &dyn Engine) -> Result<Option<RunLock>, Failure> {
     let lock = take_lock(settings)?;
     converge(settings, engine)?;
-    let containers = engine.containers().map_err(Failure::runtime)?;
-    Ok((lock, containers))
+    Ok(lock)
 }
 
 /// Finishes or undoes what an interrupted run left in the journal, before anything
@@ -625,10 +630,15 @@ fn update(
         )));
     }
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
-    let (_lock, containers) = lock_and_converge(settings, &engine)?;
+    let _lock = lock_and_converge(settings, &engine)?;
+    let containers = engine.containers().map_err(Failure::runtime)?;
     let explicit = !targets.is_empty();
     let images = if explicit {
-        select_targets(config.images.clone(), targets, &containers)?
+        select_targets(
+            config.images.clone(),
+            targets,
+            &inventory::with_references(&engine, &containers),
+        )?
     } else {
         config
             .images
@@ -641,7 +651,7 @@ fn update(
     let rows = check::check_all(
         &engine,
         &registry,
-        &containers,
+        Some(&containers),
         &images,
         check::Resolution::Probe,
         settings.jobs,

@@ -5,13 +5,17 @@
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
 
 use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
 
 use crate::config::ImageConfig;
 use crate::docker::Engine;
-use crate::docker::types::{ContainerInspect, ContainerSummary};
+use crate::docker::types::ContainerSummary;
+use crate::inventory::{Deployed, ImageNames, Inventory};
 use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::select::{self, Direction};
@@ -140,8 +144,97 @@ pub fn remote(
     config: &ImageConfig,
     resolution: Resolution,
 ) -> Result<Remote> {
+    if config.regex.is_none() || resolution == Resolution::Naive {
+        return remote_naive(registry, image, config);
+    }
+    // The base tag's digest does not depend on the tag list: ask both at once, so
+    // the common case costs two round trips (this, then the newest version's HEAD).
+    let (listed, base) = rayon::join(
+        || versions(registry, image, config),
+        || base_digest(registry, image, config),
+    );
+    resolve(registry, image, config, listed?, base?)
+}
+
+/// Version tags newest first, and the newest one's digest: the tag-list half of
+/// [`remote`]. The newest version's HEAD follows its tag list on the same worker, so
+/// it never waits behind other images' requests.
+pub fn versions(
+    registry: &dyn Registry,
+    image: &Reference,
+    config: &ImageConfig,
+) -> Result<Listed> {
     let Some(regex) = &config.regex else {
-        let base_digest = registry.digest(image, &config.base_tag)?;
+        return Ok(Listed::default());
+    };
+    let versions = version_tags(registry, image, config, regex)?;
+    let Some(newest) = versions.first() else {
+        return Ok(Listed::default());
+    };
+    // A base tag that is itself the newest version is HEADed by the other half.
+    let newest_digest = if *newest == config.base_tag {
+        None
+    } else {
+        registry.digest(image, newest)?
+    };
+    Ok(Listed {
+        versions,
+        newest_digest,
+    })
+}
+
+/// The repository's version tags, newest first; none at all is an error.
+fn version_tags(
+    registry: &dyn Registry,
+    image: &Reference,
+    config: &ImageConfig,
+    regex: &regex::Regex,
+) -> Result<Vec<String>> {
+    let scan = registry.tags_where(image, &|t| regex.is_match(t))?;
+    let versions: Vec<String> = select::version_tags(&scan.kept, regex)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if versions.is_empty() {
+        bail!(
+            "none of the {} tags of {} matches {} (see `dum tags {}`)",
+            scan.total,
+            image.name(),
+            regex.as_str(),
+            config.image
+        );
+    }
+    Ok(versions)
+}
+
+/// The base tag's digest (`None`: no such tag): the other half of [`remote`].
+pub fn base_digest(
+    registry: &dyn Registry,
+    image: &Reference,
+    config: &ImageConfig,
+) -> Result<Option<String>> {
+    registry.digest(image, &config.base_tag)
+}
+
+/// What the tag-list half of a check learnt.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    /// Version tags, newest first (empty when the image has no regex).
+    pub versions: Vec<String>,
+    /// The newest version's digest, when it was asked.
+    pub newest_digest: Option<String>,
+}
+
+/// Puts both halves together; older versions are probed only when the base tag is not
+/// the newest version.
+pub fn resolve(
+    registry: &dyn Registry,
+    image: &Reference,
+    config: &ImageConfig,
+    listed: Listed,
+    base_digest: Option<String>,
+) -> Result<Remote> {
+    if config.regex.is_none() {
         if base_digest.is_none() {
             bail!("tag {} of {} does not exist", config.base_tag, image.name());
         }
@@ -149,61 +242,16 @@ pub fn remote(
             base_digest,
             ..Remote::default()
         });
-    };
-    // The base tag's digest does not depend on the tag list: ask both at once, so
-    // the common case costs two round trips (this, then the newest version's HEAD).
-    let (tags, base_digest) = match resolution {
-        Resolution::Probe => {
-            let (tags, base) = rayon::join(
-                || registry.tags(image),
-                || registry.digest(image, &config.base_tag),
-            );
-            (tags?, Some(base?))
-        }
-        Resolution::Naive => (registry.tags(image)?, None),
-    };
-    let versions: Vec<String> = select::version_tags(&tags, regex)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    if versions.is_empty() {
-        bail!(
-            "none of the {} tags of {} matches {} (see `dum tags {}`)",
-            tags.len(),
-            image.name(),
-            regex.as_str(),
-            config.image
-        );
     }
     let mut remote = Remote {
-        versions,
+        versions: listed.versions,
+        base_digest,
         ..Remote::default()
     };
-    let Some(base_digest) = base_digest else {
-        // Naive: every version's digest, then look the base tag up among them.
-        let mut all: Vec<&str> = remote.versions.iter().map(String::as_str).collect();
-        all.push(config.base_tag.as_str());
-        for (tag, digest) in head_all(registry, image, &all)? {
-            if let Some(d) = digest {
-                remote.digests.insert(tag, d);
-            }
-        }
-        remote.base_digest = remote.digests.get(&config.base_tag).cloned();
-        remote.base_version = remote
-            .versions
-            .iter()
-            .find(|v| remote.digests.get(*v) == remote.base_digest.as_ref())
-            .cloned();
-        return Ok(remote);
-    };
-    remote.base_digest = base_digest;
     if let Some(d) = &remote.base_digest {
         remote.digests.insert(config.base_tag.clone(), d.clone());
     }
-    let newest = remote.versions[0].clone();
-    if !remote.digests.contains_key(&newest)
-        && let Some(d) = registry.digest(image, &newest)?
-    {
+    if let (Some(newest), Some(d)) = (remote.versions.first(), listed.newest_digest) {
         remote.digests.insert(newest.clone(), d);
     }
     if remote.versions.contains(&config.base_tag) {
@@ -215,6 +263,42 @@ pub fn remote(
         return Ok(remote);
     };
     remote.base_version = find_version(registry, image, &mut remote, &base_digest)?;
+    Ok(remote)
+}
+
+/// The baseline the benchmark compares against: every matching tag's digest, then the
+/// base tag looked up among them.
+fn remote_naive(
+    registry: &dyn Registry,
+    image: &Reference,
+    config: &ImageConfig,
+) -> Result<Remote> {
+    let Some(regex) = &config.regex else {
+        return resolve(
+            registry,
+            image,
+            config,
+            Listed::default(),
+            base_digest(registry, image, config)?,
+        );
+    };
+    let mut remote = Remote {
+        versions: version_tags(registry, image, config, regex)?,
+        ..Remote::default()
+    };
+    let mut all: Vec<&str> = remote.versions.iter().map(String::as_str).collect();
+    all.push(config.base_tag.as_str());
+    for (tag, digest) in head_all(registry, image, &all)? {
+        if let Some(d) = digest {
+            remote.digests.insert(tag, d);
+        }
+    }
+    remote.base_digest = remote.digests.get(&config.base_tag).cloned();
+    remote.base_version = remote
+        .versions
+        .iter()
+        .find(|v| remote.digests.get(*v) == remote.base_digest.as_ref())
+        .cloned();
     Ok(remote)
 }
 
@@ -280,33 +364,27 @@ pub struct Local {
     pub tag: String,
 }
 
-/// Reads what `container` runs: its tag, the local tags and registry digests of its image.
+/// What `container` runs, from the reference it was created with and the names its
+/// image is known by locally.
 pub fn local(
-    engine: &dyn Engine,
-    container: &ContainerInspect,
+    container: &Deployed,
+    names: &ImageNames,
     image: &Reference,
     config: &ImageConfig,
-) -> Result<Local> {
-    let created_as = Reference::parse(&container.config.image).ok();
+) -> Local {
+    let created_as = Reference::parse(&container.created_as).ok();
     let tag = created_as
         .as_ref()
         .map(|r| r.tag_or_latest().to_string())
         .unwrap_or_default();
     let mut local = Local {
-        running: container.state.running,
+        running: container.running,
         tag: tag.clone(),
         ..Local::default()
     };
-    let inspect = engine.inspect_image(&container.image_id)?.ok_or_else(|| {
-        anyhow!(
-            "the image of container {} ({}) is gone from the engine",
-            container.name,
-            container.image_id
-        )
-    })?;
     let same_repo =
         |r: &Reference| r.registry == image.registry && r.repository == image.repository;
-    for entry in &inspect.repo_digests {
+    for entry in &names.repo_digests {
         if let Ok(r) = Reference::parse(entry)
             && same_repo(&r)
             && let Some(d) = r.digest
@@ -319,7 +397,7 @@ pub fn local(
             local.version = Some(tag);
         } else {
             // dum tags what it pulls with the version, so the version is often a local tag.
-            let tags: Vec<String> = inspect
+            let tags: Vec<String> = names
                 .repo_tags
                 .iter()
                 .filter_map(|t| Reference::parse(t).ok())
@@ -331,7 +409,7 @@ pub fn local(
                 crate::version::max(tags.iter().map(String::as_str)).map(str::to_string);
         }
     }
-    Ok(local)
+    local
 }
 
 /// The verdict for one container given what the registry says.
@@ -424,91 +502,70 @@ fn local_matches(
     Ok(children.iter().any(|c| local.contains(&c.digest)))
 }
 
-/// The containers an image entry is about: the named one, else every container created
-/// from that repository.
-pub fn containers_for(
-    engine: &dyn Engine,
-    all: &[ContainerSummary],
-    image: &Reference,
+/// The registry half of one image's check; an unusable reference fails here too.
+fn remote_for(
+    registry: &dyn Registry,
     config: &ImageConfig,
-) -> Result<Vec<ContainerInspect>> {
-    if let Some(name) = &config.container_name {
-        return Ok(engine.inspect_container(name)?.into_iter().collect());
-    }
-    let mut found = Vec::new();
-    for summary in all {
-        let Ok(r) = Reference::parse(&summary.image) else {
-            continue;
-        };
-        if r.registry == image.registry
-            && r.repository == image.repository
-            && let Some(c) = engine.inspect_container(&summary.id)?
-        {
-            found.push(c);
-        }
-    }
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(found)
+    resolution: Resolution,
+) -> Result<(Reference, Reference, Remote)> {
+    let (reference, query) = config.references().map_err(|e| anyhow!(e))?;
+    let remote = remote(registry, &query, config, resolution)?;
+    Ok((reference, query, remote))
 }
 
 /// Checks one configured image: one report row per container (one row when none runs).
 pub fn check_image(
     engine: &dyn Engine,
     registry: &dyn Registry,
-    all: &[ContainerSummary],
+    inventory: &Inventory,
     config: &ImageConfig,
     resolution: Resolution,
 ) -> Vec<ImageReport> {
-    let (reference, query) = match config.references() {
-        Ok(r) => r,
-        Err(e) => {
-            return vec![ImageReport::failed(
-                &config.image,
-                &config.base_tag,
-                None,
-                &anyhow!(e),
-            )];
-        }
+    let remote = remote_for(registry, config, resolution);
+    report_image(engine, registry, Ok(inventory), config, remote)
+}
+
+/// The rows of one image from its registry half and the engine's inventory.
+fn report_image(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    inventory: Result<&Inventory, &anyhow::Error>,
+    config: &ImageConfig,
+    remote: Result<(Reference, Reference, Remote)>,
+) -> Vec<ImageReport> {
+    let failed = |container: Option<String>, e: &anyhow::Error| {
+        ImageReport::failed(&config.image, &config.base_tag, container, e)
     };
-    // The engine's answers and the registry's do not depend on each other: ask both
-    // at once, so the engine's latency hides behind the registry's round trips.
-    let (found, remote) = rayon::join(
-        || {
-            containers_for(engine, all, &reference, config).map(|containers| {
+    let reference = match config.references() {
+        Ok((reference, _)) => reference,
+        Err(e) => return vec![failed(config.container_name.clone(), &anyhow!(e))],
+    };
+    let found = match inventory.map_err(|e| anyhow!("{e:#}")).and_then(|inv| {
+        inv.containers_for(engine, &reference, config)
+            .map(|containers| {
                 containers
                     .into_iter()
                     .map(|c| {
-                        let l = local(engine, &c, &reference, config);
+                        let l = inv
+                            .image(engine, &c)
+                            .map(|names| local(&c, &names, &reference, config));
                         (c, l)
                     })
                     .collect::<Vec<_>>()
             })
-        },
-        || remote(registry, &query, config, resolution),
-    );
-    let found = match found {
+    }) {
         Ok(f) => f,
-        Err(e) => {
-            return vec![ImageReport::failed(
-                &config.image,
-                &config.base_tag,
-                config.container_name.clone(),
-                &e,
-            )];
-        }
+        Err(e) => return vec![failed(config.container_name.clone(), &e)],
     };
-    let mut remote = match remote {
-        Ok(r) => r,
+    let (query, mut remote) = match remote {
+        Ok((_, query, remote)) => (query, remote),
         Err(e) => {
             let names: Vec<Option<String>> = if found.is_empty() {
                 vec![config.container_name.clone()]
             } else {
                 found.iter().map(|(c, _)| Some(c.name.clone())).collect()
             };
-            return names
-                .into_iter()
-                .map(|n| ImageReport::failed(&config.image, &config.base_tag, n, &e))
-                .collect();
+            return names.into_iter().map(|n| failed(n, &e)).collect();
         }
     };
     let base_note = match (&remote.base_digest, &remote.base_version, remote.newest()) {
@@ -576,29 +633,110 @@ pub fn check_image(
         .collect()
 }
 
+/// Both registry halves of every image, and the engine's inventory, on `pool`: every
+/// tag list is queued before any base-tag HEAD, first in, first out. The tag lists gate
+/// the second round trip (the newest version's HEAD, which follows on the same worker),
+/// so when the registry is the bottleneck it answers those first and the base-tag HEADs
+/// fill its idle time.
+fn halves(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    all: Option<&[ContainerSummary]>,
+    images: &[ImageConfig],
+    pool: &rayon::ThreadPool,
+) -> (
+    Result<Inventory>,
+    Vec<Result<(Reference, Reference, Remote)>>,
+) {
+    let queries: Vec<Result<(Reference, Reference)>> = images
+        .iter()
+        .map(|c| c.references().map_err(|e| anyhow!(e)))
+        .collect();
+    let listed: Vec<OnceLock<Result<Listed>>> = images.iter().map(|_| OnceLock::new()).collect();
+    let bases: Vec<OnceLock<Result<Option<String>>>> =
+        images.iter().map(|_| OnceLock::new()).collect();
+    let inventory = OnceLock::new();
+    pool.scope_fifo(|s| {
+        s.spawn_fifo(|_| {
+            let _ = inventory.set(Inventory::read(engine, all));
+        });
+        for ((config, query), slot) in images.iter().zip(&queries).zip(&listed) {
+            if let Ok((_, query)) = query {
+                s.spawn_fifo(move |_| {
+                    let _ = slot.set(versions(registry, query, config));
+                });
+            }
+        }
+        for ((config, query), slot) in images.iter().zip(&queries).zip(&bases) {
+            if let Ok((_, query)) = query {
+                s.spawn_fifo(move |_| {
+                    let _ = slot.set(base_digest(registry, query, config));
+                });
+            }
+        }
+    });
+    let remotes = images
+        .par_iter()
+        .zip(queries)
+        .zip(listed.into_par_iter().zip(bases))
+        .map(|((config, query), (listed, base))| {
+            let (reference, query) = query?;
+            let missing = || anyhow!("internal error: {} was not checked", config.image);
+            let listed = listed.into_inner().ok_or_else(missing)??;
+            let base = base.into_inner().ok_or_else(missing)??;
+            let remote = resolve(registry, &query, config, listed, base)?;
+            Ok((reference, query, remote))
+        })
+        .collect();
+    let inventory = inventory
+        .into_inner()
+        .unwrap_or_else(|| Err(anyhow!("internal error: the engine was not read")));
+    (inventory, remotes)
+}
+
 /// Checks every image in parallel on a pool sized for network waits, not CPU count:
-/// at most `jobs` worker threads (an image uses two while its engine and registry
-/// halves overlap).
-/// `all` is the engine's container list, read once per run by the caller.
+/// at most `jobs` worker threads. Every image's registry requests start at once; the
+/// engine is read meanwhile, through its two list endpoints (see [`Inventory`]).
+/// `all` is the engine's container list when the caller already read it; otherwise it
+/// is read here, while the registry requests are under way.
 pub fn check_all(
     engine: &dyn Engine,
     registry: &dyn Registry,
-    all: &[ContainerSummary],
+    all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],
     resolution: Resolution,
     jobs: usize,
 ) -> Result<Vec<ImageReport>> {
-    use rayon::prelude::*;
-    let threads = (images.len() * 2).clamp(1, jobs.max(1));
+    // Two requests per image are in flight at once (tag list and base tag), plus the
+    // engine reader.
+    let threads = (images.len() * 2 + 1).clamp(1, jobs.max(1));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("dum-check-{i}"))
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
     let rows: Vec<Vec<ImageReport>> = pool.install(|| {
+        let remotes = if resolution == Resolution::Naive {
+            None
+        } else {
+            Some(halves(engine, registry, all, images, &pool))
+        };
+        let (inventory, remotes) = match remotes {
+            Some((inventory, remotes)) => (inventory, remotes),
+            None => rayon::join(
+                || Inventory::read(engine, all),
+                || {
+                    images
+                        .par_iter()
+                        .map(|c| remote_for(registry, c, resolution))
+                        .collect::<Vec<_>>()
+                },
+            ),
+        };
         images
             .par_iter()
-            .map(|c| check_image(engine, registry, all, c, resolution))
+            .zip(remotes)
+            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r))
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())
@@ -608,9 +746,8 @@ pub fn check_all(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::docker::types::{ImageInspect, ImageSummary};
+    use crate::docker::fake::FakeEngine;
     use crate::registry::manifest::IndexEntry;
-    use serde_json::{Value, json};
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -670,83 +807,25 @@ mod tests {
 
     /// One container `web` created as `created_as`, its image known by `repo_tags`
     /// and `repo_digests`.
-    struct FakeEngine {
-        container: Value,
-        image: Value,
+    fn engine(
+        created_as: &str,
+        running: bool,
+        repo_tags: &[&str],
+        repo_digests: &[&str],
+    ) -> FakeEngine {
+        FakeEngine::default()
+            .container("web", created_as, "sha256:img", running)
+            .image("sha256:img", repo_tags, repo_digests)
     }
 
-    impl FakeEngine {
-        fn new(
-            created_as: &str,
-            running: bool,
-            repo_tags: &[&str],
-            repo_digests: &[&str],
-        ) -> FakeEngine {
-            FakeEngine {
-                container: json!({"Id": "c1", "Name": "/web", "Image": "sha256:img",
-                    "Config": {"Image": created_as}, "State": {"Running": running, "Status": if running {"running"} else {"exited"}}}),
-                image: json!({"Id": "sha256:img", "RepoTags": repo_tags, "RepoDigests": repo_digests}),
-            }
-        }
-    }
-
-    impl Engine for FakeEngine {
-        fn containers(&self) -> Result<Vec<ContainerSummary>> {
-            Ok(vec![ContainerSummary {
-                id: "c1".into(),
-                names: vec!["/web".into()],
-                image: self.container["Config"]["Image"].as_str().unwrap().into(),
-                image_id: "sha256:img".into(),
-                state: "running".into(),
-                labels: None,
-            }])
-        }
-        fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>> {
-            Ok((name == "web" || name == "c1")
-                .then(|| ContainerInspect::from_value(self.container.clone()).unwrap()))
-        }
-        fn inspect_image(&self, _: &str) -> Result<Option<ImageInspect>> {
-            Ok(Some(ImageInspect::from_value(self.image.clone()).unwrap()))
-        }
-        fn images(&self) -> Result<Vec<ImageSummary>> {
-            Ok(Vec::new())
-        }
-        fn platform(&self) -> (String, String) {
-            ("linux".into(), "amd64".into())
-        }
-        fn api(&self) -> (u32, u32) {
-            (1, 41)
-        }
-        fn pull(&self, _: &str, _: &str, _: Option<&str>, _: &mut dyn FnMut(&str)) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn tag(&self, _: &str, _: &str, _: &str) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn create(&self, _: &str, _: &Value) -> Result<String> {
-            bail!("read-only fake")
-        }
-        fn connect(&self, _: &str, _: &str, _: &Value) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn start(&self, _: &str) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn stop(&self, _: &str, _: Option<i64>) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn rename(&self, _: &str, _: &str) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn remove_container(&self, _: &str) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn remove_image(&self, _: &str) -> Result<()> {
-            bail!("read-only fake")
-        }
-        fn logs_tail(&self, _: &str, _: u32) -> Result<String> {
-            Ok(String::new())
-        }
+    /// Checks `config` the way `check_all` does, with the engine's lists.
+    fn check_one(
+        engine: &FakeEngine,
+        registry: &FakeRegistry,
+        config: &ImageConfig,
+    ) -> Vec<ImageReport> {
+        let inventory = Inventory::read(engine, None).unwrap();
+        check_image(engine, registry, &inventory, config, Resolution::Probe)
     }
 
     fn config(regex: Option<&str>) -> ImageConfig {
@@ -946,15 +1025,9 @@ mod tests {
             );
             let running = case.name != "stopped container";
             let digests: Vec<&str> = case.repo_digests.iter().map(String::as_str).collect();
-            let engine = FakeEngine::new(case.created_as, running, &case.repo_tags, &digests);
-            let all = engine.containers().unwrap();
-            let rows = check_image(
-                &engine,
-                &registry,
-                &all,
-                &config(case.regex),
-                Resolution::Probe,
-            );
+            let engine = engine(case.created_as, running, &case.repo_tags, &digests);
+            let rows = check_one(&engine, &registry, &config(case.regex));
+            assert_eq!(engine.inspects(), 0, "{}: the lists suffice", case.name);
             assert_eq!(rows.len(), 1, "{}", case.name);
             let r = &rows[0];
             let (status, current, latest, base, max_heads) = case.want;
@@ -977,15 +1050,8 @@ mod tests {
             FakeRegistry::with(&[("1.0.0", &d(1)), ("2.0.0", &d(2)), ("latest", &d(2))]);
         registry.children.insert(d(2), vec![d(21), d(22)]);
         let platform = format!("r.io/app@{}", d(22));
-        let engine = FakeEngine::new(&platform, true, &[], &[&platform]);
-        let all = engine.containers().unwrap();
-        let rows = check_image(
-            &engine,
-            &registry,
-            &all,
-            &config(Some(SEMVER)),
-            Resolution::Probe,
-        );
+        let engine = engine(&platform, true, &[], &[&platform]);
+        let rows = check_one(&engine, &registry, &config(Some(SEMVER)));
         assert_eq!(rows[0].status, Status::UpToDate, "{:?}", rows[0]);
         assert_eq!(rows[0].current_version.as_deref(), Some("2.0.0"));
     }
@@ -996,15 +1062,8 @@ mod tests {
             fail: Some("GET https://r.io/v2/: HTTP 503".into()),
             ..FakeRegistry::default()
         };
-        let engine = FakeEngine::new("r.io/app:1.0.0", true, &[], &[]);
-        let all = engine.containers().unwrap();
-        let rows = check_image(
-            &engine,
-            &registry,
-            &all,
-            &config(Some(SEMVER)),
-            Resolution::Probe,
-        );
+        let engine = engine("r.io/app:1.0.0", true, &[], &[]);
+        let rows = check_one(&engine, &registry, &config(Some(SEMVER)));
         assert_eq!(rows[0].status, Status::Failed);
         assert_eq!(rows[0].container.as_deref(), Some("web"));
         assert!(

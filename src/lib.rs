@@ -13,6 +13,7 @@ pub mod discover;
 pub mod docker;
 pub mod fault;
 pub mod history;
+pub mod inventory;
 pub mod journal;
 pub mod lock;
 pub mod logging;

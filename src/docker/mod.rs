@@ -1,8 +1,11 @@
 //! A blocking Docker Engine API client, and the narrow trait the core talks to.
 
+#[cfg(test)]
+pub mod fake;
 pub mod transport;
 pub mod types;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -101,7 +104,8 @@ pub struct DockerClient {
     base: String,
     api: String,
     endpoint: Endpoint,
-    info: VersionInfo,
+    /// `GET /version`, asked only when something needs more than the API version.
+    info: OnceLock<VersionInfo>,
 }
 
 impl DockerClient {
@@ -110,7 +114,11 @@ impl DockerClient {
         DockerClient::connect(Endpoint::from_env()?)
     }
 
-    /// Connects to `endpoint` and negotiates the API version with `GET /version`.
+    /// Connects to `endpoint` and negotiates the API version from the `Api-Version`
+    /// header of `GET /_ping`, as the docker CLI does: the engine answers it in well
+    /// under a millisecond, where `GET /version` asks containerd and runc for theirs
+    /// (10–25 ms on Engine 20.10, before anything else can start). Engines whose ping
+    /// lacks the header are asked `GET /version`.
     pub fn connect(endpoint: Endpoint) -> Result<DockerClient> {
         if let Endpoint::Unix(path) = &endpoint
             && !path.exists()
@@ -126,39 +134,69 @@ impl DockerClient {
             base,
             api: MIN_API_VERSION.to_string(),
             endpoint,
-            info: VersionInfo {
-                version: String::new(),
-                api_version: String::new(),
-                min_api_version: None,
-                arch: String::new(),
-                os: String::new(),
-            },
+            info: OnceLock::new(),
         };
-        // `/version` without a version prefix is answered by every engine.
-        let info: VersionInfo = serde_json::from_value(
-            client.request("GET", "/version", None, false)?,
-        )
-        .with_context(|| format!("unexpected answer to GET /version from {}", client.endpoint))?;
-        client.api = negotiate(&info.api_version, info.min_api_version.as_deref())?;
+        let (server_api, server) = match client.ping()? {
+            Some((api, server)) => {
+                client.api = negotiate(&api, None)?;
+                (api, server)
+            }
+            None => {
+                let info = client.version()?;
+                client.api = negotiate(&info.api_version, info.min_api_version.as_deref())?;
+                let found = (info.api_version.clone(), info.version.clone());
+                let _ = client.info.set(info);
+                found
+            }
+        };
         log::debug!(
-            "Docker engine {} at {}, API {} (engine max {})",
-            info.version,
+            "Docker engine {server} at {}, API {} (engine max {server_api})",
             client.endpoint,
             client.api,
-            info.api_version
         );
-        client.info = info;
         Ok(client)
+    }
+
+    /// `GET /_ping`: the engine's highest API version and its `Server` header, or
+    /// `None` when the answer carries no `Api-Version`.
+    fn ping(&self) -> Result<Option<(String, String)>> {
+        let what = || format!("Docker engine at {}: GET /_ping", self.endpoint);
+        let mut response = self
+            .agent
+            .get(self.url("/_ping", false))
+            .call()
+            .map_err(|e| anyhow!("{}: {e}", what()))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let api = header("api-version");
+        let server = header("server").unwrap_or_default();
+        let status = response.status().as_u16();
+        // Drain the tiny body so the connection goes back to the pool.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec();
+        if !(200..300).contains(&status) {
+            bail!("{}: HTTP {status}", what());
+        }
+        Ok(api.map(|api| (api, server)))
+    }
+
+    /// `GET /version`, unversioned: every engine answers it.
+    fn version(&self) -> Result<VersionInfo> {
+        serde_json::from_value(self.request("GET", "/version", None, false)?)
+            .with_context(|| format!("unexpected answer to GET /version from {}", self.endpoint))
     }
 
     /// The negotiated API version.
     pub fn api_version(&self) -> &str {
         &self.api
-    }
-
-    /// The engine's `/version` answer.
-    pub fn info(&self) -> &VersionInfo {
-        &self.info
     }
 
     fn url(&self, path: &str, versioned: bool) -> String {
@@ -475,17 +513,40 @@ impl Engine for DockerClient {
     }
 
     fn platform(&self) -> (String, String) {
-        let os = if self.info.os.is_empty() {
-            "linux"
+        let info = self.info.get_or_init(|| {
+            self.version().unwrap_or_else(|e| {
+                log::warn!("{e:#}: assuming the engine runs on this machine's platform");
+                VersionInfo {
+                    version: String::new(),
+                    api_version: String::new(),
+                    min_api_version: None,
+                    arch: String::new(),
+                    os: String::new(),
+                }
+            })
+        });
+        let os = if info.os.is_empty() {
+            std::env::consts::OS
         } else {
-            &self.info.os
+            &info.os
         };
-        let arch = if self.info.arch.is_empty() {
-            "amd64"
+        let arch = if info.arch.is_empty() {
+            go_arch(std::env::consts::ARCH)
         } else {
-            &self.info.arch
+            &info.arch
         };
         (os.to_string(), arch.to_string())
+    }
+}
+
+/// Go's name (the engine's and OCI's) for a Rust target architecture.
+fn go_arch(rust: &str) -> &str {
+    match rust {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
     }
 }
 

@@ -121,7 +121,11 @@ impl Endpoint {
             .timeout_per_read(Some(timeout))
             .timeout_per_write(Some(timeout))
             .user_agent(concat!("dum/", env!("CARGO_PKG_VERSION")))
-            .max_redirects(0);
+            .max_redirects(0)
+            // ureq's 128 KiB default buffers, times one connection per worker thread,
+            // were most of a check's memory; bodies are streamed through them anyway.
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(4 * 1024);
         match self {
             Endpoint::Unix(path) => {
                 let config = builder.build();

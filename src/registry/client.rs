@@ -15,7 +15,7 @@ use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConf
 use super::Registry;
 use super::auth::{self, Challenge};
 use super::credentials::{Credentials, DockerConfig};
-use super::manifest::{self, IndexEntry};
+use super::manifest::{self, IndexEntry, TagScan};
 use crate::reference::Reference;
 
 /// Largest tag-list page dum reads.
@@ -115,6 +115,18 @@ struct Answer {
     www_authenticate: Option<String>,
     retry_after: Option<Duration>,
     body: Vec<u8>,
+    /// A successful tag list, scanned as it streamed in ([`Body::Tags`]).
+    tags: Option<TagScan>,
+}
+
+/// What to do with an answer's body.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    /// Read it whole, up to this many bytes.
+    Read(u64),
+    /// A tag list: scan a successful one as it streams in, keeping the tags the filter
+    /// accepts; read any other answer whole (it is an error to report).
+    Tags(&'a dyn Fn(&str) -> bool),
 }
 
 impl RegistryClient {
@@ -197,7 +209,14 @@ impl RegistryClient {
     fn ping(&self, host: &str) -> Result<Host> {
         let agent = self.agent(host, false)?;
         let base = format!("http://{host}");
-        match self.raw(&agent, "GET", &format!("{base}/v2/"), None, None, MAX_SMALL) {
+        match self.raw(
+            &agent,
+            "GET",
+            &format!("{base}/v2/"),
+            None,
+            None,
+            Body::Read(MAX_SMALL),
+        ) {
             Ok(answer) if !speaks_tls_only(&answer) => return Ok(Host::new(agent, base, None)),
             Ok(_) => log::debug!("{host} speaks HTTPS only"),
             // Nothing listening, or no such host: HTTPS would fail the same way.
@@ -342,7 +361,7 @@ impl RegistryClient {
                 &url,
                 None,
                 authorization.as_deref(),
-                MAX_SMALL,
+                Body::Read(MAX_SMALL),
             )?,
         };
         match answer.status {
@@ -368,7 +387,7 @@ impl RegistryClient {
         method: &str,
         url_path: &str,
         accept: Option<&str>,
-        limit: u64,
+        body: Body<'_>,
     ) -> Result<Answer> {
         let host = self.host(image.api_host())?;
         let url = if url_path.contains("://") {
@@ -385,7 +404,7 @@ impl RegistryClient {
                 &url,
                 accept,
                 authorization.as_deref(),
-                limit,
+                body,
             )?;
             if answer.status == 400 && speaks_tls_only(&answer) {
                 bail!(
@@ -417,12 +436,12 @@ impl RegistryClient {
         url: &str,
         accept: Option<&str>,
         authorization: Option<&str>,
-        limit: u64,
+        body: Body<'_>,
     ) -> Result<Answer> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let answer = self.raw(agent, method, url, accept, authorization, limit)?;
+            let answer = self.raw(agent, method, url, accept, authorization, body)?;
             let retry = matches!(answer.status, 429 | 502 | 503 | 504);
             if !retry || attempt >= ATTEMPTS {
                 return Ok(answer);
@@ -466,7 +485,7 @@ impl RegistryClient {
         url: &str,
         accept: Option<&str>,
         authorization: Option<&str>,
-        limit: u64,
+        body: Body<'_>,
     ) -> Result<Answer> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = match method {
@@ -479,14 +498,22 @@ impl RegistryClient {
         if let Some(a) = authorization {
             request = request.header("Authorization", a);
         }
+        let started = std::time::Instant::now();
         let result = request.call();
         // Never log headers: they carry credentials.
         let response = result.map_err(|e| anyhow!("{method} {url}: {}", transport_error(&e)))?;
-        log::debug!("{method} {url} -> {}", response.status().as_u16());
-        if method == "HEAD" {
-            return Ok(answer_head(&response));
-        }
-        read_answer(response, limit, url)
+        let status = response.status().as_u16();
+        let answer = match body {
+            _ if method == "HEAD" => answer_head(&response),
+            Body::Tags(keep) if status == 200 => scan_answer(response, keep, url)?,
+            Body::Tags(_) => read_answer(response, MAX_SMALL, url)?,
+            Body::Read(limit) => read_answer(response, limit, url)?,
+        };
+        log::debug!(
+            "{method} {url} -> {status} in {} ms",
+            started.elapsed().as_millis()
+        );
+        Ok(answer)
     }
 
     fn manifest_path(image: &Reference, reference: &str) -> String {
@@ -547,7 +574,42 @@ fn answer_head(response: &ureq::http::Response<ureq::Body>) -> Answer {
         www_authenticate: header(response, "www-authenticate"),
         retry_after: retry_after(response),
         body: Vec::new(),
+        tags: None,
     }
+}
+
+/// A successful tag list, scanned as it streams in.
+fn scan_answer(
+    mut response: ureq::http::Response<ureq::Body>,
+    keep: &dyn Fn(&str) -> bool,
+    url: &str,
+) -> Result<Answer> {
+    let mut answer = answer_head(&response);
+    let html = answer
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.contains("html"));
+    let reader = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_TAG_PAGE)
+        .reader();
+    let scan = manifest::scan_tag_list(reader, keep).map_err(|e| {
+        let transport = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .map(transport_error);
+        match transport {
+            Some(t) => anyhow!("reading the answer of {url}: {t}"),
+            None => {
+                let hint = if html { manifest::HTML_HINT } else { "" };
+                anyhow!("reading the answer of {url}: {e:#}{hint}")
+            }
+        }
+    })?;
+    answer.tags = Some(scan);
+    Ok(answer)
 }
 
 fn read_answer(
@@ -633,10 +695,14 @@ fn status_error(image: &Reference, what: &str, url: &str, answer: &Answer) -> an
 
 impl Registry for RegistryClient {
     fn tags(&self, image: &Reference) -> Result<Vec<String>> {
+        self.tags_where(image, &|_| true).map(|scan| scan.kept)
+    }
+
+    fn tags_where(&self, image: &Reference, keep: &dyn Fn(&str) -> bool) -> Result<TagScan> {
         let first = format!("/v2/{}/tags/list?n=1000", image.repository);
         let mut next = Some(first);
         let mut seen = HashSet::new();
-        let mut tags = Vec::new();
+        let mut scan = TagScan::default();
         let mut pages = 0;
         while let Some(path) = next.take() {
             pages += 1;
@@ -646,7 +712,7 @@ impl Registry for RegistryClient {
                     image.name()
                 );
             }
-            let answer = self.call(image, "GET", &path, None, MAX_TAG_PAGE)?;
+            let answer = self.call(image, "GET", &path, None, Body::Tags(keep))?;
             match answer.status {
                 200 => {}
                 404 => bail!(
@@ -656,22 +722,21 @@ impl Registry for RegistryClient {
                 ),
                 _ => return Err(status_error(image, "listing tags", &path, &answer)),
             }
-            tags.extend(
-                manifest::parse_tag_list(&answer.body)
-                    .map_err(|e| anyhow!("{}: {e}", image.name()))?,
-            );
+            let page = answer.tags.unwrap_or_default();
+            scan.total += page.total;
+            scan.kept.extend(page.kept);
             if let Some(link) = answer.link.as_deref().and_then(manifest::next_link) {
                 let host = self.host(image.api_host())?;
                 let resolved = manifest::resolve_link(&host.base, &link)?;
                 next = Some(resolved);
             }
         }
-        Ok(tags)
+        Ok(scan)
     }
 
     fn digest(&self, image: &Reference, reference: &str) -> Result<Option<String>> {
         let path = Self::manifest_path(image, reference);
-        let answer = self.call(image, "HEAD", &path, Some(manifest::ACCEPT), 0)?;
+        let answer = self.call(image, "HEAD", &path, Some(manifest::ACCEPT), Body::Read(0))?;
         match answer.status {
             404 => return Ok(None),
             200 => {
@@ -690,7 +755,13 @@ impl Registry for RegistryClient {
                 ));
             }
         }
-        let answer = self.call(image, "GET", &path, Some(manifest::ACCEPT), MAX_MANIFEST)?;
+        let answer = self.call(
+            image,
+            "GET",
+            &path,
+            Some(manifest::ACCEPT),
+            Body::Read(MAX_MANIFEST),
+        )?;
         match answer.status {
             404 => Ok(None),
             200 => Ok(Some(match answer.digest.as_deref() {
@@ -712,7 +783,13 @@ impl Registry for RegistryClient {
         reference: &str,
     ) -> Result<Option<Vec<IndexEntry>>> {
         let path = Self::manifest_path(image, reference);
-        let answer = self.call(image, "GET", &path, Some(manifest::ACCEPT), MAX_MANIFEST)?;
+        let answer = self.call(
+            image,
+            "GET",
+            &path,
+            Some(manifest::ACCEPT),
+            Body::Read(MAX_MANIFEST),
+        )?;
         match answer.status {
             404 => Ok(None),
             200 => {

@@ -44,22 +44,137 @@ pub fn is_index(media_type: &str) -> bool {
     mt == OCI_INDEX || mt == DOCKER_LIST
 }
 
-#[derive(Deserialize)]
-struct TagList {
-    #[serde(default)]
-    tags: Option<Vec<String>>,
+/// A tag list read as it streams in: the tags a filter kept, and how many there were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagScan {
+    /// The tags the filter accepted, in the registry's order.
+    pub kept: Vec<String>,
+    /// Every tag of the list, kept or not.
+    pub total: usize,
 }
 
 /// Parses a `/tags/list` answer. `null` tags (an empty repository) is an empty list.
 pub fn parse_tag_list(body: &[u8]) -> Result<Vec<String>> {
-    let list: TagList = serde_json::from_slice(body).map_err(|e| {
-        anyhow::anyhow!(
-            "the tag list is not the JSON the distribution API specifies ({e}){}",
-            html_hint(body)
-        )
-    })?;
-    Ok(list.tags.unwrap_or_default())
+    scan_tag_list(body, &|_| true)
+        .map(|scan| scan.kept)
+        .map_err(|e| anyhow::anyhow!("{e}{}", html_hint(body)))
 }
+
+/// Parses a `/tags/list` answer from `reader`, keeping only the tags `keep` accepts:
+/// a repository with thousands of tags never sits in memory whole, neither as bytes
+/// nor as strings. `null` tags (an empty repository) is an empty list.
+pub fn scan_tag_list<R: std::io::Read>(reader: R, keep: &dyn Fn(&str) -> bool) -> Result<TagScan> {
+    // serde_json reads byte by byte; a small buffer in front saves most of those calls
+    // into the HTTP body reader, which has its own buffer behind it.
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1024, reader));
+    let scan = serde::de::DeserializeSeed::deserialize(TagListSeed { keep }, &mut de)
+        .and_then(|scan| de.end().map(|()| scan))
+        .map_err(|e| {
+            if e.is_io() {
+                // The reader's own error, so callers can tell a broken connection or an
+                // oversized answer from a malformed list.
+                anyhow::Error::new(std::io::Error::from(e))
+            } else {
+                anyhow::anyhow!("the tag list is not the JSON the distribution API specifies ({e})")
+            }
+        })?;
+    Ok(scan)
+}
+
+/// `{"name": …, "tags": [...]}`, every other field ignored.
+struct TagListSeed<'a> {
+    keep: &'a dyn Fn(&str) -> bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for TagListSeed<'_> {
+    type Value = TagScan;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagScan, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TagListSeed<'_> {
+    type Value = TagScan;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a tag list object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TagScan, A::Error> {
+        let mut scan = TagScan::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "tags" {
+                scan = map.next_value_seed(TagsSeed { keep: self.keep })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(scan)
+    }
+}
+
+/// The `tags` array (or `null`).
+struct TagsSeed<'a> {
+    keep: &'a dyn Fn(&str) -> bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for TagsSeed<'_> {
+    type Value = TagScan;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagScan, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TagsSeed<'_> {
+    type Value = TagScan;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of tags or null")
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<TagScan, E> {
+        Ok(TagScan::default())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<TagScan, E> {
+        Ok(TagScan::default())
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagScan, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TagScan, A::Error> {
+        let mut scan = TagScan::default();
+        while let Some(tag) = seq.next_element_seed(TagSeed { keep: self.keep })? {
+            scan.total += 1;
+            if let Some(tag) = tag {
+                scan.kept.push(tag);
+            }
+        }
+        Ok(scan)
+    }
+}
+
+/// One tag: looked at in the parser's scratch buffer, copied only when kept.
+struct TagSeed<'a> {
+    keep: &'a dyn Fn(&str) -> bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for TagSeed<'_> {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TagSeed<'_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a tag")
+    }
+    fn visit_str<E: serde::de::Error>(self, tag: &str) -> Result<Option<String>, E> {
+        Ok((self.keep)(tag).then(|| tag.to_string()))
+    }
+}
+
+/// What [`html_hint`] adds to an error.
+pub const HTML_HINT: &str =
+    " (the registry answered with an HTML page: a proxy or login page in front of it?)";
 
 /// " (the registry answered with an HTML page)" when a body looks like HTML: the usual
 /// sign of a proxy or login page in front of the registry.
@@ -68,7 +183,7 @@ pub fn html_hint(body: &[u8]) -> &'static str {
         .trim_start()
         .to_lowercase();
     if start.starts_with("<!doctype html") || start.starts_with("<html") {
-        " (the registry answered with an HTML page: a proxy or login page in front of it?)"
+        HTML_HINT
     } else {
         ""
     }
@@ -199,6 +314,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("HTML"), "{err}");
+    }
+
+    #[test]
+    fn tag_scans_keep_only_what_the_filter_accepts() {
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let cases: &[(&str, Option<(&[&str], usize)>)] = &[
+            (
+                r#"{"name":"a","tags":["1.0","latest","2.0"]}"#,
+                Some((&["1.0", "2.0"], 3)),
+            ),
+            // Fields in any order, unknown ones (objects, arrays) skipped.
+            (
+                r#"{"tags":["3"],"name":"a","extra":{"k":[1,{"x":null}]}}"#,
+                Some((&["3"], 1)),
+            ),
+            // Escapes are decoded before the filter sees the tag.
+            (r#"{"tags":["1\u002e0","v\u0031"]}"#, Some((&["1.0"], 2))),
+            (r#"{"tags":null}"#, Some((&[], 0))),
+            (r#"{"tags":[]}"#, Some((&[], 0))),
+            (r#"{"tags":[1]}"#, None),
+            (r#"{"tags":["1"]} trailing"#, None),
+            (r#"{"tags":["1""#, None),
+        ];
+        for (body, want) in cases {
+            let got = scan_tag_list(body.as_bytes(), &digits).ok();
+            let want = want.map(|(kept, total)| TagScan {
+                kept: kept.iter().map(|s| s.to_string()).collect(),
+                total,
+            });
+            assert_eq!(got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_large_tag_list_streams_through_a_small_reader() {
+        // One byte per read: the scanner must not depend on how the body is chunked.
+        struct Trickle<'a>(&'a [u8]);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let tags: Vec<String> = (0..3000).map(|i| format!("1.{i}")).collect();
+        let body = serde_json::json!({"name": "a", "tags": tags}).to_string();
+        let scan = scan_tag_list(Trickle(body.as_bytes()), &|t| t.ends_with('7')).unwrap();
+        assert_eq!(scan.total, 3000);
+        assert_eq!(scan.kept.len(), 300);
+        assert_eq!(scan.kept[0], "1.7");
     }
 
     #[test]

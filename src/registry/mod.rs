@@ -10,13 +10,22 @@ pub mod resolver;
 use anyhow::Result;
 
 use crate::reference::Reference;
-use manifest::IndexEntry;
+use manifest::{IndexEntry, TagScan};
 
 /// What the core needs from a registry. `Sync` so rayon workers can share one client
 /// (and its token cache and connection pools).
 pub trait Registry: Sync {
     /// Every tag of the image's repository, all pages. A missing repository is an error.
     fn tags(&self, image: &Reference) -> Result<Vec<String>>;
+    /// The tags `keep` accepts, and how many there were in all. A client that can
+    /// filters while the list streams in, so a long list never sits in memory whole.
+    fn tags_where(&self, image: &Reference, keep: &dyn Fn(&str) -> bool) -> Result<TagScan> {
+        let all = self.tags(image)?;
+        Ok(TagScan {
+            total: all.len(),
+            kept: all.into_iter().filter(|t| keep(t)).collect(),
+        })
+    }
     /// The manifest digest `reference` (a tag or digest) resolves to; `None` only when
     /// the registry answered 404. Every other failure is an error, never "missing".
     fn digest(&self, image: &Reference, reference: &str) -> Result<Option<String>>;

@@ -339,3 +339,81 @@ fn an_engine_restart_during_an_update_converges() {
     }
     assert_running_with_settings(&c, &v1.reference, &front, &back, "engine restart");
 }
+
+/// What a check asks the engine, read from the proxy's request log: one ping to
+/// negotiate (Engine 20.10 speaks API 1.41; never the slow `/version`), then the
+/// container and image lists, and an inspect only for a container whose tag has moved
+/// (its list row shows the image ID instead of the reference it was created with). No
+/// image is inspected, and the container whose row names its reference is not either.
+#[test]
+fn a_check_asks_the_engine_for_two_lists_at_the_negotiated_api() {
+    let image = Image::new(registry::anon(), "enginecalls");
+    let v1 = image
+        .clone()
+        .version("1.0.0")
+        .also_tag("latest")
+        .build_and_push();
+    let pinned = Container::run("ec-pinned", &v1.reference, &[]);
+    let floating = Container::run("ec-floating", &image.reference("latest"), &[]);
+    let v2 = image
+        .clone()
+        .version("2.0.0")
+        .also_tag("latest")
+        .build_and_push();
+    // A pull moves the local `latest` to v2: the floating container's row shows an ID.
+    docker(&["pull", "-q", &image.reference("latest")]);
+    assert_eq!(
+        docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}}",
+            &image.reference("latest")
+        ])
+        .trim(),
+        docker(&["image", "inspect", "-f", "{{.Id}}", &v2.reference]).trim()
+    );
+    let proxy = EngineProxy::start("pull");
+    let dum = Dum::new()
+        .config_json(config(&image))
+        .env("DOCKER_HOST", &proxy.docker_host());
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(100);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    for row in doc["images"].as_array().unwrap() {
+        assert_eq!(row["current_version"], "1.0.0", "{row}");
+        assert_eq!(row["latest_version"], "2.0.0", "{row}");
+        assert_eq!(row["status"], "update_available", "{row}");
+    }
+    let floating_id = floating.inspect()["Id"].as_str().unwrap().to_string();
+    let pinned_id = pinned.inspect()["Id"].as_str().unwrap().to_string();
+    let asked: Vec<String> = std::fs::read_to_string(&proxy.log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let count = |line: &str| asked.iter().filter(|a| *a == line).count();
+    for once in [
+        "GET /_ping",
+        "GET /v1.41/containers/json?all=1",
+        "GET /v1.41/images/json",
+    ] {
+        assert_eq!(count(once), 1, "{once} once: {asked:#?}");
+    }
+    assert_eq!(
+        count(&format!("GET /v1.41/containers/{floating_id}/json")),
+        1,
+        "the moved container is inspected: {asked:#?}"
+    );
+    // Other tests' containers whose tags moved are inspected too (once): nothing else.
+    for a in &asked {
+        assert!(
+            a == "GET /_ping"
+                || a.starts_with("GET /v1.41/containers/json")
+                || a == "GET /v1.41/images/json"
+                || (a.starts_with("GET /v1.41/containers/") && !a.contains(&pinned_id)),
+            "unexpected engine request {a}: {asked:#?}"
+        );
+    }
+    drop(pinned);
+}
