@@ -62,7 +62,7 @@ struct Row {
     summary: ContainerSummary,
     /// Filled at most once per run: from the row itself, or by an inspect when the row
     /// shows an image ID.
-    deployed: OnceLock<Result<Deployed, String>>,
+    deployed: OnceLock<Result<Option<Deployed>, String>>,
 }
 
 impl Inventory {
@@ -111,7 +111,7 @@ impl Inventory {
     ) -> Result<Vec<Deployed>> {
         if let Some(name) = &config.container_name {
             return match self.containers.iter().find(|r| r.summary.name() == name) {
-                Some(row) => self.deployed(engine, row).map(|d| vec![d]),
+                Some(row) => self.deployed(engine, row).map(|d| d.into_iter().collect()),
                 // Not in the list: an ID, or a container created since; ask directly.
                 None => Ok(engine
                     .inspect_container(name)?
@@ -130,8 +130,10 @@ impl Inventory {
             if !shows_id && !same_repo(&row.summary.image) {
                 continue;
             }
-            let deployed = self.deployed(engine, row)?;
-            if same_repo(&deployed.created_as) {
+            // A container removed since the list was read is simply not there.
+            if let Some(deployed) = self.deployed(engine, row)?
+                && same_repo(&deployed.created_as)
+            {
                 found.push(deployed);
             }
         }
@@ -141,13 +143,14 @@ impl Inventory {
 
     /// One container from its list row. The list shows the image ID instead of the
     /// reference once that reference has moved to another image (a `docker pull`
-    /// without a recreate): only then is the container inspected, once per run.
-    fn deployed(&self, engine: &dyn Engine, row: &Row) -> Result<Deployed> {
+    /// without a recreate): only then is the container inspected, once per run. `None`
+    /// when it was removed since the list was read.
+    fn deployed(&self, engine: &dyn Engine, row: &Row) -> Result<Option<Deployed>> {
         let summary = &row.summary;
         row.deployed
             .get_or_init(|| {
                 if !is_image_id(&summary.image, &summary.image_id) {
-                    return Ok(Deployed {
+                    return Ok(Some(Deployed {
                         name: summary.name().to_string(),
                         created_as: summary.image.clone(),
                         image_id: summary.image_id.clone(),
@@ -155,16 +158,12 @@ impl Inventory {
                             summary.state.as_str(),
                             "running" | "paused" | "restarting"
                         ),
-                    });
+                    }));
                 }
-                match engine.inspect_container(&summary.id) {
-                    Ok(Some(inspect)) => Ok(Deployed::from_inspect(&inspect)),
-                    Ok(None) => Err(format!(
-                        "container {} disappeared while it was being checked",
-                        summary.name()
-                    )),
-                    Err(e) => Err(format!("{e:#}")),
-                }
+                engine
+                    .inspect_container(&summary.id)
+                    .map(|found| found.map(|c| Deployed::from_inspect(&c)))
+                    .map_err(|e| format!("{e:#}"))
             })
             .clone()
             .map_err(|e| anyhow!(e))
@@ -326,6 +325,26 @@ mod tests {
             .unwrap();
         assert!(none.is_empty());
         assert_eq!(engine.inspects(), 3);
+    }
+
+    #[test]
+    fn a_container_removed_meanwhile_is_skipped_not_an_error() {
+        let engine = FakeEngine::default()
+            .container("ghost", "r.io/other:latest", "sha256:aa", true)
+            .container("web", "r.io/app:1.0", "sha256:bb", true)
+            .tag_moved("ghost")
+            .vanish("ghost");
+        let inventory = Inventory::read(&engine, None).unwrap();
+        let image = Reference::parse("r.io/app").unwrap();
+        let found = inventory
+            .containers_for(&engine, &image, &config("r.io/app", None))
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "web");
+        let named = inventory
+            .containers_for(&engine, &image, &config("r.io/app", Some("ghost")))
+            .unwrap();
+        assert!(named.is_empty());
     }
 
     #[test]

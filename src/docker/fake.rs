@@ -18,6 +18,8 @@ pub struct FakeEngine {
     hidden: Vec<String>,
     /// Containers whose list row shows the image ID (their tag has moved).
     moved: Vec<String>,
+    /// Containers listed but gone by the time they are inspected.
+    vanished: Vec<String>,
     inspects: AtomicUsize,
 }
 
@@ -54,6 +56,12 @@ impl FakeEngine {
     /// Makes container `name`'s list row show its image ID instead of its reference.
     pub fn tag_moved(mut self, name: &str) -> Self {
         self.moved.push(name.to_string());
+        self
+    }
+
+    /// Makes container `name` disappear after the list was read.
+    pub fn vanish(mut self, name: &str) -> Self {
+        self.vanished.push(name.to_string());
         self
     }
 
@@ -98,6 +106,10 @@ impl Engine for FakeEngine {
             .containers
             .iter()
             .find(|c| text(c, "/Id") == name || text(c, "/Name") == format!("/{name}"))
+            .filter(|c| {
+                let listed = text(c, "/Name").trim_start_matches('/');
+                !self.vanished.iter().any(|v| v == listed)
+            })
             .map(|c| ContainerInspect::from_value(c.clone()))
             .transpose()?)
     }

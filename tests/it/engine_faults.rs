@@ -332,7 +332,7 @@ fn an_engine_restart_during_an_update_converges() {
         // dum restores the containers it was moving; anything else the daemon stopped
         // stays as the user's restart policy says.
         panic!(
-            "{} is not running after convergence: {}",
+            "{} is not running after convergence: {}\nfirst run: {first:?}\nconverging run: {next:?}",
             c.name(),
             c.inspect()["State"]
         );
