@@ -513,7 +513,13 @@ fn tags(
             doc.newest = remote.newest().map(str::to_string);
             doc.base_tag_digest = remote.base_digest.clone();
             doc.base_tag_version = remote.base_version.clone();
-            doc.versions = remote.versions;
+            // Every version, from the list already read (a check keeps only the newest).
+            if let Some(regex) = &entry.regex {
+                doc.versions = crate::select::version_tags(&all, regex)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+            }
         }
         None => {
             doc.proposals = crate::propose::proposals(&all, 5);

@@ -96,7 +96,8 @@ impl ImageReport {
 /// What the registry says about an image, computed once for all its containers.
 #[derive(Debug, Clone, Default)]
 pub struct Remote {
-    /// Version tags, newest first.
+    /// The newest version tags, newest first: at most [`RESOLUTION_LIMIT`] unless the
+    /// naive baseline listed them all.
     pub versions: Vec<String>,
     /// The base tag's digest (`None`: the tag does not exist).
     pub base_digest: Option<String>,
@@ -156,9 +157,10 @@ pub fn remote(
     resolve(registry, image, config, listed?, base?)
 }
 
-/// Version tags newest first, and the newest one's digest: the tag-list half of
-/// [`remote`]. The newest version's HEAD follows its tag list on the same worker, so
-/// it never waits behind other images' requests.
+/// The newest version tags (at most [`RESOLUTION_LIMIT`], newest first), and the
+/// newest one's digest: the tag-list half of [`remote`]. The newest version's HEAD
+/// follows its tag list on the same worker, so it never waits behind other images'
+/// requests.
 pub fn versions(
     registry: &dyn Registry,
     image: &Reference,
@@ -167,44 +169,35 @@ pub fn versions(
     let Some(regex) = &config.regex else {
         return Ok(Listed::default());
     };
-    let versions = version_tags(registry, image, config, regex)?;
-    let Some(newest) = versions.first() else {
-        return Ok(Listed::default());
-    };
-    // A base tag that is itself the newest version is HEADed by the other half.
-    let newest_digest = if *newest == config.base_tag {
-        None
-    } else {
-        registry.digest(image, newest)?
-    };
-    Ok(Listed {
-        versions,
-        newest_digest,
-    })
-}
-
-/// The repository's version tags, newest first; none at all is an error.
-fn version_tags(
-    registry: &dyn Registry,
-    image: &Reference,
-    config: &ImageConfig,
-    regex: &regex::Regex,
-) -> Result<Vec<String>> {
-    let scan = registry.tags_where(image, &|t| regex.is_match(t))?;
-    let versions: Vec<String> = select::version_tags(&scan.kept, regex)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    if versions.is_empty() {
+    let mut newest = select::Newest::new(RESOLUTION_LIMIT);
+    let mut base_is_version = false;
+    let mut matching = 0;
+    let total = registry.tags_each(image, &mut |tag| {
+        if regex.is_match(tag) {
+            matching += 1;
+            base_is_version |= tag == config.base_tag;
+            newest.offer(tag);
+        }
+    })?;
+    if matching == 0 {
         bail!(
-            "none of the {} tags of {} matches {} (see `dum tags {}`)",
-            scan.total,
+            "none of the {total} tags of {} matches {} (see `dum tags {}`)",
             image.name(),
             regex.as_str(),
             config.image
         );
     }
-    Ok(versions)
+    let versions = newest.into_sorted();
+    // A base tag that is itself the newest version is HEADed by the other half.
+    let newest_digest = match versions.first() {
+        Some(newest) if *newest != config.base_tag => registry.digest(image, newest)?,
+        _ => None,
+    };
+    Ok(Listed {
+        versions,
+        base_is_version,
+        newest_digest,
+    })
 }
 
 /// The base tag's digest (`None`: no such tag): the other half of [`remote`].
@@ -219,8 +212,10 @@ pub fn base_digest(
 /// What the tag-list half of a check learnt.
 #[derive(Debug, Clone, Default)]
 pub struct Listed {
-    /// Version tags, newest first (empty when the image has no regex).
+    /// The newest version tags, newest first (empty when the image has no regex).
     pub versions: Vec<String>,
+    /// Whether the base tag is itself a version tag.
+    pub base_is_version: bool,
     /// The newest version's digest, when it was asked.
     pub newest_digest: Option<String>,
 }
@@ -254,7 +249,7 @@ pub fn resolve(
     if let (Some(newest), Some(d)) = (remote.versions.first(), listed.newest_digest) {
         remote.digests.insert(newest.clone(), d);
     }
-    if remote.versions.contains(&config.base_tag) {
+    if listed.base_is_version {
         // The base tag is itself a version tag (e.g. "16" with ^16$|^16\.[0-9]+$).
         remote.base_version = remote.base_digest.as_ref().map(|_| config.base_tag.clone());
         return Ok(remote);
@@ -282,8 +277,22 @@ fn remote_naive(
             base_digest(registry, image, config)?,
         );
     };
+    let tags = registry.tags(image)?;
+    let versions: Vec<String> = select::version_tags(&tags, regex)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if versions.is_empty() {
+        bail!(
+            "none of the {} tags of {} matches {} (see `dum tags {}`)",
+            tags.len(),
+            image.name(),
+            regex.as_str(),
+            config.image
+        );
+    }
     let mut remote = Remote {
-        versions: version_tags(registry, image, config, regex)?,
+        versions,
         ..Remote::default()
     };
     let mut all: Vec<&str> = remote.versions.iter().map(String::as_str).collect();

@@ -18,6 +18,67 @@ pub fn version_tags<'a>(tags: &'a [String], regex: &Regex) -> Vec<&'a str> {
     matching
 }
 
+/// The newest `limit` of a stream of version tags, in bounded memory: tags are offered
+/// one by one as a tag list streams in, at most about twice `limit` are held, and a tag
+/// not newer than the oldest of the best `limit` so far is dropped after one comparison.
+/// A check needs only the newest version and a few below it to resolve the base tag,
+/// so a repository's thousands of versions are never all kept or all sorted.
+#[derive(Debug)]
+pub struct Newest {
+    limit: usize,
+    held: Vec<String>,
+    /// The oldest of the newest `limit` seen so far, once that many were seen.
+    floor: Option<String>,
+}
+
+impl Newest {
+    /// Keeps the newest `limit` (at least one).
+    pub fn new(limit: usize) -> Newest {
+        Newest {
+            limit: limit.max(1),
+            held: Vec::new(),
+            floor: None,
+        }
+    }
+
+    /// Offers one version tag.
+    pub fn offer(&mut self, tag: &str) {
+        if self
+            .floor
+            .as_deref()
+            .is_some_and(|floor| version::compare(tag, floor).is_le())
+        {
+            return;
+        }
+        self.held.push(tag.to_string());
+        if self.held.len() >= 2 * self.limit {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        let k = self.limit;
+        self.held
+            .select_nth_unstable_by(k - 1, |a, b| version::compare(b, a));
+        self.held.truncate(k);
+        self.floor = self
+            .held
+            .iter()
+            .min_by(|a, b| version::compare(a, b))
+            .cloned();
+    }
+
+    /// The newest tags offered, newest first, deduplicated, at most `limit`. The newest
+    /// is always right; a tag offered twice (a registry repeating itself across pages)
+    /// may leave fewer than `limit` below it.
+    pub fn into_sorted(mut self) -> Vec<String> {
+        self.held.sort_unstable_by(|a, b| version::compare(b, a));
+        self.held.dedup();
+        self.held.truncate(self.limit);
+        self.held
+    }
+}
+
 /// Candidates to HEAD when resolving a base tag: `ordered` (newest first) split into
 /// batches; the first batch is `first` long, later ones `rest` long, and at most `limit`
 /// candidates in total so resolution never costs one request per tag.
@@ -192,6 +253,29 @@ mod properties {
             }
             let expected = tags.iter().filter(|t| regex.is_match(t)).collect::<std::collections::HashSet<_>>().len();
             prop_assert_eq!(picked.len(), expected);
+        }
+
+        #[test]
+        fn the_newest_few_are_the_head_of_the_full_order(
+            tags in proptest::collection::vec(tag(), 0..200),
+            limit in 0usize..8,
+        ) {
+            let all = version_tags(&tags, &Regex::new(".*").unwrap());
+            // Unique tags: exactly the head of the full order.
+            let mut newest = Newest::new(limit);
+            for t in &all {
+                newest.offer(t);
+            }
+            let want: Vec<&str> = all.iter().copied().take(limit.max(1)).collect();
+            prop_assert_eq!(newest.into_sorted(), want);
+            // Repeated tags, in the registry's order: still the right newest.
+            let mut repeated = Newest::new(limit);
+            for t in tags.iter().chain(&tags) {
+                repeated.offer(t);
+            }
+            let got = repeated.into_sorted();
+            prop_assert_eq!(got.first().map(String::as_str), all.first().copied());
+            prop_assert!(got.len() <= limit.max(1));
         }
     }
 }

@@ -15,7 +15,7 @@ use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConf
 use super::Registry;
 use super::auth::{self, Challenge};
 use super::credentials::{Credentials, DockerConfig};
-use super::manifest::{self, IndexEntry, TagScan};
+use super::manifest::{self, IndexEntry};
 use crate::reference::Reference;
 
 /// Largest tag-list page dum reads.
@@ -115,18 +115,17 @@ struct Answer {
     www_authenticate: Option<String>,
     retry_after: Option<Duration>,
     body: Vec<u8>,
-    /// A successful tag list, scanned as it streamed in ([`Body::Tags`]).
-    tags: Option<TagScan>,
+    /// How many tags a successful tag list held ([`Body::Tags`]).
+    tags: Option<usize>,
 }
 
 /// What to do with an answer's body.
-#[derive(Clone, Copy)]
 enum Body<'a> {
     /// Read it whole, up to this many bytes.
     Read(u64),
-    /// A tag list: scan a successful one as it streams in, keeping the tags the filter
-    /// accepts; read any other answer whole (it is an error to report).
-    Tags(&'a dyn Fn(&str) -> bool),
+    /// A tag list: hand each tag of a successful one over as it streams in; read any
+    /// other answer whole (it is an error to report).
+    Tags(&'a mut dyn FnMut(&str)),
 }
 
 impl RegistryClient {
@@ -215,7 +214,7 @@ impl RegistryClient {
             &format!("{base}/v2/"),
             None,
             None,
-            Body::Read(MAX_SMALL),
+            &mut Body::Read(MAX_SMALL),
         ) {
             Ok(answer) if !speaks_tls_only(&answer) => return Ok(Host::new(agent, base, None)),
             Ok(_) => log::debug!("{host} speaks HTTPS only"),
@@ -361,7 +360,7 @@ impl RegistryClient {
                 &url,
                 None,
                 authorization.as_deref(),
-                Body::Read(MAX_SMALL),
+                &mut Body::Read(MAX_SMALL),
             )?,
         };
         match answer.status {
@@ -387,7 +386,7 @@ impl RegistryClient {
         method: &str,
         url_path: &str,
         accept: Option<&str>,
-        body: Body<'_>,
+        mut body: Body<'_>,
     ) -> Result<Answer> {
         let host = self.host(image.api_host())?;
         let url = if url_path.contains("://") {
@@ -404,7 +403,7 @@ impl RegistryClient {
                 &url,
                 accept,
                 authorization.as_deref(),
-                body,
+                &mut body,
             )?;
             if answer.status == 400 && speaks_tls_only(&answer) {
                 bail!(
@@ -436,7 +435,7 @@ impl RegistryClient {
         url: &str,
         accept: Option<&str>,
         authorization: Option<&str>,
-        body: Body<'_>,
+        body: &mut Body<'_>,
     ) -> Result<Answer> {
         let mut attempt = 0;
         loop {
@@ -485,7 +484,7 @@ impl RegistryClient {
         url: &str,
         accept: Option<&str>,
         authorization: Option<&str>,
-        body: Body<'_>,
+        body: &mut Body<'_>,
     ) -> Result<Answer> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = match method {
@@ -505,15 +504,26 @@ impl RegistryClient {
         let status = response.status().as_u16();
         let answer = match body {
             _ if method == "HEAD" => answer_head(&response),
-            Body::Tags(keep) if status == 200 => scan_answer(response, keep, url)?,
+            Body::Tags(each) if status == 200 => scan_answer(response, &mut **each, url)?,
             Body::Tags(_) => read_answer(response, MAX_SMALL, url)?,
-            Body::Read(limit) => read_answer(response, limit, url)?,
+            Body::Read(limit) => read_answer(response, *limit, url)?,
         };
         log::debug!(
             "{method} {url} -> {status} in {} ms",
             started.elapsed().as_millis()
         );
         Ok(answer)
+    }
+
+    /// `GET` of a manifest, whole (bounded).
+    fn get_manifest(&self, image: &Reference, path: &str) -> Result<Answer> {
+        self.call(
+            image,
+            "GET",
+            path,
+            Some(manifest::ACCEPT),
+            Body::Read(MAX_MANIFEST),
+        )
     }
 
     fn manifest_path(image: &Reference, reference: &str) -> String {
@@ -581,7 +591,7 @@ fn answer_head(response: &ureq::http::Response<ureq::Body>) -> Answer {
 /// A successful tag list, scanned as it streams in.
 fn scan_answer(
     mut response: ureq::http::Response<ureq::Body>,
-    keep: &dyn Fn(&str) -> bool,
+    each: &mut dyn FnMut(&str),
     url: &str,
 ) -> Result<Answer> {
     let mut answer = answer_head(&response);
@@ -594,7 +604,7 @@ fn scan_answer(
         .with_config()
         .limit(MAX_TAG_PAGE)
         .reader();
-    let scan = manifest::scan_tag_list(reader, keep).map_err(|e| {
+    let total = manifest::scan_tag_list(reader, each).map_err(|e| {
         let transport = e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
@@ -608,7 +618,7 @@ fn scan_answer(
             }
         }
     })?;
-    answer.tags = Some(scan);
+    answer.tags = Some(total);
     Ok(answer)
 }
 
@@ -695,14 +705,16 @@ fn status_error(image: &Reference, what: &str, url: &str, answer: &Answer) -> an
 
 impl Registry for RegistryClient {
     fn tags(&self, image: &Reference) -> Result<Vec<String>> {
-        self.tags_where(image, &|_| true).map(|scan| scan.kept)
+        let mut tags = Vec::new();
+        self.tags_each(image, &mut |t| tags.push(t.to_string()))?;
+        Ok(tags)
     }
 
-    fn tags_where(&self, image: &Reference, keep: &dyn Fn(&str) -> bool) -> Result<TagScan> {
+    fn tags_each(&self, image: &Reference, each: &mut dyn FnMut(&str)) -> Result<usize> {
         let first = format!("/v2/{}/tags/list?n=1000", image.repository);
         let mut next = Some(first);
         let mut seen = HashSet::new();
-        let mut scan = TagScan::default();
+        let mut total = 0;
         let mut pages = 0;
         while let Some(path) = next.take() {
             pages += 1;
@@ -712,7 +724,7 @@ impl Registry for RegistryClient {
                     image.name()
                 );
             }
-            let answer = self.call(image, "GET", &path, None, Body::Tags(keep))?;
+            let answer = self.call(image, "GET", &path, None, Body::Tags(&mut *each))?;
             match answer.status {
                 200 => {}
                 404 => bail!(
@@ -722,16 +734,14 @@ impl Registry for RegistryClient {
                 ),
                 _ => return Err(status_error(image, "listing tags", &path, &answer)),
             }
-            let page = answer.tags.unwrap_or_default();
-            scan.total += page.total;
-            scan.kept.extend(page.kept);
+            total += answer.tags.unwrap_or_default();
             if let Some(link) = answer.link.as_deref().and_then(manifest::next_link) {
                 let host = self.host(image.api_host())?;
                 let resolved = manifest::resolve_link(&host.base, &link)?;
                 next = Some(resolved);
             }
         }
-        Ok(scan)
+        Ok(total)
     }
 
     fn digest(&self, image: &Reference, reference: &str) -> Result<Option<String>> {
@@ -755,13 +765,7 @@ impl Registry for RegistryClient {
                 ));
             }
         }
-        let answer = self.call(
-            image,
-            "GET",
-            &path,
-            Some(manifest::ACCEPT),
-            Body::Read(MAX_MANIFEST),
-        )?;
+        let answer = self.get_manifest(image, &path)?;
         match answer.status {
             404 => Ok(None),
             200 => Ok(Some(match answer.digest.as_deref() {
@@ -783,13 +787,7 @@ impl Registry for RegistryClient {
         reference: &str,
     ) -> Result<Option<Vec<IndexEntry>>> {
         let path = Self::manifest_path(image, reference);
-        let answer = self.call(
-            image,
-            "GET",
-            &path,
-            Some(manifest::ACCEPT),
-            Body::Read(MAX_MANIFEST),
-        )?;
+        let answer = self.get_manifest(image, &path)?;
         match answer.status {
             404 => Ok(None),
             200 => {

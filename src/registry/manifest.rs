@@ -44,32 +44,25 @@ pub fn is_index(media_type: &str) -> bool {
     mt == OCI_INDEX || mt == DOCKER_LIST
 }
 
-/// A tag list read as it streams in: the tags a filter kept, and how many there were.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TagScan {
-    /// The tags the filter accepted, in the registry's order.
-    pub kept: Vec<String>,
-    /// Every tag of the list, kept or not.
-    pub total: usize,
-}
-
 /// Parses a `/tags/list` answer. `null` tags (an empty repository) is an empty list.
 pub fn parse_tag_list(body: &[u8]) -> Result<Vec<String>> {
-    scan_tag_list(body, &|_| true)
-        .map(|scan| scan.kept)
-        .map_err(|e| anyhow::anyhow!("{e}{}", html_hint(body)))
+    let mut tags = Vec::new();
+    scan_tag_list(body, &mut |t| tags.push(t.to_string()))
+        .map_err(|e| anyhow::anyhow!("{e}{}", html_hint(body)))?;
+    Ok(tags)
 }
 
-/// Parses a `/tags/list` answer from `reader`, keeping only the tags `keep` accepts:
-/// a repository with thousands of tags never sits in memory whole, neither as bytes
-/// nor as strings. `null` tags (an empty repository) is an empty list.
-pub fn scan_tag_list<R: std::io::Read>(reader: R, keep: &dyn Fn(&str) -> bool) -> Result<TagScan> {
+/// Parses a `/tags/list` answer from `reader`, handing each tag to `each` as it is read
+/// and returning how many there were: a repository with thousands of tags never sits in
+/// memory whole, neither as bytes nor as strings; the caller keeps what it needs.
+/// `null` tags (an empty repository) is an empty list.
+pub fn scan_tag_list<R: std::io::Read>(reader: R, each: &mut dyn FnMut(&str)) -> Result<usize> {
     // serde_json reads byte by byte; a small buffer in front saves most of those calls
     // into the HTTP body reader, which has its own buffer behind it.
     let mut de =
         serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1024, reader));
-    let scan = serde::de::DeserializeSeed::deserialize(TagListSeed { keep }, &mut de)
-        .and_then(|scan| de.end().map(|()| scan))
+    let total = serde::de::DeserializeSeed::deserialize(TagListSeed { each }, &mut de)
+        .and_then(|total| de.end().map(|()| total))
         .map_err(|e| {
             if e.is_io() {
                 // The reader's own error, so callers can tell a broken connection or an
@@ -79,96 +72,101 @@ pub fn scan_tag_list<R: std::io::Read>(reader: R, keep: &dyn Fn(&str) -> bool) -
                 anyhow::anyhow!("the tag list is not the JSON the distribution API specifies ({e})")
             }
         })?;
-    Ok(scan)
+    Ok(total)
 }
 
 /// `{"name": …, "tags": [...]}`, every other field ignored.
 struct TagListSeed<'a> {
-    keep: &'a dyn Fn(&str) -> bool,
+    each: &'a mut dyn FnMut(&str),
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for TagListSeed<'_> {
-    type Value = TagScan;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagScan, D::Error> {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for TagListSeed<'_> {
-    type Value = TagScan;
+    type Value = usize;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a tag list object")
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TagScan, A::Error> {
-        let mut scan = TagScan::default();
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+        let mut total = 0;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "tags" {
-                scan = map.next_value_seed(TagsSeed { keep: self.keep })?;
+                total += map.next_value_seed(TagsSeed {
+                    each: &mut *self.each,
+                })?;
             } else {
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
-        Ok(scan)
+        Ok(total)
     }
 }
 
 /// The `tags` array (or `null`).
 struct TagsSeed<'a> {
-    keep: &'a dyn Fn(&str) -> bool,
+    each: &'a mut dyn FnMut(&str),
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for TagsSeed<'_> {
-    type Value = TagScan;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagScan, D::Error> {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
         d.deserialize_option(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for TagsSeed<'_> {
-    type Value = TagScan;
+    type Value = usize;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of tags or null")
     }
-    fn visit_none<E: serde::de::Error>(self) -> Result<TagScan, E> {
-        Ok(TagScan::default())
+    fn visit_none<E: serde::de::Error>(self) -> Result<usize, E> {
+        Ok(0)
     }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<TagScan, E> {
-        Ok(TagScan::default())
+    fn visit_unit<E: serde::de::Error>(self) -> Result<usize, E> {
+        Ok(0)
     }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagScan, D::Error> {
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
         d.deserialize_seq(self)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TagScan, A::Error> {
-        let mut scan = TagScan::default();
-        while let Some(tag) = seq.next_element_seed(TagSeed { keep: self.keep })? {
-            scan.total += 1;
-            if let Some(tag) = tag {
-                scan.kept.push(tag);
-            }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut total = 0;
+        while seq
+            .next_element_seed(TagSeed {
+                each: &mut *self.each,
+            })?
+            .is_some()
+        {
+            total += 1;
         }
-        Ok(scan)
+        Ok(total)
     }
 }
 
-/// One tag: looked at in the parser's scratch buffer, copied only when kept.
+/// One tag, handed over from the parser's scratch buffer without a copy.
 struct TagSeed<'a> {
-    keep: &'a dyn Fn(&str) -> bool,
+    each: &'a mut dyn FnMut(&str),
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for TagSeed<'_> {
-    type Value = Option<String>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for TagSeed<'_> {
-    type Value = Option<String>;
+    type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a tag")
     }
-    fn visit_str<E: serde::de::Error>(self, tag: &str) -> Result<Option<String>, E> {
-        Ok((self.keep)(tag).then(|| tag.to_string()))
+    fn visit_str<E: serde::de::Error>(self, tag: &str) -> Result<(), E> {
+        (self.each)(tag);
+        Ok(())
     }
 }
 
@@ -317,32 +315,31 @@ mod tests {
     }
 
     #[test]
-    fn tag_scans_keep_only_what_the_filter_accepts() {
-        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-        let cases: &[(&str, Option<(&[&str], usize)>)] = &[
+    fn tag_scans_hand_over_every_tag_and_count_them() {
+        let cases: &[(&str, Option<&[&str]>)] = &[
             (
                 r#"{"name":"a","tags":["1.0","latest","2.0"]}"#,
-                Some((&["1.0", "2.0"], 3)),
+                Some(&["1.0", "latest", "2.0"]),
             ),
             // Fields in any order, unknown ones (objects, arrays) skipped.
             (
                 r#"{"tags":["3"],"name":"a","extra":{"k":[1,{"x":null}]}}"#,
-                Some((&["3"], 1)),
+                Some(&["3"]),
             ),
-            // Escapes are decoded before the filter sees the tag.
-            (r#"{"tags":["1\u002e0","v\u0031"]}"#, Some((&["1.0"], 2))),
-            (r#"{"tags":null}"#, Some((&[], 0))),
-            (r#"{"tags":[]}"#, Some((&[], 0))),
+            // Escapes are decoded before the tag is handed over.
+            (r#"{"tags":["1\u002e0","v\u0031"]}"#, Some(&["1.0", "v1"])),
+            (r#"{"tags":null}"#, Some(&[])),
+            (r#"{"tags":[]}"#, Some(&[])),
             (r#"{"tags":[1]}"#, None),
             (r#"{"tags":["1"]} trailing"#, None),
             (r#"{"tags":["1""#, None),
         ];
         for (body, want) in cases {
-            let got = scan_tag_list(body.as_bytes(), &digits).ok();
-            let want = want.map(|(kept, total)| TagScan {
-                kept: kept.iter().map(|s| s.to_string()).collect(),
-                total,
-            });
+            let mut seen = Vec::new();
+            let got = scan_tag_list(body.as_bytes(), &mut |t| seen.push(t.to_string()))
+                .ok()
+                .map(|total| (total, seen));
+            let want = want.map(|w| (w.len(), w.iter().map(|s| s.to_string()).collect()));
             assert_eq!(got, want, "{body}");
         }
     }
@@ -363,10 +360,16 @@ mod tests {
         }
         let tags: Vec<String> = (0..3000).map(|i| format!("1.{i}")).collect();
         let body = serde_json::json!({"name": "a", "tags": tags}).to_string();
-        let scan = scan_tag_list(Trickle(body.as_bytes()), &|t| t.ends_with('7')).unwrap();
-        assert_eq!(scan.total, 3000);
-        assert_eq!(scan.kept.len(), 300);
-        assert_eq!(scan.kept[0], "1.7");
+        let mut kept = Vec::new();
+        let total = scan_tag_list(Trickle(body.as_bytes()), &mut |t| {
+            if t.ends_with('7') {
+                kept.push(t.to_string());
+            }
+        })
+        .unwrap();
+        assert_eq!(total, 3000);
+        assert_eq!(kept.len(), 300);
+        assert_eq!(kept[0], "1.7");
     }
 
     #[test]

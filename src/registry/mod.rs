@@ -10,21 +10,19 @@ pub mod resolver;
 use anyhow::Result;
 
 use crate::reference::Reference;
-use manifest::{IndexEntry, TagScan};
+use manifest::IndexEntry;
 
 /// What the core needs from a registry. `Sync` so rayon workers can share one client
 /// (and its token cache and connection pools).
 pub trait Registry: Sync {
     /// Every tag of the image's repository, all pages. A missing repository is an error.
     fn tags(&self, image: &Reference) -> Result<Vec<String>>;
-    /// The tags `keep` accepts, and how many there were in all. A client that can
-    /// filters while the list streams in, so a long list never sits in memory whole.
-    fn tags_where(&self, image: &Reference, keep: &dyn Fn(&str) -> bool) -> Result<TagScan> {
+    /// Hands every tag to `each` and returns how many there were. A client that can
+    /// does so while the list streams in, so a long list never sits in memory whole.
+    fn tags_each(&self, image: &Reference, each: &mut dyn FnMut(&str)) -> Result<usize> {
         let all = self.tags(image)?;
-        Ok(TagScan {
-            total: all.len(),
-            kept: all.into_iter().filter(|t| keep(t)).collect(),
-        })
+        all.iter().for_each(|t| each(t));
+        Ok(all.len())
     }
     /// The manifest digest `reference` (a tag or digest) resolves to; `None` only when
     /// the registry answered 404. Every other failure is an error, never "missing".
