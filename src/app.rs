@@ -267,14 +267,19 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
     let _lock = lock_and_converge(settings, &engine)?;
     // The container list is needed up front only to resolve targets or to discover
     // images; otherwise the check reads it while its registry requests are under way.
+    // Read up front, rows showing an image ID get their reference back once, for the
+    // selection and the check alike.
     let containers = match &config {
         Some(_) if targets.is_empty() => None,
-        _ => Some(engine.containers().map_err(Failure::runtime)?),
+        _ => Some(inventory::with_references(
+            &engine,
+            &engine.containers().map_err(Failure::runtime)?,
+        )),
     };
-    let listed = || inventory::with_references(&engine, containers.as_deref().unwrap_or(&[]));
+    let listed = containers.as_deref().unwrap_or(&[]);
     let selected = match &config {
         Some(c) if targets.is_empty() => Some(c.images.clone()),
-        Some(c) => Some(select_targets(c.images.clone(), targets, &listed())?),
+        Some(c) => Some(select_targets(c.images.clone(), targets, listed)?),
         None => None,
     };
     let notify_targets = config
@@ -288,7 +293,7 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
                 "no configuration at {}: checking every running container against its own tag (see `dum tags IMAGE` and config.example.json to write one)",
                 settings.config.path().display()
             );
-            let found = discover::images(&listed());
+            let found = discover::images(listed);
             (
                 discover::select(found, targets).map_err(Failure::usage)?,
                 Vec::new(),
@@ -637,14 +642,15 @@ fn update(
     }
     let engine = DockerClient::from_env().map_err(Failure::runtime)?;
     let _lock = lock_and_converge(settings, &engine)?;
-    let containers = engine.containers().map_err(Failure::runtime)?;
     let explicit = !targets.is_empty();
+    let mut containers = engine.containers().map_err(Failure::runtime)?;
+    if explicit {
+        // Targets may name a container whose tag has moved: give such rows their
+        // reference back once, for the selection and the check alike.
+        containers = inventory::with_references(&engine, &containers);
+    }
     let images = if explicit {
-        select_targets(
-            config.images.clone(),
-            targets,
-            &inventory::with_references(&engine, &containers),
-        )?
+        select_targets(config.images.clone(), targets, &containers)?
     } else {
         config
             .images

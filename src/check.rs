@@ -511,15 +511,15 @@ fn local_matches(
     Ok(children.iter().any(|c| local.contains(&c.digest)))
 }
 
-/// The registry half of one image's check; an unusable reference fails here too.
-fn remote_for(
-    registry: &dyn Registry,
-    config: &ImageConfig,
-    resolution: Resolution,
-) -> Result<(Reference, Reference, Remote)> {
-    let (reference, query) = config.references().map_err(|e| anyhow!(e))?;
+/// The registry half of one image's check: the reference the registry was asked
+/// about, and its answers. An unusable reference fails here too.
+type Asked = Result<(Reference, Remote)>;
+
+/// [`remote`] for one configured image.
+fn remote_for(registry: &dyn Registry, config: &ImageConfig, resolution: Resolution) -> Asked {
+    let (_, query) = config.references().map_err(|e| anyhow!(e))?;
     let remote = remote(registry, &query, config, resolution)?;
-    Ok((reference, query, remote))
+    Ok((query, remote))
 }
 
 /// Checks one configured image: one report row per container (one row when none runs).
@@ -540,7 +540,7 @@ fn report_image(
     registry: &dyn Registry,
     inventory: Result<&Inventory, &anyhow::Error>,
     config: &ImageConfig,
-    remote: Result<(Reference, Reference, Remote)>,
+    remote: Asked,
 ) -> Vec<ImageReport> {
     let failed = |container: Option<String>, e: &anyhow::Error| {
         ImageReport::failed(&config.image, &config.base_tag, container, e)
@@ -567,7 +567,7 @@ fn report_image(
         Err(e) => return vec![failed(config.container_name.clone(), &e)],
     };
     let (query, mut remote) = match remote {
-        Ok((_, query, remote)) => (query, remote),
+        Ok(asked) => asked,
         Err(e) => {
             let names: Vec<Option<String>> = if found.is_empty() {
                 vec![config.container_name.clone()]
@@ -653,10 +653,7 @@ fn halves(
     all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],
     pool: &rayon::ThreadPool,
-) -> (
-    Result<Inventory>,
-    Vec<Result<(Reference, Reference, Remote)>>,
-) {
+) -> (Result<Inventory>, Vec<Asked>) {
     let queries: Vec<Result<(Reference, Reference)>> = images
         .iter()
         .map(|c| c.references().map_err(|e| anyhow!(e)))
@@ -689,12 +686,12 @@ fn halves(
         .zip(queries)
         .zip(listed.into_par_iter().zip(bases))
         .map(|((config, query), (listed, base))| {
-            let (reference, query) = query?;
+            let (_, query) = query?;
             let missing = || anyhow!("internal error: {} was not checked", config.image);
             let listed = listed.into_inner().ok_or_else(missing)??;
             let base = base.into_inner().ok_or_else(missing)??;
             let remote = resolve(registry, &query, config, listed, base)?;
-            Ok((reference, query, remote))
+            Ok((query, remote))
         })
         .collect();
     let inventory = inventory
@@ -725,14 +722,8 @@ pub fn check_all(
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
     let rows: Vec<Vec<ImageReport>> = pool.install(|| {
-        let remotes = if resolution == Resolution::Naive {
-            None
-        } else {
-            Some(halves(engine, registry, all, images, &pool))
-        };
-        let (inventory, remotes) = match remotes {
-            Some((inventory, remotes)) => (inventory, remotes),
-            None => rayon::join(
+        let (inventory, remotes) = if resolution == Resolution::Naive {
+            rayon::join(
                 || Inventory::read(engine, all),
                 || {
                     images
@@ -740,7 +731,9 @@ pub fn check_all(
                         .map(|c| remote_for(registry, c, resolution))
                         .collect::<Vec<_>>()
                 },
-            ),
+            )
+        } else {
+            halves(engine, registry, all, images, &pool)
         };
         images
             .par_iter()
