@@ -268,7 +268,10 @@ impl<'r> Image<'r> {
         run(Command::new("docker")
             .arg("--config")
             .arg(config)
-            .args(["build", "-q", "-t", &reference])
+            // No cache: the classic builder's cache probe walks every child
+            // of the base image, and fails with "unable to find image" when a
+            // parallel test's rmi removes one of them mid-walk.
+            .args(["build", "-q", "--no-cache", "-t", &reference])
             .arg(dir.path())
             .env("DOCKER_BUILDKIT", "0"));
         run(Command::new("docker")
