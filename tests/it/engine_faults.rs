@@ -253,19 +253,36 @@ fn an_unreachable_engine_is_one_clear_line_and_touches_nothing() {
 /// stops whatever they started: a race between dum and Docker that no client can win,
 /// so the test would measure the daemon's shutdown timing, not dum.
 fn restart_dockerd(log: &Path) {
+    // dockerd's containerd dies with it (or lingers as an unreaped zombie when the
+    // sandbox's init does not reap): killed too, and its pid file removed, or the new
+    // daemon "reuses" a containerd that no longer answers and never comes up.
+    let pid_file = Path::new("/var/run/docker/containerd/containerd.pid");
+    let containerd = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok());
     let _ = Command::new("pkill")
         .args(["-KILL", "-x", "dockerd"])
         .status();
+    if let Some(pid) = containerd {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     // `output()`, not `status()`: pgrep prints the PIDs it finds.
     while Command::new("pgrep")
         .args(["-x", "dockerd"])
         .output()
         .is_ok_and(|o| o.status.success())
+        || containerd.is_some_and(live_process)
     {
-        assert!(Instant::now() < deadline, "dockerd did not stop");
+        assert!(
+            Instant::now() < deadline,
+            "dockerd or its containerd did not stop"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
+    let _ = std::fs::remove_file(pid_file);
     let out = std::fs::File::create(log).unwrap();
     // `setsid -f` detaches dockerd from the test process, as scripts/test's `&` does.
     let started = Command::new("setsid")
@@ -287,6 +304,15 @@ fn restart_dockerd(log: &Path) {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn live_process(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesised command name, which may contain spaces.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// The engine restarts while dum verifies the new container (a daemon restart stops
