@@ -53,7 +53,7 @@ pub struct Cli {
     wait: Option<u64>,
 
     /// Worker threads for checking (they mostly wait on the network; fewer use less memory)
-    #[arg(long, global = true, env = "DUM_JOBS", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, global = true, env = "DUM_JOBS", value_name = "N", default_value_t = 48, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: u16,
 
     /// Resolve base tags by asking every version tag's digest (benchmark baseline)

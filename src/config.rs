@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::{Map, Value};
@@ -218,17 +217,13 @@ fn json_syntax(err: &serde_json::Error) -> Problem {
     )
 }
 
-/// The embedded schema, parsed and compiled once per process.
-fn schema() -> Result<&'static (Value, jsonschema::Validator), String> {
-    static COMPILED: OnceLock<Result<(Value, jsonschema::Validator), String>> = OnceLock::new();
-    COMPILED
-        .get_or_init(|| {
-            let value: Value = serde_json::from_str(SCHEMA).map_err(|e| e.to_string())?;
-            let validator = jsonschema::draft202012::new(&value).map_err(|e| e.to_string())?;
-            Ok((value, validator))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+/// The embedded schema, parsed and compiled. Not kept for the process: a run
+/// validates one file, and the compiled schema (about half a megabyte) would otherwise
+/// stay resident through the check.
+fn schema() -> Result<(Value, jsonschema::Validator), String> {
+    let value: Value = serde_json::from_str(SCHEMA).map_err(|e| e.to_string())?;
+    let validator = jsonschema::draft202012::new(&value).map_err(|e| e.to_string())?;
+    Ok((value, validator))
 }
 
 fn schema_problems(doc: &Value) -> Vec<Problem> {
@@ -242,7 +237,7 @@ fn schema_problems(doc: &Value) -> Vec<Problem> {
         let pointer = error.instance_path().as_str();
         let message = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let known = known_keys(schema, pointer);
+                let known = known_keys(&schema, pointer);
                 for key in unexpected {
                     problems.push(problem(pointer, unknown_key(key, &known)));
                 }

@@ -6,6 +6,7 @@
 //! everything a check reads; inspects remain only as fallbacks for the rare rows the
 //! lists cannot answer (a container whose tag has moved, an untagged parent image).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -171,9 +172,11 @@ impl Inventory {
 
     /// What `container`'s image is known as: from the image list, or inspected when
     /// the list does not show it (untagged parent images are hidden from it).
-    pub fn image(&self, engine: &dyn Engine, container: &Deployed) -> Result<ImageNames> {
+    pub fn image(&self, engine: &dyn Engine, container: &Deployed) -> Result<Cow<'_, ImageNames>> {
+        // Borrowed: one image can carry the tags of many repositories, and every
+        // container of it is checked.
         if let Some(found) = self.images.get(&container.image_id) {
-            return Ok(found.clone());
+            return Ok(Cow::Borrowed(found));
         }
         let inspect = engine.inspect_image(&container.image_id)?.ok_or_else(|| {
             anyhow!(
@@ -182,10 +185,10 @@ impl Inventory {
                 container.image_id
             )
         })?;
-        Ok(ImageNames {
+        Ok(Cow::Owned(ImageNames {
             repo_tags: inspect.repo_tags,
             repo_digests: inspect.repo_digests,
-        })
+        }))
     }
 }
 

@@ -222,6 +222,28 @@ impl DockerClient {
         }
     }
 
+    /// A GET whose answer is parsed as it streams in, straight into `T`: a list of
+    /// every container or image is never held as bytes and as a JSON tree besides.
+    fn get_list<T: serde::de::DeserializeOwned>(&self, path: &str, what: &str) -> Result<T> {
+        let url = self.url(path, true);
+        let context = || format!("Docker engine at {}: GET {path}", self.endpoint);
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| anyhow!("{}: {e}", context()))?;
+        let status = response.status().as_u16();
+        let reader = response.body_mut().with_config().limit(MAX_BODY).reader();
+        if !(200..300).contains(&status) {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut { reader }, &mut text);
+            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            return Err(engine_error("GET", path, status, &value));
+        }
+        serde_json::from_reader(std::io::BufReader::with_capacity(8 * 1024, reader))
+            .with_context(|| format!("{}: unexpected {what}", context()))
+    }
+
     /// Like `request` but hands back the status so callers can treat 404/304 as data.
     fn request_status(
         &self,
@@ -328,8 +350,7 @@ pub fn encode_segment(s: &str) -> String {
 
 impl Engine for DockerClient {
     fn containers(&self) -> Result<Vec<ContainerSummary>> {
-        let value = self.request("GET", "/containers/json?all=1", None, true)?;
-        serde_json::from_value(value).context("unexpected container list from the Docker engine")
+        self.get_list("/containers/json?all=1", "container list")
     }
 
     fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>> {
@@ -353,8 +374,7 @@ impl Engine for DockerClient {
     }
 
     fn images(&self) -> Result<Vec<ImageSummary>> {
-        let value = self.request("GET", "/images/json", None, true)?;
-        serde_json::from_value(value).context("unexpected image list from the Docker engine")
+        self.get_list("/images/json", "image list")
     }
 
     fn api(&self) -> (u32, u32) {

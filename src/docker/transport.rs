@@ -125,7 +125,9 @@ impl Endpoint {
             // ureq's 128 KiB default buffers, times one connection per worker thread,
             // were most of a check's memory; bodies are streamed through them anyway.
             .input_buffer_size(16 * 1024)
-            .output_buffer_size(4 * 1024);
+            // The longest request line is a pull's X-Registry-Auth: base64 JSON around a
+            // registry password, which for ECR is several kilobytes.
+            .output_buffer_size(16 * 1024);
         match self {
             Endpoint::Unix(path) => {
                 let config = builder.build();

@@ -160,9 +160,11 @@ impl RegistryClient {
             .max_idle_connections(64)
             .max_idle_connections_per_host(64)
             // ureq's 128 KiB default buffers per connection would dominate memory with
-            // dozens of parallel connections; bodies are streamed anyway.
-            .input_buffer_size(16 * 1024)
-            .output_buffer_size(4 * 1024);
+            // dozens of parallel connections; bodies are streamed anyway. The input
+            // buffer must hold an answer's headers, the output buffer the longest request
+            // line: an `Authorization` header reaches 6 KB with an ECR password.
+            .input_buffer_size(8 * 1024)
+            .output_buffer_size(8 * 1024);
         let dir = self.options.certs_dir.join(host);
         let tls = tls_config(&dir, skip_verify)?;
         if let Some(tls) = tls {

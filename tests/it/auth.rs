@@ -200,3 +200,43 @@ fn assert_no_secret(out: &crate::harness::Output, secrets: &[String], reg: &Regi
         );
     }
 }
+
+/// A password as long as an ECR one (6000 characters; Basic-encoded, 8 KB): dum's own
+/// token requests carry it, and so does the pull's `X-Registry-Auth` to the engine,
+/// which authenticates with it in turn (anonymous callers get nothing here).
+#[test]
+fn a_long_password_works_for_checks_and_pulls() {
+    let reg = registry::token();
+    let (dum, app, c, digests) = scenario(reg, "longpw");
+    let (user, password) = ("dumlonguser", "L".repeat(6000));
+    let auth = http::basic_auth(user, &password);
+    let stored = json!({"auths": {reg.host(): {"auth": auth.trim_start_matches("Basic ")}}});
+    std::fs::create_dir_all(dum.docker_config_dir()).unwrap();
+    std::fs::write(
+        dum.docker_config_dir().join("config.json"),
+        stored.to_string(),
+    )
+    .unwrap();
+    let report = Report::run(&dum, &[], 100);
+    assert_update_found(&report, &digests);
+    let scope = format!("repository:{}:pull", app.repository());
+    assert!(
+        reg.token_requests()
+            .iter()
+            .any(|r| r["user"] == user && r["scopes"].to_string().contains(&scope)),
+        "no token was fetched with the long password: {:#?}",
+        reg.token_requests()
+    );
+    // The update must pull: the engine asks the token server with the long password.
+    crate::harness::image::delete_local(&app.reference("v1.1.0"));
+    dum.run(&["update", c.name()]).assert_code(101);
+    let image = c.inspect()["Image"].as_str().unwrap().to_string();
+    let pulled = crate::harness::docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &app.reference("v1.1.0"),
+    ]);
+    assert_eq!(image, pulled.trim(), "{} does not run v1.1.0", c.name());
+}
