@@ -240,8 +240,13 @@ impl DockerClient {
             let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
             return Err(engine_error("GET", path, status, &value));
         }
-        serde_json::from_reader(std::io::BufReader::with_capacity(8 * 1024, reader))
-            .with_context(|| format!("{}: unexpected {what}", context()))
+        serde_json::from_reader(std::io::BufReader::with_capacity(8 * 1024, reader)).map_err(|e| {
+            if e.is_io() {
+                anyhow!("{}: reading the answer: {e}", context())
+            } else {
+                anyhow!("{}: unexpected {what}: {e}", context())
+            }
+        })
     }
 
     /// Like `request` but hands back the status so callers can treat 404/304 as data.
