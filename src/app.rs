@@ -308,6 +308,7 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
         containers.as_deref(),
         &images,
         settings.resolution,
+        &known_resolutions(&settings.state_file),
         settings.jobs,
     )
     .map_err(Failure::runtime)?;
@@ -424,6 +425,25 @@ fn converge(settings: &Settings, engine: &dyn Engine) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What the last check learnt about each base tag, from the state file; nothing when
+/// the file cannot serve (the save at the end of the run reports why).
+fn known_resolutions(state_file: &Path) -> check::Known {
+    let mut known = check::Known::default();
+    for entry in State::peek(state_file)
+        .into_iter()
+        .flat_map(|s| s.images.into_values())
+    {
+        if let (Some(base_tag), Some(version), Some(digest)) = (
+            entry.base_tag,
+            entry.base_tag_version,
+            entry.base_tag_digest,
+        ) {
+            known.insert(&entry.image, &base_tag, check::Resolved { version, digest });
+        }
+    }
+    known
+}
+
 fn state_key(row: &ImageReport) -> String {
     state::key(&row.image, row.container.as_deref())
 }
@@ -460,6 +480,9 @@ fn save_state(path: &Path, rows: &[ImageReport]) -> anyhow::Result<()> {
         entry.current_digest = row.current_digest.clone();
         entry.latest_version = row.latest_version.clone();
         entry.latest_digest = row.latest_digest.clone();
+        entry.base_tag = Some(row.base_tag.clone());
+        entry.base_tag_version = row.base_tag_version.clone();
+        entry.base_tag_digest = row.base_tag_digest.clone();
     }
     state
         .save(path)
@@ -513,8 +536,14 @@ fn tags(
                 grace_seconds: 0,
                 health_timeout_seconds: 1,
             };
-            let remote = check::remote(&registry, &reference, &entry, check::Resolution::Probe)
-                .map_err(Failure::runtime)?;
+            let remote = check::remote(
+                &registry,
+                &reference,
+                &entry,
+                check::Resolution::Probe,
+                None,
+            )
+            .map_err(Failure::runtime)?;
             doc.newest = remote.newest().map(str::to_string);
             doc.base_tag_digest = remote.base_digest.clone();
             doc.base_tag_version = remote.base_version.clone();
@@ -666,6 +695,7 @@ fn update(
         Some(&containers),
         &images,
         check::Resolution::Probe,
+        &known_resolutions(&settings.state_file),
         settings.jobs,
     )
     .map_err(Failure::runtime)?;

@@ -126,6 +126,41 @@ fn head_all(
         .collect()
 }
 
+/// What an earlier check learnt about a base tag: its digest, and the version tag it
+/// pointed to then.
+///
+/// While the base tag keeps that digest, a check takes the version from here and skips
+/// the HEAD of the newest version: an unchanged image costs its tag list and one HEAD.
+/// Version tags count as immutable here, as they do when dum names what a container
+/// runs. The one case this misses, a version tag re-pushed while the base tag stays,
+/// leaves the base tag on an earlier build of that same version, so the version
+/// reported stays true; a base tag that moves is always resolved afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The version tag the base tag pointed to.
+    pub version: String,
+    /// The base tag's digest then.
+    pub digest: String,
+}
+
+/// Earlier resolutions by image and base tag, from the state file.
+#[derive(Debug, Clone, Default)]
+pub struct Known(HashMap<(String, String), Resolved>);
+
+impl Known {
+    /// Remembers that `base_tag` of `image` had `resolved.digest`, pointing at
+    /// `resolved.version`.
+    pub fn insert(&mut self, image: &str, base_tag: &str, resolved: Resolved) {
+        self.0
+            .insert((image.to_string(), base_tag.to_string()), resolved);
+    }
+
+    /// The earlier resolution of `config`'s base tag, if any.
+    pub fn get(&self, config: &ImageConfig) -> Option<&Resolved> {
+        self.0.get(&(config.image.clone(), config.base_tag.clone()))
+    }
+}
+
 /// How the base tag is resolved to a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Resolution {
@@ -138,12 +173,14 @@ pub enum Resolution {
 
 /// Lists tags, orders versions, and resolves the base tag by digest: the base tag and
 /// the newest version are asked together; older versions only when they differ, in
-/// small batches, never beyond [`RESOLUTION_LIMIT`].
+/// small batches, never beyond [`RESOLUTION_LIMIT`]. `known` is what an earlier check
+/// learnt about the base tag (see [`Resolved`]).
 pub fn remote(
     registry: &dyn Registry,
     image: &Reference,
     config: &ImageConfig,
     resolution: Resolution,
+    known: Option<&Resolved>,
 ) -> Result<Remote> {
     if config.regex.is_none() || resolution == Resolution::Naive {
         return remote_naive(registry, image, config);
@@ -151,20 +188,22 @@ pub fn remote(
     // The base tag's digest does not depend on the tag list: ask both at once, so
     // the common case costs two round trips (this, then the newest version's HEAD).
     let (listed, base) = rayon::join(
-        || versions(registry, image, config),
+        || versions(registry, image, config, known),
         || base_digest(registry, image, config),
     );
-    resolve(registry, image, config, listed?, base?)
+    resolve(registry, image, config, listed?, base?, known)
 }
 
 /// The newest version tags (at most [`RESOLUTION_LIMIT`], newest first), and the
 /// newest one's digest: the tag-list half of [`remote`]. The newest version's HEAD
 /// follows its tag list on the same worker, so it never waits behind other images'
-/// requests.
+/// requests; it is left to [`resolve`] when the newest version is the one the base
+/// tag pointed to at the last check (`known`), as the base tag's digest may settle it.
 pub fn versions(
     registry: &dyn Registry,
     image: &Reference,
     config: &ImageConfig,
+    known: Option<&Resolved>,
 ) -> Result<Listed> {
     let Some(regex) = &config.regex else {
         return Ok(Listed::default());
@@ -189,7 +228,12 @@ pub fn versions(
     }
     let versions = newest.into_sorted();
     // A base tag that is itself the newest version is HEADed by the other half.
+    let newest_deferred = !base_is_version
+        && versions
+            .first()
+            .is_some_and(|newest| known.is_some_and(|k| k.version == *newest));
     let newest_digest = match versions.first() {
+        Some(_) if newest_deferred => None,
         Some(newest) if *newest != config.base_tag => registry.digest(image, newest)?,
         _ => None,
     };
@@ -197,6 +241,7 @@ pub fn versions(
         versions,
         base_is_version,
         newest_digest,
+        newest_deferred,
     })
 }
 
@@ -218,16 +263,19 @@ pub struct Listed {
     pub base_is_version: bool,
     /// The newest version's digest, when it was asked.
     pub newest_digest: Option<String>,
+    /// Whether the newest version's HEAD was left to [`resolve`].
+    pub newest_deferred: bool,
 }
 
 /// Puts both halves together; older versions are probed only when the base tag is not
-/// the newest version.
+/// the newest version and still points where it did at the last check (`known`).
 pub fn resolve(
     registry: &dyn Registry,
     image: &Reference,
     config: &ImageConfig,
     listed: Listed,
     base_digest: Option<String>,
+    known: Option<&Resolved>,
 ) -> Result<Remote> {
     if config.regex.is_none() {
         if base_digest.is_none() {
@@ -254,6 +302,28 @@ pub fn resolve(
         remote.base_version = remote.base_digest.as_ref().map(|_| config.base_tag.clone());
         return Ok(remote);
     }
+    if let (Some(known), Some(base_digest)) = (known, &remote.base_digest)
+        && known.digest == *base_digest
+        && remote.versions.contains(&known.version)
+    {
+        log::debug!(
+            "{}: {} still has digest {base_digest}, so it is still {}",
+            image.name(),
+            config.base_tag,
+            known.version
+        );
+        remote
+            .digests
+            .insert(known.version.clone(), base_digest.clone());
+        remote.base_version = Some(known.version.clone());
+        return Ok(remote);
+    }
+    if listed.newest_deferred
+        && let Some(newest) = remote.versions.first().cloned()
+        && let Some(d) = registry.digest(image, &newest)?
+    {
+        remote.digests.insert(newest, d);
+    }
     let Some(base_digest) = remote.base_digest.clone() else {
         return Ok(remote);
     };
@@ -275,6 +345,7 @@ fn remote_naive(
             config,
             Listed::default(),
             base_digest(registry, image, config)?,
+            None,
         );
     };
     let tags = registry.tags(image)?;
@@ -516,9 +587,14 @@ fn local_matches(
 type Asked = Result<(Reference, Remote)>;
 
 /// [`remote`] for one configured image.
-fn remote_for(registry: &dyn Registry, config: &ImageConfig, resolution: Resolution) -> Asked {
+fn remote_for(
+    registry: &dyn Registry,
+    config: &ImageConfig,
+    resolution: Resolution,
+    known: &Known,
+) -> Asked {
     let (_, query) = config.references().map_err(|e| anyhow!(e))?;
-    let remote = remote(registry, &query, config, resolution)?;
+    let remote = remote(registry, &query, config, resolution, known.get(config))?;
     Ok((query, remote))
 }
 
@@ -529,8 +605,9 @@ pub fn check_image(
     inventory: &Inventory,
     config: &ImageConfig,
     resolution: Resolution,
+    known: &Known,
 ) -> Vec<ImageReport> {
-    let remote = remote_for(registry, config, resolution);
+    let remote = remote_for(registry, config, resolution, known);
     report_image(engine, registry, Ok(inventory), config, remote)
 }
 
@@ -652,6 +729,7 @@ fn halves(
     registry: &dyn Registry,
     all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],
+    known: &Known,
     pool: &rayon::ThreadPool,
 ) -> (Result<Inventory>, Vec<Asked>) {
     let queries: Vec<Result<(Reference, Reference)>> = images
@@ -669,7 +747,7 @@ fn halves(
         for ((config, query), slot) in images.iter().zip(&queries).zip(&listed) {
             if let Ok((_, query)) = query {
                 s.spawn_fifo(move |_| {
-                    let _ = slot.set(versions(registry, query, config));
+                    let _ = slot.set(versions(registry, query, config, known.get(config)));
                 });
             }
         }
@@ -690,7 +768,7 @@ fn halves(
             let missing = || anyhow!("internal error: {} was not checked", config.image);
             let listed = listed.into_inner().ok_or_else(missing)??;
             let base = base.into_inner().ok_or_else(missing)??;
-            let remote = resolve(registry, &query, config, listed, base)?;
+            let remote = resolve(registry, &query, config, listed, base, known.get(config))?;
             Ok((query, remote))
         })
         .collect();
@@ -704,13 +782,15 @@ fn halves(
 /// at most `jobs` worker threads. Every image's registry requests start at once; the
 /// engine is read meanwhile, through its two list endpoints (see [`Inventory`]).
 /// `all` is the engine's container list when the caller already read it; otherwise it
-/// is read here, while the registry requests are under way.
+/// is read here, while the registry requests are under way. `known` holds what the
+/// last check learnt about base tags (see [`Resolved`]).
 pub fn check_all(
     engine: &dyn Engine,
     registry: &dyn Registry,
     all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],
     resolution: Resolution,
+    known: &Known,
     jobs: usize,
 ) -> Result<Vec<ImageReport>> {
     // Two requests per image are in flight at once (tag list and base tag), plus the
@@ -728,12 +808,12 @@ pub fn check_all(
                 || {
                     images
                         .par_iter()
-                        .map(|c| remote_for(registry, c, resolution))
+                        .map(|c| remote_for(registry, c, resolution, known))
                         .collect::<Vec<_>>()
                 },
             )
         } else {
-            halves(engine, registry, all, images, &pool)
+            halves(engine, registry, all, images, known, &pool)
         };
         images
             .par_iter()
@@ -827,7 +907,14 @@ mod tests {
         config: &ImageConfig,
     ) -> Vec<ImageReport> {
         let inventory = Inventory::read(engine, None).unwrap();
-        check_image(engine, registry, &inventory, config, Resolution::Probe)
+        check_image(
+            engine,
+            registry,
+            &inventory,
+            config,
+            Resolution::Probe,
+            &Known::default(),
+        )
     }
 
     fn config(regex: Option<&str>) -> ImageConfig {
@@ -1077,6 +1164,112 @@ mod tests {
     }
 
     #[test]
+    fn an_unchanged_base_tag_keeps_its_earlier_version() {
+        struct Case {
+            name: &'static str,
+            // extra or changed tags on top of 1.0.0, 1.1.0, 1.2.0 (digests 1, 2, 3)
+            tags: Vec<(&'static str, u32)>,
+            known: Option<(&'static str, u32)>,
+            // base version, newest, newest digest, manifest requests
+            want: (Option<&'static str>, &'static str, u32, usize),
+        }
+        let cases = vec![
+            Case {
+                name: "no earlier check",
+                tags: vec![("latest", 3)],
+                known: None,
+                want: (Some("1.2.0"), "1.2.0", 3, 2),
+            },
+            Case {
+                name: "unchanged: only the base tag is asked",
+                tags: vec![("latest", 3)],
+                known: Some(("1.2.0", 3)),
+                want: (Some("1.2.0"), "1.2.0", 3, 1),
+            },
+            Case {
+                name: "a rebuild of the same version moves the base tag",
+                tags: vec![("1.2.0", 4), ("latest", 4)],
+                known: Some(("1.2.0", 3)),
+                want: (Some("1.2.0"), "1.2.0", 4, 2),
+            },
+            Case {
+                name: "the base tag moves to a new version",
+                tags: vec![("1.3.0", 5), ("latest", 5)],
+                known: Some(("1.2.0", 3)),
+                want: (Some("1.3.0"), "1.3.0", 5, 2),
+            },
+            Case {
+                name: "the base tag stays behind a new version",
+                tags: vec![("1.3.0", 5), ("latest", 3)],
+                known: Some(("1.2.0", 3)),
+                want: (Some("1.2.0"), "1.3.0", 5, 2),
+            },
+            Case {
+                name: "the base tag moves back to an older version",
+                tags: vec![("latest", 2)],
+                known: Some(("1.2.0", 3)),
+                want: (Some("1.1.0"), "1.2.0", 3, 4),
+            },
+            Case {
+                name: "the earlier version is no longer listed",
+                tags: vec![("latest", 3)],
+                known: Some(("1.9.0", 3)),
+                want: (Some("1.2.0"), "1.2.0", 3, 2),
+            },
+            Case {
+                name: "an earlier digest the base tag no longer has",
+                tags: vec![("latest", 3)],
+                known: Some(("1.1.0", 9)),
+                want: (Some("1.2.0"), "1.2.0", 3, 2),
+            },
+            Case {
+                name: "the base tag points at no version any more",
+                tags: vec![("latest", 7)],
+                known: Some(("1.2.0", 3)),
+                want: (None, "1.2.0", 3, 4),
+            },
+        ];
+        for case in cases {
+            let tags: BTreeMap<String, String> = [("1.0.0", 1), ("1.1.0", 2), ("1.2.0", 3)]
+                .into_iter()
+                .chain(case.tags)
+                .map(|(t, n)| (t.to_string(), d(n)))
+                .collect();
+            let registry = FakeRegistry {
+                tags,
+                ..FakeRegistry::default()
+            };
+            let known = case.known.map(|(version, n)| Resolved {
+                version: version.to_string(),
+                digest: d(n),
+            });
+            let remote = super::remote(
+                &registry,
+                &Reference::parse("r.io/app").unwrap(),
+                &config(Some(SEMVER)),
+                Resolution::Probe,
+                known.as_ref(),
+            )
+            .unwrap();
+            let (base, newest, newest_digest, requests) = case.want;
+            assert_eq!(remote.base_version.as_deref(), base, "{}", case.name);
+            assert_eq!(remote.newest(), Some(newest), "{}", case.name);
+            assert_eq!(
+                remote.digests.get(newest),
+                Some(&d(newest_digest)),
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                registry.requests(),
+                requests,
+                "{}: manifest requests",
+                case.name
+            );
+        }
+    }
+
+    #[test]
     fn resolution_cost_does_not_grow_with_the_tag_count() {
         let tags: Vec<(String, String)> = (0..3000)
             .map(|i| (format!("1.{}.{}", i / 100, i % 100), d(i)))
@@ -1091,6 +1284,7 @@ mod tests {
             &Reference::parse("r.io/app").unwrap(),
             &config(Some(SEMVER)),
             Resolution::Probe,
+            None,
         )
         .unwrap();
         assert_eq!(probed.base_version.as_deref(), Some("1.29.99"));
@@ -1105,6 +1299,7 @@ mod tests {
             &Reference::parse("r.io/app").unwrap(),
             &config(Some(SEMVER)),
             Resolution::Naive,
+            None,
         )
         .unwrap();
         assert_eq!(naive.requests(), 3001);

@@ -66,6 +66,13 @@ pub struct ImageState {
     /// The digest (or version) of the update a notification last announced, so an
     /// hourly cron announces each new version once; None once up to date again.
     pub announced_digest: Option<String>,
+    /// The base tag the last check resolved (`latest`, …).
+    pub base_tag: Option<String>,
+    /// The version tag the base tag pointed to at the last check.
+    pub base_tag_version: Option<String>,
+    /// The base tag's manifest digest at the last check. While the base tag keeps it,
+    /// the next check takes `base_tag_version` from here instead of asking the registry.
+    pub base_tag_digest: Option<String>,
 }
 
 /// The key of an image's entry in [`State::images`]: the image, and the container
@@ -103,6 +110,14 @@ impl State {
             aside.display()
         );
         Ok((State::default(), Some(warning)))
+    }
+
+    /// Reads the state for hints only, changing nothing: `None` when the file is
+    /// missing, unreadable, owned by someone else (as root) or not a state this build
+    /// understands. [`State::load`] reports and repairs those cases when the run saves.
+    pub fn peek(path: &Path) -> Option<State> {
+        crate::ownership::check(path, "state file").ok()?;
+        decode(&std::fs::read_to_string(path).ok()?).ok()
     }
 
     /// Atomic write: tempfile in the same dir, pretty JSON + newline, fsync file, rename, fsync
@@ -266,6 +281,9 @@ mod tests {
                 checked_at: Some("2026-11-27T13:45:00Z".into()),
                 update_first_seen: Some("2026-11-26T03:00:00Z".into()),
                 announced_digest: Some("sha256:bb".into()),
+                base_tag: Some("latest".into()),
+                base_tag_version: Some("v7.17.0-ls302".into()),
+                base_tag_digest: Some("sha256:bb".into()),
             },
         );
         state.journal.push(serde_json::json!({"step": "pulled"}));
@@ -348,7 +366,29 @@ mod tests {
         assert_eq!(warning, None);
         assert_eq!(state.images["a"].status, "up_to_date");
         assert_eq!(state.images["a"].announced_digest, None);
+        assert_eq!(state.images["a"].base_tag_digest, None);
         assert!(state.journal.is_empty());
+    }
+
+    #[test]
+    fn peek_reads_a_good_state_and_changes_nothing_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(State::peek(&path), None, "missing");
+        sample().save(&path).unwrap();
+        assert_eq!(State::peek(&path), Some(sample()));
+        const BAD: &[(&str, &str)] = &[
+            ("corrupt JSON", "{\"version\":1,"),
+            ("newer version", r#"{"version":2,"images":{}}"#),
+            ("wrong shape", r#"{"version":1,"images":[]}"#),
+        ];
+        for (case, content) in BAD {
+            std::fs::write(&path, content).unwrap();
+            assert_eq!(State::peek(&path), None, "{case}");
+            // Unlike `load`, a peek leaves the file where it is, for the save to report.
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), *content, "{case}");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{case}");
+        }
     }
 
     #[test]

@@ -102,3 +102,69 @@ fn latest_equal_to_newest_costs_at_most_three_manifest_requests() {
     drop(c);
     delete_local(&running);
 }
+
+#[test]
+fn an_unchanged_base_tag_is_all_the_next_check_asks() {
+    let reg = registry::anon();
+    let app = Image::new(reg, "steady").keep_local(false);
+    app.clone().version("seed").build_and_push();
+    let repo = app.repository();
+    let seeded = seed_tags(reg, repo, &["1.0.0", "1.1.0", "1.1.0-rebuilt"], "seed");
+    let (v1_0, v1_1, rebuilt) = (&seeded[0], &seeded[1], &seeded[2]);
+    image::retag(reg, repo, "1.1.0", "latest");
+    let running = app.reference("1.0.0");
+    docker(&["pull", "-q", &running]);
+    let c = Container::run("steady", &running, &[]);
+    let dum = Dum::new().config_json(config(&[entry(
+        &app.name(),
+        json!({"container_name": c.name(), "regex": r"^1\.[0-9]+\.0$"}),
+    )]));
+    let mut asked = 0;
+    // One check: its exit code, the fields it must report, the manifest requests it may send.
+    let mut check = |want: serde_json::Value, requests: usize| {
+        let report = Report::run(&dum, &[], 100);
+        report.assert_fields(report.only(), want);
+        let total = reg.manifest_requests(repo);
+        assert_eq!(
+            total - asked,
+            requests,
+            "manifest requests of this check:\n{:?}",
+            report.out
+        );
+        asked = total;
+    };
+
+    let first = json!({"latest_version": "1.1.0", "latest_digest": v1_1,
+        "base_tag_version": "1.1.0", "base_tag_digest": v1_1, "current_version": "1.0.0"});
+    check(first.clone(), 2);
+    // Nothing moved: the state says what `latest` is, the base tag's HEAD confirms it.
+    check(first.clone(), 1);
+    check(first, 1);
+
+    // 1.1.0 rebuilt and `latest` with it: same version, new digest, asked afresh.
+    image::retag(reg, repo, "1.1.0-rebuilt", "1.1.0");
+    image::retag(reg, repo, "1.1.0-rebuilt", "latest");
+    let rebuilt_fields = json!({"latest_version": "1.1.0", "latest_digest": rebuilt,
+        "base_tag_version": "1.1.0", "base_tag_digest": rebuilt});
+    check(rebuilt_fields.clone(), 2);
+    check(rebuilt_fields, 1);
+
+    // `latest` moved back to an older version.
+    image::retag(reg, repo, "1.0.0", "latest");
+    let behind = json!({"latest_version": "1.1.0", "latest_digest": rebuilt,
+        "base_tag_version": "1.0.0", "base_tag_digest": v1_0,
+        "note": "latest = 1.0.0, behind the newest 1.1.0"});
+    check(behind.clone(), 3);
+    // Still behind: the newest version's HEAD, not a search for `latest`.
+    check(behind, 2);
+
+    // A new release.
+    let v1_2 = &seed_tags(reg, repo, &["1.2.0"], "seed")[0];
+    image::retag(reg, repo, "1.2.0", "latest");
+    let released = json!({"latest_version": "1.2.0", "latest_digest": v1_2,
+        "base_tag_version": "1.2.0", "base_tag_digest": v1_2});
+    check(released.clone(), 2);
+    check(released, 1);
+    drop(c);
+    delete_local(&running);
+}
