@@ -227,13 +227,13 @@ pub fn versions(
         );
     }
     let versions = newest.into_sorted();
-    // A base tag that is itself the newest version is HEADed by the other half.
     let newest_deferred = !base_is_version
         && versions
             .first()
             .is_some_and(|newest| known.is_some_and(|k| k.version == *newest));
     let newest_digest = match versions.first() {
         Some(_) if newest_deferred => None,
+        // A base tag that is itself the newest version is HEADed by the other half.
         Some(newest) if *newest != config.base_tag => registry.digest(image, newest)?,
         _ => None,
     };
@@ -267,8 +267,9 @@ pub struct Listed {
     pub newest_deferred: bool,
 }
 
-/// Puts both halves together; older versions are probed only when the base tag is not
-/// the newest version and still points where it did at the last check (`known`).
+/// Puts both halves together. The base tag keeps the version of the last check
+/// (`known`) while it keeps that digest; otherwise it is compared with the newest
+/// version, and older versions are probed only when it is not that one.
 pub fn resolve(
     registry: &dyn Registry,
     image: &Reference,
