@@ -219,12 +219,7 @@ pub fn versions(
         }
     })?;
     if matching == 0 {
-        bail!(
-            "none of the {total} tags of {} matches {} (see `dum tags {}`)",
-            image.name(),
-            regex.as_str(),
-            config.image
-        );
+        return Err(no_version_tags(total, image, config, regex));
     }
     let versions = newest.into_sorted();
     let newest_deferred = !base_is_version
@@ -252,6 +247,21 @@ pub fn base_digest(
     config: &ImageConfig,
 ) -> Result<Option<String>> {
     registry.digest(image, &config.base_tag)
+}
+
+/// The error of a repository where none of the `total` tags is a version tag.
+fn no_version_tags(
+    total: usize,
+    image: &Reference,
+    config: &ImageConfig,
+    regex: &regex::Regex,
+) -> anyhow::Error {
+    anyhow!(
+        "none of the {total} tags of {} matches {} (see `dum tags {}`)",
+        image.name(),
+        regex.as_str(),
+        config.image
+    )
 }
 
 /// What the tag-list half of a check learnt.
@@ -355,13 +365,7 @@ fn remote_naive(
         .map(str::to_string)
         .collect();
     if versions.is_empty() {
-        bail!(
-            "none of the {} tags of {} matches {} (see `dum tags {}`)",
-            tags.len(),
-            image.name(),
-            regex.as_str(),
-            config.image
-        );
+        return Err(no_version_tags(tags.len(), image, config, regex));
     }
     let mut remote = Remote {
         versions,
@@ -1266,6 +1270,28 @@ mod tests {
                 requests,
                 "{}: manifest requests",
                 case.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_regex_matching_no_tag_says_so_and_how_to_find_one() {
+        let registry = FakeRegistry::with(&[("latest", &d(1)), ("nightly", &d(2))]);
+        for resolution in [Resolution::Probe, Resolution::Naive] {
+            let err = super::remote(
+                &registry,
+                &Reference::parse("r.io/app").unwrap(),
+                &config(Some(SEMVER)),
+                resolution,
+                None,
+            )
+            .unwrap_err();
+            assert_eq!(
+                format!("{err:#}"),
+                format!(
+                    "none of the 2 tags of r.io/app matches {SEMVER} (see `dum tags r.io/app`)"
+                ),
+                "{resolution:?}"
             );
         }
     }
