@@ -700,6 +700,12 @@ fn update(
     )
     .map_err(Failure::runtime)?;
     let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);
+    let paused: Vec<&str> = containers
+        .iter()
+        .filter(|c| c.state == "paused")
+        .map(|c| c.name())
+        .collect();
+    let (moves, skips) = update::hold_paused(moves, skips, &paused, explicit);
     for skip in &skips {
         log::warn!("{}: {}", skip.container, skip.reason);
     }

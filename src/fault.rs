@@ -6,9 +6,9 @@
 pub const POINTS: &[&str] = &[
     "pulled",
     "journaled",
-    "stopped",
     "renamed",
     "created",
+    "stopped",
     "started",
     "verified",
     "backup-removed",

@@ -10,18 +10,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::docker::Engine;
 use crate::history::{Entry, ResultKind};
+use crate::spec::CreatePlan;
 use crate::state::{self, State};
 
-/// The step a transaction is about to take (or has just taken).
+/// The step a transaction is about to take (or has just taken), in the order taken:
+/// the new container exists before the old one is stopped, so a container the engine
+/// removes when it stops (`AutoRemove`) has its volumes held by the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
-    /// About to stop the old container.
-    Stopping,
-    /// About to rename the old container to its backup name.
+    /// About to rename the old (still running) container to its backup name.
     Renaming,
     /// About to create the new container under the original name.
     Creating,
+    /// Stopping the old container; the engine may still be at it after a kill.
+    Stopping,
     /// About to start the new container.
     Starting,
     /// Verifying the new container.
@@ -61,6 +64,18 @@ pub struct Transaction {
     pub to_digest: Option<String>,
     /// When it began (unix milliseconds).
     pub started_ms: u64,
+    /// Whether the old container was paused (restore it paused).
+    #[serde(default)]
+    pub was_paused: bool,
+    /// How to create the old container again, on its own image, should it be gone
+    /// when it must be restored: the engine removes an `AutoRemove` container as soon
+    /// as it stops. Absent in journals of older dum versions.
+    #[serde(default)]
+    pub restore_plan: Option<CreatePlan>,
+    /// Until when (unix milliseconds) a stop of the old container that a killed run
+    /// requested may still be under way in the engine, which goes on with it.
+    #[serde(default)]
+    pub stop_deadline_ms: Option<u64>,
 }
 
 /// Milliseconds since the epoch.
@@ -118,18 +133,15 @@ pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
 }
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to
-/// the original name and started when it was running. Idempotent: safe to repeat
+/// the original name and started (and paused) as it was; created again from the
+/// journaled plan when the engine removed it (`AutoRemove`). Idempotent: safe to repeat
 /// from any point of a half-done transaction. True when it had to start the old
 /// container again (it then has a new network namespace: its dependents must rejoin).
 pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
-    let old = engine.inspect_container(&tx.old_id)?.ok_or_else(|| {
-        anyhow!(
-            "the old container {} ({}) is gone: cannot restore it",
-            tx.container,
-            short(&tx.old_id)
-        )
-    })?;
-    // Whatever carries the original name and is not the old container is the new one.
+    outlast_stop(engine, tx)?;
+    let old = engine.inspect_container(&tx.old_id)?;
+    // Whatever carries the original name and is not the old container is the new one
+    // (or an earlier, interrupted attempt at recreating the old one).
     let mut doomed: Vec<String> = tx.new_id.iter().cloned().collect();
     if let Some(holder) = engine.inspect_container(&tx.container)?
         && holder.id != tx.old_id
@@ -144,6 +156,9 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
                 .with_context(|| format!("cannot remove the new container {}", short(&id)))?;
         }
     }
+    let Some(old) = old else {
+        return recreate_old(engine, tx);
+    };
     if old.name != tx.container {
         engine
             .rename(&tx.old_id, &tx.container)
@@ -154,8 +169,97 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
         engine
             .start(&tx.old_id)
             .with_context(|| format!("cannot start the old container {} again", tx.container))?;
+        confirm_running(engine, tx, &tx.old_id)?;
+    }
+    if tx.was_paused && (restart || !old.state.paused) {
+        engine
+            .pause(&tx.old_id)
+            .with_context(|| format!("cannot pause the old container {} again", tx.container))?;
     }
     Ok(restart)
+}
+
+/// Creates the old container again from the journaled plan, on its old image (kept
+/// locally until an update is verified), under its own name.
+fn recreate_old(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
+    let Some(plan) = &tx.restore_plan else {
+        bail!(
+            "the old container {} ({}) is gone and this journal entry has no plan to create it again",
+            tx.container,
+            short(&tx.old_id)
+        );
+    };
+    log::warn!(
+        "{}: the engine removed the old container ({}, AutoRemove); creating it again from its journaled settings",
+        tx.container,
+        short(&tx.old_id)
+    );
+    let id = engine
+        .create(&tx.container, &plan.body)
+        .with_context(|| format!("cannot create the old container {} again", tx.container))?;
+    for (network, endpoint) in &plan.extra_networks {
+        engine
+            .connect(network, &id, endpoint)
+            .with_context(|| format!("cannot connect {} to network {network}", tx.container))?;
+    }
+    if tx.was_running {
+        engine
+            .start(&id)
+            .with_context(|| format!("cannot start the old container {} again", tx.container))?;
+        confirm_running(engine, tx, &id)?;
+        if tx.was_paused {
+            engine.pause(&id).with_context(|| {
+                format!("cannot pause the old container {} again", tx.container)
+            })?;
+        }
+    }
+    Ok(tx.was_running)
+}
+
+/// A restored container counts only once the engine says it runs: the journal keeps
+/// the transaction otherwise, and the next run tries again.
+fn confirm_running(engine: &dyn Engine, tx: &Transaction, id: &str) -> Result<()> {
+    let running = engine
+        .inspect_container(id)?
+        .is_some_and(|c| c.state.running);
+    if !running {
+        bail!(
+            "the old container {} stopped again right after its restart",
+            tx.container
+        );
+    }
+    Ok(())
+}
+
+/// How often a stop still under way in the engine is looked at.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A run killed while the engine was stopping the old container leaves that stop under
+/// way: the engine sends SIGKILL when its timeout runs out, whatever happens meanwhile.
+/// Restoring before then would "restore" a container about to die (and one stopped by
+/// request is not restarted by its restart policy), so wait until it has stopped or the
+/// stop can no longer be pending.
+fn outlast_stop(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
+    let Some(deadline) = tx.stop_deadline_ms.filter(|_| tx.step == Step::Stopping) else {
+        return Ok(());
+    };
+    let mut said = false;
+    while now_ms() < deadline {
+        match engine.inspect_container(&tx.old_id)? {
+            Some(c) if c.state.running => {}
+            _ => return Ok(()),
+        }
+        if !said {
+            log::info!(
+                "{}: waiting up to {} s for the engine to finish stopping the old container (an interrupted run asked it to)",
+                tx.container,
+                deadline.saturating_sub(now_ms()).div_ceil(1000)
+            );
+            said = true;
+        }
+        std::thread::sleep(STOP_POLL);
+    }
+    Ok(())
 }
 
 /// Finishes a verified transaction: the backup goes, the new container keeps the name.

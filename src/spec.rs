@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
 /// How to recreate one container.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreatePlan {
     /// Container name (no leading slash).
     pub name: String,

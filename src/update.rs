@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::check::{ImageReport, Status};
 use crate::config::ImageConfig;
-use crate::docker::Engine;
 use crate::docker::types::ContainerInspect;
+use crate::docker::{Engine, ExitWatch};
 use crate::fault;
 use crate::history::{Entry, ResultKind};
 use crate::journal::{self, Step, Transaction};
@@ -158,6 +158,31 @@ pub fn plan_moves(
     (moves, skips)
 }
 
+/// Keeps paused containers out of an unattended run: the user paused them for a reason,
+/// and an update would run the new version. Named on the command line (`explicit`) they
+/// are updated, and the new container is paused again once verified.
+pub fn hold_paused(
+    moves: Vec<Move>,
+    mut skips: Vec<Skip>,
+    paused: &[&str],
+    explicit: bool,
+) -> (Vec<Move>, Vec<Skip>) {
+    if explicit {
+        return (moves, skips);
+    }
+    let (held, moves): (Vec<Move>, Vec<Move>) = moves
+        .into_iter()
+        .partition(|m| paused.contains(&m.container.as_str()));
+    skips.extend(held.into_iter().map(|m| Skip {
+        reason: format!(
+            "paused: not updated unless named (`dum update {}`), then it is paused again after the update",
+            m.container
+        ),
+        container: m.container,
+    }));
+    (moves, skips)
+}
+
 /// The container name the backup carries during the transaction.
 pub fn backup_name(container: &str) -> String {
     format!("{container}-dum-backup")
@@ -207,35 +232,95 @@ fn split_tag(reference: &str) -> (&str, &str) {
     }
 }
 
-/// Creates, connects and starts the planned container; returns its ID.
-fn create_and_start(
+/// Margin on top of a container's stop timeout for the engine's SIGKILL to land.
+const STOP_MARGIN_MS: u64 = 5_000;
+
+/// The engine's default stop timeout, for containers that set none.
+const DEFAULT_STOP_TIMEOUT_S: u64 = 10;
+
+/// How long the engine may take to stop `old`: its own stop timeout plus a margin.
+fn stop_budget_ms(old: &ContainerInspect) -> u64 {
+    let timeout = old
+        .raw
+        .pointer("/Config/StopTimeout")
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|t| u64::try_from(t).ok())
+        .unwrap_or(DEFAULT_STOP_TIMEOUT_S);
+    timeout.saturating_mul(1000).saturating_add(STOP_MARGIN_MS)
+}
+
+/// Whether the planned container is removed by the engine as soon as it exits.
+fn auto_removes(plan: &CreatePlan) -> bool {
+    plan.body
+        .pointer("/HostConfig/AutoRemove")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Stops the old container, creates and starts the new one; returns the new ID. The
+/// new container is created (and connected) while the old one still runs under its
+/// backup name, so it holds the old one's volumes when the engine removes an
+/// `AutoRemove` old container on its stop, and so downtime is only stop + start.
+fn swap(
     engine: &dyn Engine,
     state_file: &Path,
     tx: &mut Transaction,
+    old: &ContainerInspect,
     plan: &CreatePlan,
-) -> Result<String> {
+) -> Result<(String, Option<ExitWatch>)> {
+    tx.step = Step::Renaming;
+    journal::record(state_file, tx)?;
+    engine
+        .rename(&old.id, &tx.backup_name)
+        .with_context(|| format!("cannot rename {} to {}", old.name, tx.backup_name))?;
+    fault::point("renamed");
     tx.step = Step::Creating;
     journal::record(state_file, tx)?;
     let id = engine
         .create(&plan.name, &plan.body)
         .with_context(|| format!("cannot create the new container {}", plan.name))?;
     tx.new_id = Some(id.clone());
-    tx.step = Step::Starting;
-    journal::record(state_file, tx)?;
     for (network, endpoint) in &plan.extra_networks {
         engine
             .connect(network, &id, endpoint)
             .with_context(|| format!("cannot connect {} to network {network}", plan.name))?;
     }
     fault::point("created");
+    tx.step = Step::Stopping;
+    tx.stop_deadline_ms = Some(journal::now_ms().saturating_add(stop_budget_ms(old)));
+    journal::record(state_file, tx)?;
+    engine
+        .stop(&old.id, None)
+        .with_context(|| format!("cannot stop {}", old.name))?;
+    fault::point("stopped");
+    tx.step = Step::Starting;
+    journal::record(state_file, tx)?;
+    let mut watch = None;
     if plan.start {
+        // The engine removes an AutoRemove container that exits, output and all: watch
+        // it from before its start so a failure still says why.
+        if auto_removes(plan) {
+            let tty = plan
+                .body
+                .get("Tty")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            match engine.watch(&id, tty, WATCH_LIMIT) {
+                Ok(w) => watch = Some(w),
+                Err(e) => log::debug!("{}: cannot watch the new container: {e:#}", plan.name),
+            }
+        }
         engine
             .start(&id)
             .with_context(|| format!("cannot start the new container {}", plan.name))?;
     }
     fault::point("started");
-    Ok(id)
+    Ok((id, watch))
 }
+
+/// How long a new container's output is watched at most: longer than verification
+/// takes; the background reads end with the container or with dum, whichever is first.
+const WATCH_LIMIT: Duration = Duration::from_secs(3600);
 
 /// How a transaction failed.
 #[derive(Debug)]
@@ -267,12 +352,14 @@ impl Undo {
 }
 
 /// Runs the whole transaction for one container whose new image is present locally.
-/// Returns the new container's ID.
+/// `restore_plan` creates the old container again on its own image, should the engine
+/// remove it (`AutoRemove`). Returns the new container's ID.
 pub fn recreate(
     engine: &dyn Engine,
     state_file: &Path,
     old: &ContainerInspect,
     plan: &CreatePlan,
+    restore_plan: Option<CreatePlan>,
     mv: &Move,
     verify_with: Option<Verify>,
 ) -> Result<String, Undo> {
@@ -284,12 +371,15 @@ pub fn recreate(
         backup_name: backup_name(&old.name),
         new_id: None,
         was_running: old.state.running,
-        step: Step::Stopping,
+        step: Step::Renaming,
         from_version: mv.from_version.clone(),
         to_version: mv.to_version.clone(),
         from_digest: mv.from_digest.clone(),
         to_digest: Some(mv.to_digest.clone()),
         started_ms: journal::now_ms(),
+        was_paused: old.state.paused,
+        restore_plan,
+        stop_deadline_ms: None,
     };
     match engine.inspect_container(&tx.backup_name) {
         Ok(None) => {}
@@ -304,23 +394,19 @@ pub fn recreate(
     journal::record(state_file, &tx).map_err(Undo::Untouched)?;
     fault::point("journaled");
     let attempt = (|| -> Result<String> {
-        engine
-            .stop(&old.id, None)
-            .with_context(|| format!("cannot stop {}", old.name))?;
-        fault::point("stopped");
-        tx.step = Step::Renaming;
-        journal::record(state_file, &tx)?;
-        engine
-            .rename(&old.id, &tx.backup_name)
-            .with_context(|| format!("cannot rename {} to {}", old.name, tx.backup_name))?;
-        fault::point("renamed");
-        let id = create_and_start(engine, state_file, &mut tx, plan)?;
+        let (id, watch) = swap(engine, state_file, &mut tx, old, plan)?;
         tx.step = Step::Verifying;
         journal::record(state_file, &tx)?;
         if plan.start
             && let Some(v) = verify_with
         {
-            verify::verify(engine, &id, v)?;
+            verify::verify(engine, &id, v, watch.as_ref())?;
+        }
+        // Verified running; a container the user had paused is left paused.
+        if plan.start && tx.was_paused {
+            engine
+                .pause(&id)
+                .with_context(|| format!("cannot pause the new container {}", plan.name))?;
         }
         Ok(id)
     })();
@@ -407,7 +493,7 @@ pub fn apply(
         dependents: Vec::new(),
     };
     let mut entries = Vec::new();
-    let prepared = (|| -> Result<(ContainerInspect, CreatePlan)> {
+    let prepared = (|| -> Result<(ContainerInspect, CreatePlan, CreatePlan)> {
         let old = engine
             .inspect_container(&mv.container)?
             .ok_or_else(|| anyhow!("container {} does not exist", mv.container))?;
@@ -428,11 +514,23 @@ pub fn apply(
             )
         })?;
         let plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
-        Ok((old, plan))
+        let restore_plan = restore_plan(engine, &old, &old_image.raw)?;
+        Ok((old, plan, restore_plan))
     })();
-    let outcome = prepared.map_err(Undo::Untouched).and_then(|(old, plan)| {
-        recreate(engine, state_file, &old, &plan, mv, mv.verify).map(|id| (old, id))
-    });
+    let outcome = prepared
+        .map_err(Undo::Untouched)
+        .and_then(|(old, plan, restore_plan)| {
+            recreate(
+                engine,
+                state_file,
+                &old,
+                &plan,
+                Some(restore_plan),
+                mv,
+                mv.verify,
+            )
+            .map(|id| (old, id))
+        });
     match outcome {
         Ok((old, new_id)) => {
             applied.result = ResultKind::Updated;
@@ -539,6 +637,7 @@ fn follow(
         Ok((old, run_as, plan))
     };
     let (old, run_as, mut plan) = prepared().map_err(Undo::Untouched)?;
+    let restore_plan = plan.clone();
     spec::retarget_network(&mut plan, target_id);
     let mv = Move {
         kind: "dependent".into(),
@@ -553,7 +652,36 @@ fn follow(
         to_digest: old.image_id.clone(),
         verify: verify_with,
     };
-    recreate(engine, state_file, &old, &plan, &mv, mv.verify).map(|_| ())
+    recreate(
+        engine,
+        state_file,
+        &old,
+        &plan,
+        Some(restore_plan),
+        &mv,
+        mv.verify,
+    )
+    .map(|_| ())
+}
+
+/// The create plan that brings `old` back on its own image. The image is named as the
+/// container names it when that reference still points at it (a version tag), else by
+/// ID: a base tag such as `latest` was just moved to the new version.
+fn restore_plan(
+    engine: &dyn Engine,
+    old: &ContainerInspect,
+    old_image: &serde_json::Value,
+) -> Result<CreatePlan> {
+    let by_name = !old.config.image.is_empty()
+        && engine
+            .inspect_image(&old.config.image)?
+            .is_some_and(|i| i.id == old.image_id);
+    let image = if by_name {
+        old.config.image.as_str()
+    } else {
+        old.image_id.as_str()
+    };
+    spec::plan(&old.raw, old_image, image, engine.api())
 }
 
 #[cfg(test)]
@@ -676,6 +804,31 @@ mod tests {
             );
             assert_eq!(moves.len(), want, "explicit {explicit}, allow {allow}");
             assert_eq!(skips.len(), 1 - want, "explicit {explicit}, allow {allow}");
+        }
+    }
+
+    #[test]
+    fn paused_containers_wait_for_an_explicit_target() {
+        let (moves, _) = plan_moves(
+            &[row(Status::UpdateAvailable, "1.0", "2.0")],
+            &[config(true)],
+            false,
+            false,
+        );
+        // (paused containers, explicit) -> moves kept, skips added
+        let cases: &[(&[&str], bool, usize, usize)] = &[
+            (&[], false, 1, 0),
+            (&["web"], false, 0, 1),
+            (&["web"], true, 1, 0),
+            (&["other"], false, 1, 0),
+        ];
+        for (i, &(paused, explicit, kept, skipped)) in cases.iter().enumerate() {
+            let (m, s) = hold_paused(moves.clone(), Vec::new(), paused, explicit);
+            assert_eq!((m.len(), s.len()), (kept, skipped), "case {i}");
+            if let Some(skip) = s.first() {
+                assert_eq!(skip.container, "web");
+                assert!(skip.reason.starts_with("paused"), "{}", skip.reason);
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::docker::Engine;
+use crate::docker::{Engine, ExitWatch};
 
 /// Verification settings of one image (config: `grace_seconds`, `health_timeout_seconds`).
 #[derive(Debug, Clone, Copy)]
@@ -17,15 +17,27 @@ pub struct Verify {
 }
 
 /// Polls `id` until it has run for the grace period (and is healthy, when it has a
-/// healthcheck). The error says what went wrong, with the container's last output.
-pub fn verify(engine: &dyn Engine, id: &str, settings: Verify) -> Result<()> {
+/// healthcheck). The error says what went wrong, with the container's last output:
+/// from `watch` when the engine removes the container as it exits (`AutoRemove`).
+pub fn verify(
+    engine: &dyn Engine,
+    id: &str,
+    settings: Verify,
+    watch: Option<&ExitWatch>,
+) -> Result<()> {
     let started = Instant::now();
     let poll = Duration::from_millis(250);
     loop {
-        let c = engine
-            .inspect_container(id)?
-            .ok_or_else(|| anyhow!("the new container {id} disappeared"))?;
+        let Some(c) = engine.inspect_container(id)? else {
+            return Err(vanished(id, watch));
+        };
         if !c.state.running || c.state.restarting {
+            // Already on its way out: the engine may refuse its logs; the watch has them.
+            if let Some(w) =
+                watch.filter(|_| matches!(c.state.status.as_str(), "removing" | "dead"))
+            {
+                return Err(vanished(id, Some(w)));
+            }
             let tail = engine.logs_tail(id, 5).unwrap_or_default();
             let tail = tail.trim().lines().last().unwrap_or("").trim().to_string();
             let output = if tail.is_empty() {
@@ -54,4 +66,28 @@ pub fn verify(engine: &dyn Engine, id: &str, settings: Verify) -> Result<()> {
         }
         std::thread::sleep(poll);
     }
+}
+
+/// The new container is gone: the engine removed it as it exited (`AutoRemove`).
+fn vanished(id: &str, watch: Option<&ExitWatch>) -> anyhow::Error {
+    let Some(watch) = watch else {
+        return anyhow!("the new container {id} disappeared");
+    };
+    // The exit code arrives on its own connection: give it a moment to be read.
+    let until = Instant::now() + Duration::from_secs(2);
+    while watch.exit_code().is_none() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let code = watch
+        .exit_code()
+        .map_or_else(|| "unknown".to_string(), |c| c.to_string());
+    let tail = watch.last_output(1);
+    let output = if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; last output: {}", tail.trim())
+    };
+    anyhow!(
+        "the new container stopped (exit code {code}) and the engine removed it (AutoRemove){output}"
+    )
 }

@@ -167,4 +167,12 @@ impl Engine for FakeEngine {
     fn logs_tail(&self, _: &str, _: u32) -> Result<String> {
         Ok(String::new())
     }
+
+    fn pause(&self, id: &str) -> Result<()> {
+        bail!("fake engine: pause {id}")
+    }
+
+    fn watch(&self, _: &str, _: bool, _: std::time::Duration) -> Result<super::ExitWatch> {
+        Ok(super::ExitWatch::default())
+    }
 }

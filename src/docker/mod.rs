@@ -65,6 +65,77 @@ pub trait Engine: Sync {
     fn remove_image(&self, reference: &str) -> Result<()>;
     /// The last lines of a container's output, for error messages.
     fn logs_tail(&self, id: &str, lines: u32) -> Result<String>;
+    /// Pauses a running container (already paused is fine).
+    fn pause(&self, id: &str) -> Result<()>;
+    /// Watches a created, not yet started container for up to `limit`: its output and
+    /// its exit code stay known even when the engine removes it as it exits
+    /// (`AutoRemove`). `tty`: whether it has a TTY (its output is then not framed).
+    fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch>;
+}
+
+/// What a watched container printed last and how it exited, collected in the
+/// background from streams opened before its start (see [`Engine::watch`]).
+#[derive(Clone, Default)]
+pub struct ExitWatch {
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    exit_code: std::sync::Arc<std::sync::Mutex<Option<i64>>>,
+}
+
+/// Bytes of a watched container's output kept (its tail).
+const WATCH_KEEP: usize = 16 * 1024;
+
+impl ExitWatch {
+    /// The last `lines` non-empty lines of its output.
+    pub fn last_output(&self, lines: usize) -> String {
+        let bytes = self.output.lock().map(|b| b.clone()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        kept[kept.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Its exit code, once the engine reported it.
+    pub fn exit_code(&self) -> Option<i64> {
+        self.exit_code.lock().ok().and_then(|c| *c)
+    }
+
+    /// Appends output, keeping the last [`WATCH_KEEP`] bytes.
+    fn push(&self, chunk: &[u8]) {
+        if let Ok(mut buffer) = self.output.lock() {
+            buffer.extend_from_slice(chunk);
+            let excess = buffer.len().saturating_sub(WATCH_KEEP);
+            buffer.drain(..excess);
+        }
+    }
+
+    /// Reads an attach stream to its end: framed (8-byte headers) without a TTY, raw
+    /// with one.
+    fn collect(&self, mut stream: impl std::io::Read, tty: bool) {
+        use std::io::Read;
+        let mut chunk = vec![0u8; 8 * 1024];
+        if tty {
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    return;
+                }
+                self.push(&chunk[..n]);
+            }
+            return;
+        }
+        let mut header = [0u8; 8];
+        while stream.read_exact(&mut header).is_ok() {
+            let mut left = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as u64;
+            while left > 0 {
+                let want = left.min(chunk.len() as u64) as usize;
+                match (&mut stream).take(want as u64).read(&mut chunk[..want]) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        self.push(&chunk[..n]);
+                        left -= n as u64;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Parses "1.41" into (1, 41) for comparisons; garbage sorts lowest.
@@ -528,6 +599,12 @@ impl Engine for DockerClient {
             .get(&url)
             .call()
             .map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            // An error answer is not the container's output (e.g. "can not get logs
+            // from container which is dead or marked for removal").
+            bail!("logs of {id}: HTTP {status}");
+        }
         let bytes = response
             .body_mut()
             .with_config()
@@ -535,6 +612,60 @@ impl Engine for DockerClient {
             .read_to_vec()
             .map_err(|e| anyhow!("logs of {id}: {e}"))?;
         Ok(demux_logs(&bytes))
+    }
+
+    fn pause(&self, id: &str) -> Result<()> {
+        let path = format!("/containers/{}/pause", encode_segment(id));
+        match self.request_status("POST", &path, None, true)? {
+            (status, _) if (200..300).contains(&status) => Ok(()),
+            // 409: already paused (or not running, which the caller rules out).
+            (409, value) if value.to_string().contains("already paused") => Ok(()),
+            (status, value) => Err(engine_error("POST", &path, status, &value)),
+        }
+    }
+
+    fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch> {
+        let watch = ExitWatch::default();
+        let attach = format!(
+            "/containers/{}/attach?logs=1&stream=1&stdout=1&stderr=1",
+            encode_segment(id)
+        );
+        let wait = format!("/containers/{}/wait?condition=removed", encode_segment(id));
+        // Both requests must be answered before the container starts, or a fast exit
+        // (and an AutoRemove) could come first: the engine sends the headers of each
+        // at once, so the calls return here and only their bodies are read later.
+        let open = |path: &str| {
+            self.agent
+                .post(self.url(path, true))
+                .config()
+                .timeout_global(Some(limit))
+                .build()
+                .send_empty()
+                .map_err(|e| anyhow!("Docker engine at {}: POST {path}: {e}", self.endpoint))
+        };
+        let attached = open(&attach)?;
+        if !(200..300).contains(&attached.status().as_u16()) {
+            bail!(
+                "Docker engine at {}: POST {attach} failed with HTTP {}",
+                self.endpoint,
+                attached.status().as_u16()
+            );
+        }
+        let waited = open(&wait)?;
+        let output = watch.clone();
+        std::thread::spawn(move || output.collect(attached.into_body().into_reader(), tty));
+        let exited = watch.clone();
+        std::thread::spawn(move || {
+            let answer: Option<Value> = waited.into_body().read_json().ok();
+            let code = answer
+                .as_ref()
+                .and_then(|v| v.get("StatusCode"))
+                .and_then(Value::as_i64);
+            if let (Some(code), Ok(mut slot)) = (code, exited.exit_code.lock()) {
+                *slot = Some(code);
+            }
+        });
+        Ok(watch)
     }
 
     fn platform(&self) -> (String, String) {

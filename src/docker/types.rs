@@ -73,6 +73,9 @@ pub struct ContainerState {
     /// Whether the container is in a restart loop.
     #[serde(default)]
     pub restarting: bool,
+    /// Whether the container is paused (it is running too).
+    #[serde(default)]
+    pub paused: bool,
     /// Exit code of the last run.
     #[serde(default)]
     pub exit_code: i64,

@@ -29,3 +29,4 @@ mod ship;
 mod state;
 mod tags;
 mod update;
+mod update_safety;
