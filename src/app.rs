@@ -609,6 +609,7 @@ mod tests {
             status,
             note: None,
             error: None,
+            managed_by: None,
         }
     }
 
@@ -677,6 +678,18 @@ fn update(
         // Targets may name a container whose tag has moved: give such rows their
         // reference back once, for the selection and the check alike.
         containers = inventory::with_references(&engine, &containers);
+    }
+    for target in targets {
+        let owner = containers
+            .iter()
+            .find(|c| c.name() == target.as_str())
+            .and_then(|c| c.labels.as_ref())
+            .and_then(inventory::orchestrator);
+        if let Some(owner) = owner {
+            return Err(Failure::usage(anyhow!(
+                "{target} belongs to {owner}: dum never recreates a container an orchestrator owns (the orchestrator would replace it and this one would run orphaned); update the service instead"
+            )));
+        }
     }
     let images = if explicit {
         select_targets(config.images.clone(), targets, &containers)?

@@ -67,6 +67,9 @@ pub struct ImageReport {
     pub note: Option<String>,
     /// Why the image failed, one line.
     pub error: Option<String>,
+    /// The orchestrator that owns the container (`Swarm service web`): dum reports it
+    /// but never recreates it.
+    pub managed_by: Option<String>,
 }
 
 impl ImageReport {
@@ -89,6 +92,7 @@ impl ImageReport {
             status: Status::Failed,
             note: None,
             error: Some(format!("{error:#}")),
+            managed_by: None,
         }
     }
 }
@@ -686,6 +690,7 @@ fn report_image(
         status: Status::NotRunning,
         note: base_note,
         error: None,
+        managed_by: None,
     };
     if found.is_empty() {
         let note = match &config.container_name {
@@ -702,6 +707,7 @@ fn report_image(
         .map(|(container, l)| {
             let mut report = ImageReport {
                 container: Some(container.name.clone()),
+                managed_by: container.managed_by.clone(),
                 ..template.clone()
             };
             let outcome = l.and_then(|mut l| {
@@ -713,6 +719,13 @@ fn report_image(
                     report.current_digest = l.digests.first().cloned();
                     report.status = status;
                     report.note = note.or(report.note);
+                    if let Some(owner) = &container.managed_by {
+                        let managed = format!("managed by {owner}: dum never recreates it");
+                        report.note = Some(match report.note.take() {
+                            Some(n) => format!("{managed}; {n}"),
+                            None => managed,
+                        });
+                    }
                 }
                 Err(e) => {
                     report.status = Status::Failed;

@@ -7,7 +7,7 @@
 //! lists cannot answer (a container whose tag has moved, an untagged parent image).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
@@ -28,6 +28,8 @@ pub struct Deployed {
     pub image_id: String,
     /// Whether it is running (paused and restarting count: the engine says so too).
     pub running: bool,
+    /// The orchestrator that owns it (`Swarm service web`), which alone may recreate it.
+    pub managed_by: Option<String>,
 }
 
 impl Deployed {
@@ -37,8 +39,31 @@ impl Deployed {
             created_as: c.config.image.clone(),
             image_id: c.image_id.clone(),
             running: c.state.running,
+            managed_by: c.config.labels.as_ref().and_then(orchestrator),
         }
     }
+}
+
+/// The orchestrator that owns a container with these labels, named for humans: a Swarm
+/// task belongs to its service (Swarm replaces a task container recreated behind its
+/// back, and the recreated one runs orphaned), a Kubernetes container to its pod.
+pub fn orchestrator(labels: &BTreeMap<String, String>) -> Option<String> {
+    if labels.contains_key("com.docker.swarm.task.id") {
+        let service = labels
+            .get("com.docker.swarm.service.name")
+            .map_or("?", String::as_str);
+        return Some(format!("Swarm service {service}"));
+    }
+    if labels.keys().any(|k| k.starts_with("io.kubernetes.")) {
+        let pod = labels
+            .get("io.kubernetes.pod.name")
+            .map_or("?", String::as_str);
+        return Some(match labels.get("io.kubernetes.pod.namespace") {
+            Some(ns) => format!("Kubernetes pod {ns}/{pod}"),
+            None => format!("Kubernetes pod {pod}"),
+        });
+    }
+    None
 }
 
 /// What an image is known as locally.
@@ -159,6 +184,7 @@ impl Inventory {
                             summary.state.as_str(),
                             "running" | "paused" | "restarting"
                         ),
+                        managed_by: summary.labels.as_ref().and_then(orchestrator),
                     }));
                 }
                 engine
@@ -232,6 +258,45 @@ fn is_image_id(shown: &str, image_id: &str) -> bool {
 mod tests {
     use super::*;
     use crate::docker::fake::FakeEngine;
+
+    #[test]
+    fn orchestrated_containers_name_their_owner() {
+        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+            (&[], None),
+            (&[("com.docker.compose.project", "app")], None),
+            (
+                &[
+                    ("com.docker.swarm.task.id", "t1"),
+                    ("com.docker.swarm.service.name", "web"),
+                ],
+                Some("Swarm service web"),
+            ),
+            (
+                &[("com.docker.swarm.task.id", "t1")],
+                Some("Swarm service ?"),
+            ),
+            // A service's own labels on a plain container do not make it a task.
+            (&[("com.docker.swarm.service.name", "web")], None),
+            (
+                &[
+                    ("io.kubernetes.pod.name", "db-0"),
+                    ("io.kubernetes.pod.namespace", "prod"),
+                ],
+                Some("Kubernetes pod prod/db-0"),
+            ),
+            (
+                &[("io.kubernetes.container.name", "db")],
+                Some("Kubernetes pod ?"),
+            ),
+        ];
+        for (labels, want) in cases {
+            let labels: BTreeMap<String, String> = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(orchestrator(&labels).as_deref(), *want, "{labels:?}");
+        }
+    }
 
     #[test]
     fn image_ids_are_told_from_references() {

@@ -87,6 +87,14 @@ pub fn plan_moves(
         if !explicit && !config.auto_update {
             continue;
         }
+        if let Some(owner) = &row.managed_by {
+            // Recreating it would leave an orphan running beside the replacement the
+            // orchestrator starts on the old version.
+            skips.push(skip(format!(
+                "belongs to {owner}: dum never recreates a container an orchestrator owns; update the service"
+            )));
+            continue;
+        }
         let downgrade = match (&row.current_version, &row.latest_version) {
             (Some(c), Some(l)) => select::direction(c, l) == Direction::Older,
             _ => false,
@@ -703,6 +711,7 @@ mod tests {
             status,
             note: None,
             error: (status == Status::Failed).then(|| "HTTP 503".to_string()),
+            managed_by: None,
         }
     }
 
@@ -776,6 +785,7 @@ mod tests {
             status: crate::check::Status::UpdateAvailable,
             note: None,
             error: None,
+            managed_by: None,
         };
         let config = crate::config::ImageConfig {
             image: "reg.lan/app".into(),
@@ -804,6 +814,22 @@ mod tests {
             );
             assert_eq!(moves.len(), want, "explicit {explicit}, allow {allow}");
             assert_eq!(skips.len(), 1 - want, "explicit {explicit}, allow {allow}");
+        }
+    }
+
+    #[test]
+    fn containers_an_orchestrator_owns_are_never_moved() {
+        let mut managed = row(Status::UpdateAvailable, "1.0", "2.0");
+        managed.managed_by = Some("Swarm service web".into());
+        for explicit in [false, true] {
+            let (m, s) = plan_moves(
+                std::slice::from_ref(&managed),
+                &[config(true)],
+                explicit,
+                false,
+            );
+            assert!(m.is_empty(), "explicit {explicit}");
+            assert!(s[0].reason.contains("Swarm service web"), "{s:?}");
         }
     }
 
@@ -883,6 +909,7 @@ mod properties {
                 status,
                 note: None,
                 error: None,
+                managed_by: None,
             },
         )
     }

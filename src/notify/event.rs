@@ -206,6 +206,7 @@ pub(crate) mod tests {
             base_tag_version: None,
             base_tag_digest: None,
             error: (status == Status::Failed).then(|| "registry said 500".into()),
+            managed_by: None,
             status,
             note: None,
         }

@@ -27,6 +27,7 @@ mod report;
 mod security;
 mod ship;
 mod state;
+mod swarm;
 mod tags;
 mod update;
 mod update_safety;
