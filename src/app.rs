@@ -1004,11 +1004,6 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
             history_path.display()
         ))
     })?;
-    let Some(digest) = last.from_digest.clone() else {
-        return Err(Failure::runtime(anyhow!(
-            "the history does not record which digest {target} ran before"
-        )));
-    };
     let image_config = config
         .as_ref()
         .and_then(|c| c.images.iter().find(|i| i.image == last.image))
@@ -1018,6 +1013,32 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
         None => {
             let r = Reference::parse(&last.image).map_err(Failure::usage)?;
             (r.clone(), r)
+        }
+    };
+    let registry = registry_client(
+        &config
+            .as_ref()
+            .map(|c| c.insecure_registries.clone())
+            .unwrap_or_default(),
+    );
+    // An engine that could not tell the registry digest of what ran (it happens with
+    // the containerd image store) leaves only the version: its tag gives the digest.
+    let digest = match (&last.from_digest, &last.from_version) {
+        (Some(d), _) => d.clone(),
+        (None, Some(v)) => registry
+            .digest(&query, v)
+            .map_err(Failure::runtime)?
+            .ok_or_else(|| {
+                Failure::runtime(anyhow!(
+                    "the history does not record the digest {target} ran before, and {} no longer has its version tag {v}",
+                    query.name()
+                ))
+            })?,
+        (None, None) => {
+            return Err(Failure::runtime(anyhow!(
+                "the history records neither the digest nor the version {target} ran before ({}): nothing to roll back to",
+                history_path.display()
+            )));
         }
     };
     let familiar = reference.familiar_name();
@@ -1053,7 +1074,6 @@ fn rollback(settings: &Settings, target: &str) -> Result<Outcome, Failure> {
         report_update(settings, &[], std::slice::from_ref(&mv), &[], &[], &[], &[])?;
         return Ok(Outcome::UpdatesAvailable);
     }
-    let registry = registry_client(&config.map(|c| c.insecure_registries).unwrap_or_default());
     let auth = registry.engine_auth(&query).ok().flatten();
     let own_id = crate::selfcontainer::own_container_id();
     let (applied, entries) = update::apply(

@@ -100,9 +100,7 @@ pub fn append(path: &Path, new: &[Entry]) -> anyhow::Result<()> {
 /// The newest successful update of `container`, for `dum rollback`.
 pub fn last_update<'a>(entries: &'a [Entry], container: &str) -> Option<&'a Entry> {
     entries.iter().rev().find(|e| {
-        e.container == container
-            && matches!(e.result, ResultKind::Updated | ResultKind::Recovered)
-            && e.from_digest.is_some()
+        e.container == container && matches!(e.result, ResultKind::Updated | ResultKind::Recovered)
     })
 }
 

@@ -664,3 +664,44 @@ fn netns(inspect: &Value) -> String {
         .display()
         .to_string()
 }
+
+/// An engine that cannot tell the registry digest of what ran (seen with the containerd
+/// image store) leaves `from_digest` empty: `dum rollback` then finds the digest from the
+/// version tag, and says what is missing when there is neither.
+#[test]
+fn rollback_works_from_the_version_when_the_digest_was_unknown() {
+    let base = Image::new(registry::anon(), "rbver");
+    let v1 = base.clone().version("1.0.0").build_and_push();
+    base.clone().version("1.1.0").build_and_push();
+    let c = Container::run("rbver", &v1.reference, &[]);
+    let dum = Dum::new().config_json(json!({"images": [{
+        "image": base.name(), "regex": "^[0-9.]+$", "grace_seconds": 1
+    }]}));
+    dum.run(&["update", c.name()]).assert_code(101);
+    let path = dum.state_path().with_file_name("history.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let entry = doc["entries"].as_array_mut().unwrap().last_mut().unwrap();
+    entry["from_digest"] = Value::Null;
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = dum.run(&["rollback", c.name()]);
+    out.assert_code(101);
+    assert_eq!(c.inspect()["Config"]["Image"], v1.reference.as_str());
+    let last = history(&dum).last().cloned().unwrap();
+    assert_eq!(last["kind"], "rollback");
+    assert_eq!(last["to_digest"], v1.digest.as_str(), "found from the tag");
+
+    // Neither digest nor version: an error that says so, not "no update in the history".
+    dum.run(&["update", c.name()]).assert_code(101);
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let entry = doc["entries"].as_array_mut().unwrap().last_mut().unwrap();
+    entry["from_digest"] = Value::Null;
+    entry["from_version"] = Value::Null;
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = dum.run(&["rollback", c.name()]);
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("records neither the digest nor the version"),
+        "{out:?}"
+    );
+}
