@@ -169,6 +169,27 @@ pub fn negotiate(server: &str, server_min: Option<&str>) -> Result<String> {
     Ok(chosen)
 }
 
+/// The API version `DOCKER_API_VERSION` asks for, as the docker CLI reads it: a set,
+/// non-empty value replaces negotiation. `None` when unset or empty.
+pub fn forced_api(value: Option<&str>) -> Result<Option<String>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let well_formed = v
+        .split_once('.')
+        .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
+    if !well_formed {
+        bail!("DOCKER_API_VERSION={v} is not an API version (like 1.45)");
+    }
+    if api_tuple(v) < api_tuple(MIN_API_VERSION) {
+        bail!(
+            "DOCKER_API_VERSION={v} is older than dum can speak (≥ {MIN_API_VERSION}, Engine 20.10): unset it to negotiate"
+        );
+    }
+    Ok(Some(v.to_string()))
+}
+
 /// The engine client: one pooled agent, the negotiated API version.
 pub struct DockerClient {
     agent: Agent,
@@ -182,7 +203,18 @@ pub struct DockerClient {
 impl DockerClient {
     /// Connects to the engine named by the environment and negotiates the API version.
     pub fn from_env() -> Result<DockerClient> {
-        DockerClient::connect(Endpoint::from_env()?)
+        let forced = forced_api(std::env::var("DOCKER_API_VERSION").ok().as_deref())?;
+        let mut client = DockerClient::connect(Endpoint::from_env()?)?;
+        if let Some(api) = forced {
+            // As the docker CLI: the user's version is spoken as it is; an engine that
+            // does not know it answers each request with its own error.
+            log::debug!(
+                "API {api} from DOCKER_API_VERSION (negotiated {})",
+                client.api
+            );
+            client.api = api;
+        }
+        Ok(client)
     }
 
     /// Connects to `endpoint` and negotiates the API version from the `Api-Version`
@@ -724,6 +756,30 @@ mod tests {
         for (server, min, want) in cases {
             let got = negotiate(server, *min).ok();
             assert_eq!(got.as_deref(), *want, "server {server} min {min:?}");
+        }
+    }
+
+    #[test]
+    fn docker_api_version_replaces_negotiation_when_set() {
+        let cases: &[(Option<&str>, Result<Option<&str>, &str>)] = &[
+            (None, Ok(None)),
+            (Some(""), Ok(None)),
+            (Some("  "), Ok(None)),
+            (Some("1.45"), Ok(Some("1.45"))),
+            (Some("v1.51"), Ok(Some("1.51"))),
+            (Some("1.41"), Ok(Some("1.41"))),
+            (Some("1.40"), Err("older than dum can speak")),
+            (Some("latest"), Err("not an API version")),
+            (Some("1.x"), Err("not an API version")),
+            (Some("1"), Err("not an API version")),
+        ];
+        for (value, want) in cases {
+            let got = forced_api(*value).map_err(|e| e.to_string());
+            match (want, &got) {
+                (Ok(w), Ok(g)) => assert_eq!(g.as_deref(), *w, "{value:?}"),
+                (Err(w), Err(g)) => assert!(g.contains(w), "{value:?}: {g}"),
+                _ => panic!("{value:?}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

@@ -39,6 +39,13 @@ impl EngineProxy {
             .arg(fault)
             .arg("--log")
             .arg(&log);
+        // In front of whichever engine the tests run against.
+        if let Some(path) = std::env::var("DOCKER_HOST")
+            .ok()
+            .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        {
+            cmd.arg("--upstream").arg(path);
+        }
         let mut process = Watched::spawn(cmd, &dir.path().join("proxy.out"), None);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !socket.exists() {
@@ -447,4 +454,53 @@ fn a_check_asks_the_engine_for_two_lists_at_the_negotiated_api() {
         );
     }
     drop(pinned);
+}
+
+/// The highest API version the engine speaks, as `major.minor`.
+fn engine_api() -> (u32, u32) {
+    let v = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    let (a, b) = v.trim().split_once('.').unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+/// `DOCKER_API_VERSION` replaces negotiation, as for the docker CLI: every request goes
+/// to that version; one the engine does not speak is the engine's own error, one line.
+#[test]
+fn docker_api_version_is_spoken_as_set() {
+    let image = Image::new(registry::anon(), "apiforced");
+    let v1 = image.clone().version("1.0.0").build_and_push();
+    let _c = Container::run("apiforced", &v1.reference, &[]);
+    // Check asks for no pull: the fault never fires.
+    let proxy = EngineProxy::start("pull");
+    let dum = Dum::new()
+        .config_json(config(&image))
+        .env("DOCKER_HOST", &proxy.docker_host())
+        .env("DOCKER_API_VERSION", "1.41");
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(0);
+    assert_eq!(out.json()["images"][0]["current_version"], "1.0.0");
+    let asked = std::fs::read_to_string(&proxy.log).unwrap();
+    for line in asked.lines().filter(|l| *l != "GET /_ping") {
+        assert!(line.contains(" /v1.41/"), "{line}: {asked}");
+    }
+    // One minor version above what the engine speaks.
+    let (major, minor) = engine_api();
+    let too_new = format!("{major}.{}", minor + 1);
+    let out = Dum::new()
+        .config_json(config(&image))
+        .env("DOCKER_API_VERSION", &too_new)
+        .run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    let row = &out.json()["images"][0];
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(
+        row["error"].as_str().unwrap().contains(&too_new),
+        "the engine's own refusal: {row}"
+    );
+    // Garbage is refused before anything is asked.
+    let out = Dum::new()
+        .config_json(config(&image))
+        .env("DOCKER_API_VERSION", "latest")
+        .run(&["check"]);
+    assert!(out.stderr.contains("DOCKER_API_VERSION=latest"), "{out:?}");
 }
