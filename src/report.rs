@@ -67,10 +67,13 @@ pub struct CheckDocument<'a> {
     pub notifications: Vec<crate::notify::Delivery>,
 }
 
+/// `@` and the first 12 characters of a sha256 digest, else the digest as is. Counted in
+/// characters: the digest comes from a registry, the engine or the state file, and a
+/// malformed one must not panic the report.
 fn short(digest: &str) -> String {
     digest
         .strip_prefix("sha256:")
-        .map(|h| format!("@{}", &h[..h.len().min(12)]))
+        .map(|h| format!("@{}", h.chars().take(12).collect::<String>()))
         .unwrap_or_else(|| digest.to_string())
 }
 
@@ -333,6 +336,20 @@ pub fn history_table(entries: &[&crate::history::Entry]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_digests_cut_at_a_character() {
+        const CASES: &[(&str, &str)] = &[
+            ("sha256:0123456789abcdef", "@0123456789ab"),
+            ("sha256:abc", "@abc"),
+            ("md5:0123456789abcdef", "md5:0123456789abcdef"),
+            ("sha256:0123456789a€cdef", "@0123456789a€"),
+            ("sha256:€€€€€€€€€€€€€€", "@€€€€€€€€€€€€"),
+        ];
+        for (digest, want) in CASES {
+            assert_eq!(short(digest), *want, "{digest:?}");
+        }
+    }
 
     #[test]
     fn fitted_tables_stay_within_the_width_and_keep_versions_whole() {

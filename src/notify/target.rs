@@ -171,10 +171,16 @@ impl Target {
     }
 }
 
+/// Whether `url` starts with `http://` or `https://` (any case) and has more after it.
+/// `get` rather than slicing: a multi-byte character across the scheme's length is an
+/// invalid URL, not a panic.
 fn is_http_url(url: &str) -> bool {
-    ["http://", "https://"]
-        .iter()
-        .any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme))
+    ["http://", "https://"].iter().any(|scheme| {
+        url.len() > scheme.len()
+            && url
+                .get(..scheme.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+    })
 }
 
 /// The host[:port] of `url`, without user info: the only part of a URL dum ever prints,
@@ -336,6 +342,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn http_urls_are_told_apart_without_slicing_characters() {
+        const CASES: &[(&str, bool)] = &[
+            ("https://ntfy.sh/x", true),
+            ("HTTP://gotify.lan", true),
+            ("http://€", true),
+            ("https://", false),
+            ("ftp://x", false),
+            ("abcdef€x", false),
+            ("abcdefg€", false),
+            ("http:/€x", false),
+            ("https:/€", false),
+            ("€€€€€€€€", false),
+            ("", false),
+        ];
+        for (url, want) in CASES {
+            assert_eq!(is_http_url(url), *want, "{url:?}");
+        }
+    }
+
+    #[test]
     fn host_of_never_shows_path_query_or_user_info() {
         const CASES: &[(&str, &str)] = &[
             ("https://ntfy.sh/dum-alerts", "ntfy.sh"),
@@ -385,6 +411,11 @@ mod tests {
         (
             "not http",
             r#"{"type":"webhook","url":"ftp://secret-host/path"}"#,
+            &[("/notify/0/url", "must be an http:// or https:// URL")],
+        ),
+        (
+            "multi-byte character where the scheme would end",
+            r#"{"type":"ntfy","url":"abcdef€x"}"#,
             &[("/notify/0/url", "must be an http:// or https:// URL")],
         ),
         (
