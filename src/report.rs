@@ -1,6 +1,7 @@
 //! Rendering results on stdout: a table for people, a stable JSON document for scripts.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use comfy_table::presets::NOTHING;
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
@@ -178,8 +179,27 @@ fn share(available: u16, wants: &[(u16, u16)]) -> Vec<u16> {
     }
 }
 
-/// The check table.
-pub fn check_table(rows: &[ImageReport]) -> String {
+/// What a check looked at, to say so when it found nothing to show.
+#[derive(Debug, Clone, Copy)]
+pub enum Checked<'a> {
+    /// The images listed in this configuration file.
+    Configured(&'a Path),
+    /// Running containers, discovered without a configuration.
+    Discovered,
+}
+
+/// The check table, or one sentence when there are no rows: a bare header reads as if
+/// something went missing. (A configured image without a container has a row saying so.)
+pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
+    if rows.is_empty() {
+        return match checked {
+            Checked::Discovered => "no running containers to check".to_string(),
+            Checked::Configured(path) => format!(
+                "no images to check: {} lists none (see `dum tags IMAGE` to write an entry)",
+                path.display()
+            ),
+        };
+    }
     let header = ["IMAGE", "CONTAINER", "CURRENT", "LATEST", "STATUS", "NOTE"];
     let mut table = new_table(header.to_vec());
     for r in rows {
@@ -336,6 +356,39 @@ pub fn history_table(entries: &[&crate::history::Entry]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_check_is_one_sentence_and_an_empty_list() {
+        const CASES: &[(bool, &str)] = &[
+            (true, "no running containers to check"),
+            (
+                false,
+                "no images to check: /etc/dum/config.json lists none (see `dum tags IMAGE` to write an entry)",
+            ),
+        ];
+        for (discovered, want) in CASES {
+            let checked = if *discovered {
+                Checked::Discovered
+            } else {
+                Checked::Configured(Path::new("/etc/dum/config.json"))
+            };
+            assert_eq!(check_table(&[], checked), *want);
+            let document = CheckDocument {
+                schema_version: JSON_SCHEMA_VERSION,
+                dum_version: "0.0.0",
+                command: "check",
+                dry_run: false,
+                discovered: *discovered,
+                images: &[],
+                summary: Summary::of(&[]),
+                notifications: Vec::new(),
+            };
+            let json = serde_json::to_value(&document).unwrap();
+            assert_eq!(json["images"], serde_json::json!([]));
+            assert_eq!(json["discovered"], *discovered);
+            assert_eq!(json["summary"]["checked"], 0);
+        }
+    }
 
     #[test]
     fn short_digests_cut_at_a_character() {
