@@ -129,13 +129,25 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             problems: vec![problem("", format!("{e:#}"))],
         });
     }
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path),
-        Err(err) => Err(ConfigError {
+    let config = match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, path)?,
+        Err(err) => {
+            return Err(ConfigError {
+                path: path.to_path_buf(),
+                problems: vec![problem("", format!("cannot read: {}", io_reason(&err)))],
+            });
+        }
+    };
+    // Likewise for the files secrets are read from when sending.
+    let mut problems = Vec::new();
+    crate::notify::target::check_secret_files(&config.notify, &mut problems);
+    if !problems.is_empty() {
+        return Err(ConfigError {
             path: path.to_path_buf(),
-            problems: vec![problem("", format!("cannot read: {}", io_reason(&err)))],
-        }),
+            problems,
+        });
     }
+    Ok(config)
 }
 
 /// Validates configuration `text`; `path` only names the file in errors.

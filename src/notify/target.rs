@@ -101,8 +101,12 @@ impl Secret {
             Secret::Inline(v) => v.clone(),
             Secret::Env(name) => std::env::var(name)
                 .with_context(|| format!("{field}_env: environment variable {name} is not set"))?,
-            Secret::File(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("{field}_file: cannot read {}", path.display()))?,
+            Secret::File(path) => {
+                crate::ownership::check_secret(path, "secret file")
+                    .with_context(|| format!("{field}_file"))?;
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("{field}_file: cannot read {}", path.display()))?
+            }
         };
         let value = value.trim();
         if value.is_empty() {
@@ -189,6 +193,26 @@ pub fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+}
+
+/// Running as root, refuses secret files another user could write (a problem at the key
+/// that names the file) and warns about ones others can read; see [`crate::ownership`].
+/// `targets` are those of a configuration parsed without problems, so one per `notify`
+/// entry, in order. Secrets are read only when sending; this makes a bad file an error
+/// of the configuration (exit 2) rather than a failed notification later.
+pub fn check_secret_files(targets: &[Target], problems: &mut Vec<Problem>) {
+    for (index, target) in targets.iter().enumerate() {
+        for (field, secret) in [("url", Some(&target.url)), ("token", target.token.as_ref())] {
+            if let Some(Secret::File(path)) = secret
+                && let Err(e) = crate::ownership::check_secret(path, "secret file")
+            {
+                problems.push(Problem {
+                    pointer: format!("/notify/{index}/{field}_file"),
+                    message: format!("{e:#}"),
+                });
+            }
+        }
+    }
 }
 
 /// Reads the `notify` entry at pointer `at`. The schema has already checked types and
