@@ -342,7 +342,12 @@ fn check(settings: &Settings, targets: &[String]) -> Result<Outcome, Failure> {
     if settings.format == Format::Json {
         print_json(&document)?;
     } else {
-        print_out(&report::check_table(&rows));
+        let checked = if discovered {
+            report::Checked::Discovered
+        } else {
+            report::Checked::Configured(settings.config.path())
+        };
+        print_out(&report::check_table(&rows, checked));
         if discovered && !images.is_empty() {
             print_out(&format!(
                 "No configuration at {}. To track these containers, start from:\n{}",

@@ -129,13 +129,25 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             problems: vec![problem("", format!("{e:#}"))],
         });
     }
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path),
-        Err(err) => Err(ConfigError {
+    let config = match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, path)?,
+        Err(err) => {
+            return Err(ConfigError {
+                path: path.to_path_buf(),
+                problems: vec![problem("", format!("cannot read: {}", io_reason(&err)))],
+            });
+        }
+    };
+    // Likewise for the files secrets are read from when sending.
+    let mut problems = Vec::new();
+    crate::notify::target::check_secret_files(&config.notify, &mut problems);
+    if !problems.is_empty() {
+        return Err(ConfigError {
             path: path.to_path_buf(),
-            problems: vec![problem("", format!("cannot read: {}", io_reason(&err)))],
-        }),
+            problems,
+        });
     }
+    Ok(config)
 }
 
 /// Validates configuration `text`; `path` only names the file in errors.
@@ -808,5 +820,71 @@ mod tests {
         for (a, b, want) in DISTANCES {
             assert_eq!(edit_distance(a, b), *want, "{a:?} vs {b:?}");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod multibyte_tests {
+    use super::*;
+
+    /// Every string a user can write, each holding multi-byte characters where a byte
+    /// index would land mid-character: parsing never panics, and a bad value is a problem
+    /// with a pointer.
+    #[test]
+    fn multi_byte_values_never_panic() {
+        const VALUES: &[&str] = &[
+            "€",
+            "abcdef€x",
+            "http€://x",
+            "https:/€x",
+            "ht€tps://x",
+            "€€€€€€€€€€€€€€",
+            "a/€:1",
+            "€/a:€",
+            "sha256:€€€€€€€€€€€€€€",
+            "🦀🦀🦀🦀:🦀",
+            "e\u{301}e\u{301}/x:y",
+            "[€]:5000",
+            "r€g.lan:5€",
+        ];
+        const TEMPLATES: &[&str] = &[
+            r#"{"images":[{"image":V}]}"#,
+            r#"{"images":[{"image":"a","regex":V,"base_tag":V}]}"#,
+            r#"{"images":[{"image":"a","container_name":V}]}"#,
+            r#"{"images":[{"image":"a","registry":V}]}"#,
+            r#"{"images":[],"insecure_registries":[V]}"#,
+            r#"{"images":[],"notify":[{"type":"ntfy","url":V}]}"#,
+            r#"{"images":[],"notify":[{"type":"webhook","url":V,"token":V}]}"#,
+            r#"{"images":[],"notify":[{"type":"ntfy","url_env":V,"token_file":V,"topic":V}]}"#,
+            r#"{"images":[],"notify":[{"type":V,"url_file":V,"events":[V]}]}"#,
+            r#"{"images":[{"image":"a",V:1}],V:2}"#,
+        ];
+        for template in TEMPLATES {
+            for value in VALUES {
+                let text = template.replace('V', &serde_json::to_string(value).unwrap());
+                if let Err(e) = parse(&text, Path::new("x.json")) {
+                    assert!(!e.problems.is_empty(), "{text}");
+                    assert!(!e.to_string().is_empty(), "{text}");
+                }
+            }
+        }
+    }
+
+    /// The config fuzz target's seeds parse without a panic in every test run, not only
+    /// when someone fuzzes.
+    #[test]
+    fn fuzz_seeds_never_panic() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = parse(&text, &path) {
+                assert!(!e.problems.is_empty(), "{}", path.display());
+            }
+            seen += 1;
+        }
+        assert!(seen > 0, "no seeds in {}", dir.display());
     }
 }

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::write_json_atomic;
 
+/// Name of the history file, beside the state file.
+pub const FILE_NAME: &str = "history.json";
+
 /// Entries kept; the oldest are dropped first.
 pub const MAX_ENTRIES: usize = 500;
 
@@ -60,7 +63,7 @@ struct File {
 
 /// Where the history lives for a state file.
 pub fn path_for(state_file: &Path) -> PathBuf {
-    state_file.with_file_name("history.json")
+    state_file.with_file_name(FILE_NAME)
 }
 
 /// Reads the history; a missing file is empty. A corrupt one is an error naming it:

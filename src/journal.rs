@@ -288,8 +288,10 @@ pub fn complete(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
     Ok(())
 }
 
+/// The first 12 characters of a container ID, as `docker ps` shows it. The ID comes from
+/// the state file or the engine: cut at a character, never inside one.
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    id.char_indices().nth(12).map_or(id, |(end, _)| &id[..end])
 }
 
 /// Converges every transaction a killed run left: completes verified ones, restores
@@ -346,4 +348,25 @@ pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<(Transactio
         entries.push((tx, entry, restarted));
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_cut_at_a_character() {
+        const CASES: &[(&str, &str)] = &[
+            ("0123456789abcdef0123", "0123456789ab"),
+            ("0123456789ab", "0123456789ab"),
+            ("abc", "abc"),
+            ("", ""),
+            ("0123456789a€cdef", "0123456789a€"),
+            ("€€€€€€€€€€€€€€", "€€€€€€€€€€€€"),
+        ];
+        for (id, want) in CASES {
+            assert_eq!(short(id), *want, "{id:?}");
+        }
+    }
 }

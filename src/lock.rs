@@ -76,6 +76,16 @@ impl RunLock {
     /// [`LockError::Held`] so the caller exits 75.
     pub fn acquire(dir: &Path, wait: Option<Duration>) -> Result<RunLock, LockError> {
         let path = dir.join(LOCK_FILE);
+        // Running as root, nothing in a directory others can write is trusted; checked
+        // before the directory is created, so a refusal leaves nothing behind. The history
+        // is checked here too: it is read and written after containers were touched, and
+        // a refusal then would break exit 2's promise that nothing was.
+        for (file, what) in [
+            (path.clone(), "lock file"),
+            (dir.join(crate::history::FILE_NAME), "history file"),
+        ] {
+            crate::ownership::check(&file, what).map_err(LockError::Other)?;
+        }
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)

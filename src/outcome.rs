@@ -42,11 +42,21 @@ impl Failure {
         }
     }
 
-    /// A runtime error.
+    /// A runtime error; a file refused for its owner or mode (wherever it was read) is a
+    /// usage error instead: the host's setup to fix, like a bad configuration, found
+    /// before anything was touched.
     pub fn runtime(error: impl Into<anyhow::Error>) -> Failure {
+        let error = error.into();
+        let refused = error
+            .chain()
+            .any(|cause| cause.is::<crate::ownership::Refused>());
         Failure {
-            kind: FailureKind::Runtime,
-            error: error.into(),
+            kind: if refused {
+                FailureKind::Usage
+            } else {
+                FailureKind::Runtime
+            },
+            error,
         }
     }
 }
@@ -54,5 +64,33 @@ impl Failure {
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
         Failure::runtime(error)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::ownership::Refused;
+
+    #[test]
+    fn a_refused_file_anywhere_in_the_chain_is_a_usage_error() {
+        let refused = || anyhow::Error::new(Refused("refusing the state file /s".into()));
+        let cases: [(anyhow::Error, FailureKind); 4] = [
+            (refused(), FailureKind::Usage),
+            (
+                refused().context("cannot load the journal"),
+                FailureKind::Usage,
+            ),
+            (anyhow::anyhow!("engine unreachable"), FailureKind::Runtime),
+            (
+                anyhow::anyhow!("disk full").context("cannot write the state file"),
+                FailureKind::Runtime,
+            ),
+        ];
+        for (error, want) in cases {
+            let shown = format!("{error:#}");
+            assert_eq!(Failure::runtime(error).kind, want, "{shown}");
+        }
     }
 }

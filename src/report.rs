@@ -1,6 +1,7 @@
 //! Rendering results on stdout: a table for people, a stable JSON document for scripts.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use comfy_table::presets::NOTHING;
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
@@ -67,10 +68,13 @@ pub struct CheckDocument<'a> {
     pub notifications: Vec<crate::notify::Delivery>,
 }
 
+/// `@` and the first 12 characters of a sha256 digest, else the digest as is. Counted in
+/// characters: the digest comes from a registry, the engine or the state file, and a
+/// malformed one must not panic the report.
 fn short(digest: &str) -> String {
     digest
         .strip_prefix("sha256:")
-        .map(|h| format!("@{}", &h[..h.len().min(12)]))
+        .map(|h| format!("@{}", h.chars().take(12).collect::<String>()))
         .unwrap_or_else(|| digest.to_string())
 }
 
@@ -175,8 +179,27 @@ fn share(available: u16, wants: &[(u16, u16)]) -> Vec<u16> {
     }
 }
 
-/// The check table.
-pub fn check_table(rows: &[ImageReport]) -> String {
+/// What a check looked at, to say so when it found nothing to show.
+#[derive(Debug, Clone, Copy)]
+pub enum Checked<'a> {
+    /// The images listed in this configuration file.
+    Configured(&'a Path),
+    /// Running containers, discovered without a configuration.
+    Discovered,
+}
+
+/// The check table, or one sentence when there are no rows: a bare header reads as if
+/// something went missing. (A configured image without a container has a row saying so.)
+pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
+    if rows.is_empty() {
+        return match checked {
+            Checked::Discovered => "no running containers to check".to_string(),
+            Checked::Configured(path) => format!(
+                "no images to check: {} lists none (see `dum tags IMAGE` to write an entry)",
+                path.display()
+            ),
+        };
+    }
     let header = ["IMAGE", "CONTAINER", "CURRENT", "LATEST", "STATUS", "NOTE"];
     let mut table = new_table(header.to_vec());
     for r in rows {
@@ -333,6 +356,53 @@ pub fn history_table(entries: &[&crate::history::Entry]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_check_is_one_sentence_and_an_empty_list() {
+        const CASES: &[(bool, &str)] = &[
+            (true, "no running containers to check"),
+            (
+                false,
+                "no images to check: /etc/dum/config.json lists none (see `dum tags IMAGE` to write an entry)",
+            ),
+        ];
+        for (discovered, want) in CASES {
+            let checked = if *discovered {
+                Checked::Discovered
+            } else {
+                Checked::Configured(Path::new("/etc/dum/config.json"))
+            };
+            assert_eq!(check_table(&[], checked), *want);
+            let document = CheckDocument {
+                schema_version: JSON_SCHEMA_VERSION,
+                dum_version: "0.0.0",
+                command: "check",
+                dry_run: false,
+                discovered: *discovered,
+                images: &[],
+                summary: Summary::of(&[]),
+                notifications: Vec::new(),
+            };
+            let json = serde_json::to_value(&document).unwrap();
+            assert_eq!(json["images"], serde_json::json!([]));
+            assert_eq!(json["discovered"], *discovered);
+            assert_eq!(json["summary"]["checked"], 0);
+        }
+    }
+
+    #[test]
+    fn short_digests_cut_at_a_character() {
+        const CASES: &[(&str, &str)] = &[
+            ("sha256:0123456789abcdef", "@0123456789ab"),
+            ("sha256:abc", "@abc"),
+            ("md5:0123456789abcdef", "md5:0123456789abcdef"),
+            ("sha256:0123456789a€cdef", "@0123456789a€"),
+            ("sha256:€€€€€€€€€€€€€€", "@€€€€€€€€€€€€"),
+        ];
+        for (digest, want) in CASES {
+            assert_eq!(short(digest), *want, "{digest:?}");
+        }
+    }
 
     #[test]
     fn fitted_tables_stay_within_the_width_and_keep_versions_whole() {

@@ -89,10 +89,11 @@ fn line(e: &Event) -> String {
     }
 }
 
-/// A digest as `@` and its first 12 hex digits; a version as is.
+/// A digest as `@` and its first 12 hex digits; a version as is. Counted in characters:
+/// a malformed digest from a registry or the state must not panic the message.
 fn short(v: &str) -> String {
     match v.strip_prefix("sha256:") {
-        Some(hex) => format!("@{}", &hex[..hex.len().min(12)]),
+        Some(hex) => format!("@{}", hex.chars().take(12).collect::<String>()),
         None => v.to_string(),
     }
 }
@@ -114,6 +115,20 @@ fn ascii(text: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_digests_cut_at_a_character() {
+        const CASES: &[(&str, &str)] = &[
+            ("sha256:0123456789abcdef", "@0123456789ab"),
+            ("sha256:abc", "@abc"),
+            ("v1.2.3", "v1.2.3"),
+            ("sha256:0123456789a€cdef", "@0123456789a€"),
+            ("sha256:€€€€€€€€€€€€€€", "@€€€€€€€€€€€€"),
+        ];
+        for (v, want) in CASES {
+            assert_eq!(short(v), *want, "{v:?}");
+        }
+    }
 
     fn event(kind: EventKind, from: Option<&str>, to: Option<&str>, error: Option<&str>) -> Event {
         Event {

@@ -101,8 +101,12 @@ impl Secret {
             Secret::Inline(v) => v.clone(),
             Secret::Env(name) => std::env::var(name)
                 .with_context(|| format!("{field}_env: environment variable {name} is not set"))?,
-            Secret::File(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("{field}_file: cannot read {}", path.display()))?,
+            Secret::File(path) => {
+                crate::ownership::check_secret(path, "secret file")
+                    .with_context(|| format!("{field}_file"))?;
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("{field}_file: cannot read {}", path.display()))?
+            }
         };
         let value = value.trim();
         if value.is_empty() {
@@ -171,10 +175,16 @@ impl Target {
     }
 }
 
+/// Whether `url` starts with `http://` or `https://` (any case) and has more after it.
+/// `get` rather than slicing: a multi-byte character across the scheme's length is an
+/// invalid URL, not a panic.
 fn is_http_url(url: &str) -> bool {
-    ["http://", "https://"]
-        .iter()
-        .any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme))
+    ["http://", "https://"].iter().any(|scheme| {
+        url.len() > scheme.len()
+            && url
+                .get(..scheme.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+    })
 }
 
 /// The host[:port] of `url`, without user info: the only part of a URL dum ever prints,
@@ -183,6 +193,26 @@ pub fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+}
+
+/// Running as root, refuses secret files another user could write (a problem at the key
+/// that names the file) and warns about ones others can read; see [`crate::ownership`].
+/// `targets` are those of a configuration parsed without problems, so one per `notify`
+/// entry, in order. Secrets are read only when sending; this makes a bad file an error
+/// of the configuration (exit 2) rather than a failed notification later.
+pub fn check_secret_files(targets: &[Target], problems: &mut Vec<Problem>) {
+    for (index, target) in targets.iter().enumerate() {
+        for (field, secret) in [("url", Some(&target.url)), ("token", target.token.as_ref())] {
+            if let Some(Secret::File(path)) = secret
+                && let Err(e) = crate::ownership::check_secret(path, "secret file")
+            {
+                problems.push(Problem {
+                    pointer: format!("/notify/{index}/{field}_file"),
+                    message: format!("{e:#}"),
+                });
+            }
+        }
+    }
 }
 
 /// Reads the `notify` entry at pointer `at`. The schema has already checked types and
@@ -336,6 +366,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn http_urls_are_told_apart_without_slicing_characters() {
+        const CASES: &[(&str, bool)] = &[
+            ("https://ntfy.sh/x", true),
+            ("HTTP://gotify.lan", true),
+            ("http://€", true),
+            ("https://", false),
+            ("ftp://x", false),
+            ("abcdef€x", false),
+            ("abcdefg€", false),
+            ("http:/€x", false),
+            ("https:/€", false),
+            ("€€€€€€€€", false),
+            ("", false),
+        ];
+        for (url, want) in CASES {
+            assert_eq!(is_http_url(url), *want, "{url:?}");
+        }
+    }
+
+    #[test]
     fn host_of_never_shows_path_query_or_user_info() {
         const CASES: &[(&str, &str)] = &[
             ("https://ntfy.sh/dum-alerts", "ntfy.sh"),
@@ -385,6 +435,11 @@ mod tests {
         (
             "not http",
             r#"{"type":"webhook","url":"ftp://secret-host/path"}"#,
+            &[("/notify/0/url", "must be an http:// or https:// URL")],
+        ),
+        (
+            "multi-byte character where the scheme would end",
+            r#"{"type":"ntfy","url":"abcdef€x"}"#,
             &[("/notify/0/url", "must be an http:// or https:// URL")],
         ),
         (

@@ -293,6 +293,28 @@ fn absent_or_stopped_containers_are_not_running() {
 }
 
 #[test]
+fn a_config_without_images_says_so_instead_of_a_bare_header() {
+    let dum = Dum::new().config_json(json!({"images": []}));
+    let out = dum.run(&["check"]);
+    out.assert_code(0);
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one sentence:\n{out:?}");
+    assert!(!lines[0].contains("STATUS"), "bare table header:\n{out:?}");
+    out.assert_stdout_contains("no images to check")
+        .assert_stdout_contains(&dum.config_path().display().to_string());
+
+    // JSON: the same document as ever, with an empty list.
+    let report = Report::run(&dum, &[], 0);
+    assert_eq!(report.doc["images"], json!([]), "{:?}", report.out);
+    assert_eq!(report.doc["discovered"], false, "{:?}", report.out);
+    report.assert_summary(0, 0, 0, 0, 0);
+}
+
+#[test]
 fn table_goes_to_stdout_and_logs_to_stderr() {
     let reg = registry::anon();
     let app = Image::new(reg, "table");

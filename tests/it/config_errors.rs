@@ -49,6 +49,25 @@ const CASES: &[(&str, &str, &[(&str, &str)])] = &[
         &[("/images/0/image", "must not carry a tag")],
     ),
     (
+        "multi-byte character where the URL scheme would end",
+        r#"{"images": [{"image": "a/b"}], "notify": [{"type": "ntfy", "url": "abcdef€x"}]}"#,
+        &[("/notify/0/url", "must be an http:// or https:// URL")],
+    ),
+    (
+        "multi-byte characters in every kind of value",
+        r#"{"images": [{"image": "caf€/app:€", "registry": "r€g.lan:5€"}],
+            "notify": [{"type": "webhook", "url": "https:/€x", "token": "€"},
+                       {"type": "ntfy", "url": "https://ntfy.sh", "topic": "€/€"}],
+            "🦀": 1}"#,
+        &[
+            ("/", "unknown key \"🦀\""),
+            ("/images/0/image", "must not carry a tag"),
+            ("/images/0/registry", "has an invalid port \"5€\""),
+            ("/notify/0/url", "must be an http:// or https:// URL"),
+            ("/notify/1/topic", "must be a bare topic name"),
+        ],
+    ),
+    (
         "everything at once",
         r#"{"images": [
             {"image": "a/b:1.0", "regex": "(", "keep_versions": 0, "container_name": "x"},
