@@ -295,9 +295,11 @@ fn image_options_reach_the_image() {
     c.wait_healthy(Duration::from_secs(30));
     let out = docker(&["exec", c.name(), "cat", "/dum-version", "/extra"]);
     assert!(out.contains("v1.0.0-ls1") && out.contains("extra"), "{out}");
-    // The default command stops at once on SIGTERM.
+    // The default command stops at once on SIGTERM. `kill` + `wait` rather than
+    // `stop -s TERM`: Debian 12's docker CLI (20.10) has no `stop --signal`.
     let started = std::time::Instant::now();
-    docker(&["stop", "-s", "TERM", c.name()]);
+    docker(&["kill", "-s", "TERM", c.name()]);
+    docker(&["wait", c.name()]);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",

@@ -93,13 +93,15 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
     let app = app("keep");
     let front = Network::create("front");
     docker(&["network", "rm", front.name()]);
+    // 172.16.x: outside Docker's default address pools (172.17-31.x, 192.168.x), so no
+    // network another test (or run) has the engine allocate can overlap it.
     docker(&[
         "network",
         "create",
         "--label",
         "dum.test=1",
         "--subnet",
-        "172.31.77.0/24",
+        "172.16.77.0/24",
         front.name(),
     ]);
     let back = Network::create("back");
@@ -121,7 +123,7 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
             "--network",
             front.name(),
             "--ip",
-            "172.31.77.20",
+            "172.16.77.20",
             "--network-alias",
             "web",
             "--restart",
@@ -251,8 +253,8 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
         );
     }
     let front_net = &after["NetworkSettings"]["Networks"][front.name()];
-    assert_eq!(front_net["IPAMConfig"]["IPv4Address"], "172.31.77.20");
-    assert_eq!(front_net["IPAddress"], "172.31.77.20");
+    assert_eq!(front_net["IPAMConfig"]["IPv4Address"], "172.16.77.20");
+    assert_eq!(front_net["IPAddress"], "172.16.77.20");
     assert!(
         front_net["Aliases"]
             .as_array()
