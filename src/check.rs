@@ -481,6 +481,11 @@ pub fn local(
             local.digests.push(d);
         }
     }
+    if let Some(d) = &names.content_digest
+        && !local.digests.contains(d)
+    {
+        local.digests.push(d.clone());
+    }
     if let Some(regex) = &config.regex {
         if regex.is_match(&tag) && created_as.as_ref().is_some_and(same_repo) {
             local.version = Some(tag);

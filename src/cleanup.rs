@@ -121,6 +121,7 @@ mod tests {
             repo_digests: Some(vec![format!("{repo}@sha256:{hex}")]),
             created,
             size: 100,
+            descriptor: None,
         }
     }
 

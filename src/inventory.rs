@@ -73,6 +73,11 @@ pub struct ImageNames {
     pub repo_tags: Vec<String>,
     /// `name@sha256:…` manifest digests it was pulled or pushed as.
     pub repo_digests: Vec<String>,
+    /// The digest of the content the engine stores the image as, when it says (the
+    /// containerd image store): the index or manifest it was pulled or pushed as. That
+    /// store drops `repo_digests` once the image's tag moves to another image, so this
+    /// is then the only registry digest of what a container runs.
+    pub content_digest: Option<String>,
 }
 
 /// The engine's containers and images, read once.
@@ -113,6 +118,7 @@ impl Inventory {
                     ImageNames {
                         repo_tags: i.repo_tags.unwrap_or_default(),
                         repo_digests: i.repo_digests.unwrap_or_default(),
+                        content_digest: i.descriptor.map(|d| d.digest),
                     },
                 )
             })
@@ -214,6 +220,7 @@ impl Inventory {
         Ok(Cow::Owned(ImageNames {
             repo_tags: inspect.repo_tags,
             repo_digests: inspect.repo_digests,
+            content_digest: inspect.descriptor.map(|d| d.digest),
         }))
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::docker::Engine;
+use crate::docker::types::ContainerInspect;
 use crate::history::{Entry, ResultKind};
 use crate::spec::CreatePlan;
 use crate::state::{self, State};
@@ -139,7 +140,7 @@ pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
 /// container again (it then has a new network namespace: its dependents must rejoin).
 pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
     outlast_stop(engine, tx)?;
-    let old = engine.inspect_container(&tx.old_id)?;
+    let old = outlast_removal(engine, tx)?;
     // Whatever carries the original name and is not the old container is the new one
     // (or an earlier, interrupted attempt at recreating the old one).
     let mut doomed: Vec<String> = tx.new_id.iter().cloned().collect();
@@ -159,10 +160,17 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
     let Some(old) = old else {
         return recreate_old(engine, tx);
     };
-    if old.name != tx.container {
-        engine
-            .rename(&tx.old_id, &tx.container)
-            .with_context(|| format!("cannot rename {} back to {}", old.name, tx.container))?;
+    if old.name != tx.container
+        && let Err(e) = engine.rename(&tx.old_id, &tx.container)
+    {
+        // Removed by the engine between the inspect and the rename: create it again.
+        if engine.inspect_container(&tx.old_id)?.is_none() {
+            return recreate_old(engine, tx);
+        }
+        return Err(e.context(format!(
+            "cannot rename {} back to {}",
+            old.name, tx.container
+        )));
     }
     let restart = tx.was_running && !old.state.running;
     if restart {
@@ -229,6 +237,33 @@ fn confirm_running(engine: &dyn Engine, tx: &Transaction, id: &str) -> Result<()
         );
     }
     Ok(())
+}
+
+/// How long a stopped `AutoRemove` container may take to disappear.
+const REMOVAL_WAIT_MS: u64 = 15_000;
+
+/// The old container, unless the engine is removing it: an `AutoRemove` container that
+/// has stopped is removed by the engine moments later (on the containerd image store,
+/// long enough for a rename in between to fail). Such a container is waited for until
+/// it is gone, then counts as gone. `None` when it does not exist.
+fn outlast_removal(engine: &dyn Engine, tx: &Transaction) -> Result<Option<ContainerInspect>> {
+    let until = now_ms().saturating_add(REMOVAL_WAIT_MS);
+    loop {
+        let Some(old) = engine.inspect_container(&tx.old_id)? else {
+            return Ok(None);
+        };
+        let auto_remove = old
+            .raw
+            .pointer("/HostConfig/AutoRemove")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        let leaving = matches!(old.state.status.as_str(), "removing" | "dead")
+            || (auto_remove && old.state.status == "exited");
+        if !leaving || now_ms() >= until {
+            return Ok(Some(old));
+        }
+        std::thread::sleep(STOP_POLL);
+    }
 }
 
 /// How often a stop still under way in the engine is looked at.

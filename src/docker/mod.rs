@@ -16,7 +16,7 @@ use self::transport::Endpoint;
 use self::types::{ContainerInspect, ContainerSummary, ImageInspect, ImageSummary, VersionInfo};
 
 /// Newest API version dum was written against; newer engines are spoken to in this one.
-pub const MAX_API_VERSION: &str = "1.47";
+pub const MAX_API_VERSION: &str = "1.51";
 /// Oldest API version dum can work with (Engine 20.10).
 pub const MIN_API_VERSION: &str = "1.41";
 
@@ -749,9 +749,10 @@ mod tests {
             ("1.41", Some("1.12"), Some("1.41")),
             ("1.43", None, Some("1.43")),
             ("1.47", Some("1.24"), Some("1.47")),
-            ("1.51", Some("1.44"), Some("1.47")),
+            ("1.51", Some("1.44"), Some("1.51")),
+            ("1.52", Some("1.44"), Some("1.51")),
             ("1.40", None, None),
-            ("1.60", Some("1.50"), None),
+            ("1.60", Some("1.52"), None),
         ];
         for (server, min, want) in cases {
             let got = negotiate(server, *min).ok();

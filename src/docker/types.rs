@@ -160,8 +160,21 @@ pub struct ImageInspect {
     pub repo_tags: Vec<String>,
     /// `name@sha256:…` manifest digests this image was pulled or pushed as.
     pub repo_digests: Vec<String>,
+    /// The content the engine stores the image as (containerd image store, API ≥ 1.48).
+    pub descriptor: Option<Descriptor>,
     /// The whole document as the engine sent it.
     pub raw: serde_json::Value,
+}
+
+/// An OCI descriptor: what the containerd image store keeps an image as (the index or
+/// manifest it was pulled or pushed as), so its digest is a registry's digest too.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Descriptor {
+    /// `sha256:…` of the content.
+    pub digest: String,
+    /// Its media type (index or manifest).
+    #[serde(default, rename = "mediaType")]
+    pub media_type: String,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +185,8 @@ struct ImageInspectWire {
     repo_tags: Option<Vec<String>>,
     #[serde(default)]
     repo_digests: Option<Vec<String>>,
+    #[serde(default)]
+    descriptor: Option<Descriptor>,
 }
 
 impl ImageInspect {
@@ -182,6 +197,7 @@ impl ImageInspect {
             id: wire.id,
             repo_tags: wire.repo_tags.unwrap_or_default(),
             repo_digests: wire.repo_digests.unwrap_or_default(),
+            descriptor: wire.descriptor,
             raw,
         })
     }
@@ -199,6 +215,9 @@ pub struct ImageSummary {
     /// Digests.
     #[serde(default)]
     pub repo_digests: Option<Vec<String>>,
+    /// What the containerd image store keeps it as (API ≥ 1.48); absent elsewhere.
+    #[serde(default)]
+    pub descriptor: Option<Descriptor>,
     /// Creation time (unix seconds).
     #[serde(default)]
     pub created: i64,
