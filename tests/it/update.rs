@@ -124,6 +124,8 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
             front.name(),
             "--ip",
             "172.16.77.20",
+            "--mac-address",
+            "02:42:ac:10:4d:14",
             "--network-alias",
             "web",
             "--restart",
@@ -255,6 +257,8 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
     let front_net = &after["NetworkSettings"]["Networks"][front.name()];
     assert_eq!(front_net["IPAMConfig"]["IPv4Address"], "172.16.77.20");
     assert_eq!(front_net["IPAddress"], "172.16.77.20");
+    // Per endpoint on API ≥ 1.44, container-wide before: the same address either way.
+    assert_eq!(front_net["MacAddress"], "02:42:ac:10:4d:14", "{front_net}");
     assert!(
         front_net["Aliases"]
             .as_array()
