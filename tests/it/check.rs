@@ -492,6 +492,23 @@ fn image_index_is_no_false_update() {
     );
     assert_ne!(index, v1.digest);
 
+    // Another platform of the same index pulled beside it (the graph store moves the
+    // local tag to it; the containerd store adds it to the same image): still no update.
+    docker(&[
+        "--config",
+        reg.harness_docker_config().to_str().unwrap(),
+        "pull",
+        "-q",
+        "--platform",
+        "linux/arm64",
+        &latest,
+    ]);
+    let report = Report::run(&dum, &[], 0);
+    report.assert_fields(
+        report.only(),
+        json!({"status": "up_to_date", "current_version": "v1.1.0", "error": null}),
+    );
+
     let v2 = app.clone().version("v1.2.0").build_and_push();
     let report = Report::run(&dum, &[], 100);
     report.assert_fields(
