@@ -1,6 +1,8 @@
 //! Test-only fault points: `DUM_FAULT=<point>` makes dum SIGKILL itself when it reaches
 //! that point, so crash recovery is tested with real kills at every journaled step.
-//! Unset in production; naming a point that does not exist does nothing.
+//! Compiled in only with the `fault-injection` feature (scripts/test builds the tested
+//! binary with it); shipped binaries have no such hook. Naming a point that does not
+//! exist does nothing.
 
 /// Every point, in transaction order (tests iterate over it).
 pub const POINTS: &[&str] = &[
@@ -16,6 +18,7 @@ pub const POINTS: &[&str] = &[
 ];
 
 /// Kills the process with SIGKILL when `DUM_FAULT` names `point`.
+#[cfg(feature = "fault-injection")]
 pub fn point(point: &str) {
     if std::env::var("DUM_FAULT").is_ok_and(|v| v == point) {
         eprintln!("dum: DUM_FAULT={point}: killing myself with SIGKILL");
@@ -26,3 +29,8 @@ pub fn point(point: &str) {
         std::process::abort();
     }
 }
+
+/// Does nothing: built without the `fault-injection` feature, as everything that ships.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn point(_point: &str) {}

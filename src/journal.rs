@@ -87,12 +87,27 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn transactions(state: &State) -> Vec<Transaction> {
-    state
-        .journal
-        .iter()
-        .filter_map(|v| serde_json::from_value(v.clone()).ok())
-        .collect()
+/// The transactions of the journal, and one line per entry that cannot be read (a
+/// newer dum's, a hand edit): such an entry is kept in the file, never dropped, but it
+/// cannot be converged, so it is said aloud.
+fn transactions(state: &State) -> (Vec<Transaction>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut unreadable = Vec::new();
+    for (i, value) in state.journal.iter().enumerate() {
+        match serde_json::from_value(value.clone()) {
+            Ok(tx) => found.push(tx),
+            Err(e) => {
+                let container = value
+                    .get("container")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?");
+                unreadable.push(format!(
+                    "journal entry {i} (container {container}) cannot be read ({e}): it is kept, but dum cannot converge it; check that container by hand"
+                ));
+            }
+        }
+    }
+    (found, unreadable)
 }
 
 /// Loads the state, logging the warning when a corrupt file was moved aside.
@@ -130,7 +145,11 @@ pub fn clear(state_file: &Path, container: &str) -> Result<()> {
 
 /// Transactions a previous run left behind.
 pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
-    Ok(transactions(&load(state_file)?))
+    let (found, unreadable) = transactions(&load(state_file)?);
+    for line in unreadable {
+        log::warn!("{}: {line}", state_file.display());
+    }
+    Ok(found)
 }
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to
@@ -389,6 +408,51 @@ pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<(Transactio
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    fn tx(container: &str) -> Transaction {
+        Transaction {
+            kind: "update".into(),
+            container: container.into(),
+            image: "r.io/app".into(),
+            old_id: "old".into(),
+            backup_name: format!("{container}-dum-backup"),
+            new_id: None,
+            was_running: true,
+            step: Step::Renaming,
+            from_version: None,
+            to_version: None,
+            from_digest: None,
+            to_digest: None,
+            started_ms: 1,
+            was_paused: false,
+            restore_plan: None,
+            stop_deadline_ms: None,
+        }
+    }
+
+    /// An entry this dum cannot read (a newer dum's, a hand edit) is reported and kept
+    /// through later journal writes, never dropped.
+    #[test]
+    fn unreadable_entries_are_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut state = State::default();
+        state
+            .journal
+            .push(serde_json::json!({"container": "web", "step": "teleporting"}));
+        state.journal.push(serde_json::json!(42));
+        state.save(&path).unwrap();
+        record(&path, &tx("db")).unwrap();
+        clear(&path, "db").unwrap();
+        record(&path, &tx("api")).unwrap();
+        let (state, _) = State::load(&path).unwrap();
+        let (found, unreadable) = transactions(&state);
+        assert_eq!(found, vec![tx("api")]);
+        assert_eq!(unreadable.len(), 2, "{unreadable:?}");
+        assert!(unreadable[0].contains("container web"), "{}", unreadable[0]);
+        assert!(unreadable[1].contains("container ?"), "{}", unreadable[1]);
+        assert_eq!(pending(&path).unwrap(), vec![tx("api")]);
+    }
 
     #[test]
     fn short_ids_cut_at_a_character() {

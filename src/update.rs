@@ -587,11 +587,21 @@ pub fn follow_dependents(
     new_id: Option<&str>,
     verify_with: Option<Verify>,
 ) -> (Vec<String>, Vec<String>) {
+    let mut errors = Vec::new();
     let all: Vec<serde_json::Value> = match engine.containers() {
         Ok(list) => list
             .iter()
-            .filter_map(|c| engine.inspect_container(&c.id).ok().flatten())
-            .map(|c| c.raw)
+            .filter_map(|c| match engine.inspect_container(&c.id) {
+                Ok(found) => found.map(|c| c.raw),
+                // A container this cannot see might be a dependent left behind.
+                Err(e) => {
+                    errors.push(format!(
+                        "cannot tell whether {} depends on {old_name}: {e:#}",
+                        c.name()
+                    ));
+                    None
+                }
+            })
             .collect(),
         Err(e) => {
             return (
@@ -601,7 +611,6 @@ pub fn follow_dependents(
         }
     };
     let mut done = Vec::new();
-    let mut errors = Vec::new();
     for name in spec::dependents(old_id, old_name, &all) {
         let result = match new_id {
             Some(target) => {

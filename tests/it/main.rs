@@ -1,6 +1,7 @@
 //! Integration tests: the real `dum` binary against the real Docker engine and real
 //! registries. Run them with `scripts/test` (it installs and starts what they need);
-//! `cargo test --test it` works too when dockerd and the packages are present.
+//! `cargo test --features fault-injection --test it` works too when dockerd and the
+//! packages are present (the crash tests need the feature and say so without it).
 //!
 //! All tests live in this one crate so that they share the registries started by
 //! [`harness::registry`] within one process.

@@ -368,3 +368,21 @@ fn container_image_is_small_and_checks_through_the_mounted_socket() {
     let version = docker(&["run", "--rm", "--label", LABEL_ARG, &tag, "--version"]);
     assert!(version.starts_with("dum "), "{version}");
 }
+
+/// The shipped binary has no fault hook: `DUM_FAULT` exists only in test builds.
+#[test]
+fn the_shipped_binary_has_no_fault_hook() {
+    let bytes = std::fs::read(static_binary()).unwrap();
+    assert!(
+        !bytes.windows(b"DUM_FAULT".len()).any(|w| w == b"DUM_FAULT"),
+        "the static binary contains DUM_FAULT"
+    );
+    // The binary under test has it, or the crash tests would prove nothing.
+    let tested = std::fs::read(crate::harness::dum::BIN).unwrap();
+    assert!(
+        tested
+            .windows(b"DUM_FAULT".len())
+            .any(|w| w == b"DUM_FAULT"),
+        "the tested binary lacks the fault hook: build with --features fault-injection"
+    );
+}

@@ -529,6 +529,7 @@ fn app_registry_delete(image: &Image, pushed: &Pushed) {
 /// Figures: 9 points × 2 scenarios = 18 real SIGKILLs, each followed by a converging run.
 #[test]
 fn killed_at_every_step_the_next_run_converges() {
+    crate::harness::dum::require_fault_injection();
     let app = app("crash");
     let (broken, _) = broken_v2("crashrb", &[], &["sh", "-c", "echo boom; exit 3"]);
     let good = Dum::new().config_json(config(&app, json!({})));

@@ -135,6 +135,7 @@ fn an_autoremove_container_survives_a_failed_update() {
 /// that fails: the next run leaves exactly one container, running, with its data.
 #[test]
 fn an_autoremove_container_killed_at_every_step_converges() {
+    crate::harness::dum::require_fault_injection();
     let (good, good_v1, _) = versions("rmcrash", true);
     let (bad, bad_v1, _) = versions("rmcrashrb", false);
     let mut converged = 0;

@@ -266,3 +266,11 @@ impl fmt::Debug for Output {
         )
     }
 }
+
+/// Panics unless the tested binary was built with the `fault-injection` feature: the
+/// crash tests need `DUM_FAULT` (scripts/test passes `--features fault-injection`).
+pub fn require_fault_injection() {
+    if !cfg!(feature = "fault-injection") {
+        panic!("crash tests need dum built with `--features fault-injection` (scripts/test does)");
+    }
+}
