@@ -2,33 +2,18 @@
 //!
 //! The crate is a library with a thin binary on top (`src/main.rs`) so the pure core
 //! (reference parsing, version order, tag selection, planning) can be unit tested,
-//! fuzzed and benchmarked without sockets.
+//! fuzzed and benchmarked without sockets. ARCHITECTURE.md is the map of its folders.
 
-pub mod app;
 pub mod check;
-pub mod cleanup;
 pub mod cli;
+pub mod command;
 pub mod config;
-pub mod discover;
 pub mod docker;
 pub mod fault;
-pub mod history;
-pub mod inventory;
-pub mod journal;
-pub mod lock;
+pub mod image;
 pub mod logging;
 pub mod notify;
-pub mod outcome;
-pub mod ownership;
-pub mod propose;
-pub mod reference;
+pub mod output;
 pub mod registry;
-pub mod report;
-pub mod select;
-pub mod selfcontainer;
-pub mod settings;
-pub mod spec;
-pub mod state;
+pub mod store;
 pub mod update;
-pub mod verify;
-pub mod version;

@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dum::outcome::{Failure, FailureKind, Outcome};
+use dum::command::{Failure, FailureKind, Outcome};
 
 fn main() -> ExitCode {
     let cli = dum::cli::Cli::parse();
     dum::logging::init(&cli.log_level);
-    let result = dum::app::run(cli.into_settings());
+    let result = dum::command::run(cli.into_settings());
     if let Err(failure) = &result {
         // Some errors list several problems (a config file's), one per line.
         for line in format!("{:#}", failure.error).lines() {

@@ -4,7 +4,7 @@
 //! Seeds: `fuzz/seeds/config/` (multi-byte characters where byte offsets fall mid-character).
 #![no_main]
 
-use dum::notify::target::{Secret, host_of};
+use dum::config::notify::{Secret, host_of};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

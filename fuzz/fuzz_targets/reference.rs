@@ -2,7 +2,7 @@
 //! parses again to the same repository and registry.
 #![no_main]
 
-use dum::reference::Reference;
+use dum::image::reference::Reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -138,6 +138,12 @@ impl ExitWatch {
     }
 }
 
+/// The first 12 characters of a container or image ID, as `docker ps` shows it. IDs
+/// come from the state file or the engine: cut at a character, never inside one.
+pub fn short_id(id: &str) -> &str {
+    id.char_indices().nth(12).map_or(id, |(end, _)| &id[..end])
+}
+
 /// Parses "1.41" into (1, 41) for comparisons; garbage sorts lowest.
 fn api_tuple(v: &str) -> (u32, u32) {
     let mut parts = v.trim().splitn(2, '.');
@@ -169,6 +175,19 @@ pub fn negotiate(server: &str, server_min: Option<&str>) -> Result<String> {
     Ok(chosen)
 }
 
+/// `DOCKER_API_VERSION` set to something dum cannot speak: the user's setting to fix
+/// (exit 2), found before the engine is asked anything.
+#[derive(Debug)]
+pub struct BadApiVersion(String);
+
+impl std::fmt::Display for BadApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadApiVersion {}
+
 /// The API version `DOCKER_API_VERSION` asks for, as the docker CLI reads it: a set,
 /// non-empty value replaces negotiation. `None` when unset or empty.
 pub fn forced_api(value: Option<&str>) -> Result<Option<String>> {
@@ -180,12 +199,16 @@ pub fn forced_api(value: Option<&str>) -> Result<Option<String>> {
         .split_once('.')
         .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
     if !well_formed {
-        bail!("DOCKER_API_VERSION={v} is not an API version (like 1.45)");
+        return Err(BadApiVersion(format!(
+            "DOCKER_API_VERSION={v} is not an API version (like 1.45)"
+        ))
+        .into());
     }
     if api_tuple(v) < api_tuple(MIN_API_VERSION) {
-        bail!(
+        return Err(BadApiVersion(format!(
             "DOCKER_API_VERSION={v} is older than dum can speak (≥ {MIN_API_VERSION}, Engine 20.10): unset it to negotiate"
-        );
+        ))
+        .into());
     }
     Ok(Some(v.to_string()))
 }
@@ -406,6 +429,43 @@ impl DockerClient {
 }
 
 /// One line: what failed and what the engine said.
+/// A request the engine answered with an error status: the kind callers branch on (a
+/// 404 is "no such thing"), never the message's text.
+#[derive(Debug)]
+pub struct EngineError {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The request path, without the version prefix.
+    pub path: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The engine's own message (first line), possibly empty.
+    pub message: String,
+}
+
+impl EngineError {
+    /// Whether `error` (anywhere in its chain) is the engine saying the thing asked
+    /// for does not exist.
+    pub fn is_not_found(error: &anyhow::Error) -> bool {
+        error
+            .chain()
+            .any(|c| c.downcast_ref::<EngineError>().is_some_and(|e| e.status == 404))
+    }
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (method, path, status) = (&self.method, &self.path, self.status);
+        write!(f, "Docker engine: {method} {path} failed with HTTP {status}")?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EngineError {}
+
 fn engine_error(method: &str, path: &str, status: u16, body: &Value) -> anyhow::Error {
     let message = match body {
         Value::Object(map) => map
@@ -416,12 +476,12 @@ fn engine_error(method: &str, path: &str, status: u16, body: &Value) -> anyhow::
         Value::String(s) => s.clone(),
         _ => String::new(),
     };
-    let message = message.lines().next().unwrap_or("").trim().to_string();
-    if message.is_empty() {
-        anyhow!("Docker engine: {method} {path} failed with HTTP {status}")
-    } else {
-        anyhow!("Docker engine: {method} {path} failed with HTTP {status}: {message}")
-    }
+    anyhow::Error::new(EngineError {
+        method: method.to_string(),
+        path: path.to_string(),
+        status,
+        message: message.lines().next().unwrap_or("").trim().to_string(),
+    })
 }
 
 /// The text of a logs answer: without a TTY the engine frames each chunk with an
@@ -813,7 +873,28 @@ mod tests {
             409,
             &serde_json::json!({"message": "Conflict. The container name \"/x\" is already in use"}),
         );
-        assert!(e.to_string().contains("409"));
-        assert!(e.to_string().contains("already in use"));
+        assert_eq!(
+            e.to_string(),
+            "Docker engine: POST /containers/create failed with HTTP 409: Conflict. The container name \"/x\" is already in use"
+        );
+        assert!(!EngineError::is_not_found(&e));
+        let gone = engine_error("DELETE", "/images/x", 404, &serde_json::json!({"message": "No such image: x"}))
+            .context("removing x");
+        assert!(EngineError::is_not_found(&gone));
+    }
+
+    #[test]
+    fn short_ids_cut_at_a_character() {
+        const CASES: &[(&str, &str)] = &[
+            ("0123456789abcdef0123", "0123456789ab"),
+            ("0123456789ab", "0123456789ab"),
+            ("abc", "abc"),
+            ("", ""),
+            ("0123456789a€cdef", "0123456789a€"),
+            ("€€€€€€€€€€€€€€", "€€€€€€€€€€€€"),
+        ];
+        for (id, want) in CASES {
+            assert_eq!(short_id(id), *want, "{id:?}");
+        }
     }
 }

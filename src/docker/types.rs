@@ -225,3 +225,19 @@ pub struct ImageSummary {
     #[serde(default)]
     pub size: i64,
 }
+
+/// How to recreate one container.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CreatePlan {
+    /// Container name (no leading slash).
+    pub name: String,
+    /// Body for POST /containers/create?name=… (Config fields + HostConfig + NetworkingConfig).
+    pub body: serde_json::Value,
+    /// Networks to connect after create and before start, as (network name,
+    /// `EndpointConfig`): the caller sends POST /networks/{name}/connect with body
+    /// {"Container": <new id>, "EndpointConfig": <value>}. Only filled for engines
+    /// whose API (< 1.44) accepts a single network at create.
+    pub extra_networks: Vec<(String, serde_json::Value)>,
+    /// Whether the old container was running (start the new one).
+    pub start: bool,
+}

@@ -7,13 +7,13 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use ureq::Agent;
 
 use super::event::{Event, EventKind};
 use super::message::Message;
 use super::payload::{self, Payload};
-use super::target::Target;
+pub use crate::output::Delivery;
+use crate::config::notify::Target;
 
 /// Connect timeout per attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,19 +25,6 @@ const MIN_RETRY_BUDGET: Duration = Duration::from_secs(1);
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// How much of an error answer is kept for the message.
 const MAX_ERROR_BODY: usize = 200;
-
-/// How sending to one target went; part of the `--format json` documents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    /// Service and host, e.g. `ntfy ntfy.sh`; never the URL's path or a token.
-    pub target: String,
-    /// The events the message carried (empty for a test message).
-    pub events: Vec<EventKind>,
-    /// Whether the service accepted the message (2xx).
-    pub ok: bool,
-    /// Why not, one line, secrets removed.
-    pub error: Option<String>,
-}
 
 /// The agent for notifications: separate from the registry's, with short timeouts and
 /// HTTP statuses as answers rather than errors.

@@ -3,49 +3,12 @@
 
 use serde::Serialize;
 
+pub use crate::config::notify::EventKind;
+
 use crate::check::{ImageReport, Status};
-use crate::history::ResultKind;
-use crate::state::{self, State};
+use crate::store::history::ResultKind;
+use crate::store::state::{self, State};
 use crate::update::Applied;
-
-/// The kinds of events a target can subscribe to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// A newer version exists; announced once per version.
-    UpdateAvailable,
-    /// `dum update` moved a container to a newer version.
-    Updated,
-    /// A new version failed verification; the previous container runs again.
-    RolledBack,
-    /// An image could not be checked, or an update failed.
-    Failed,
-}
-
-impl EventKind {
-    /// Every kind, in the order messages list them.
-    pub const ALL: [EventKind; 4] = [
-        EventKind::UpdateAvailable,
-        EventKind::Updated,
-        EventKind::RolledBack,
-        EventKind::Failed,
-    ];
-
-    /// The config and JSON spelling, e.g. `update_available`.
-    pub fn name(self) -> &'static str {
-        match self {
-            EventKind::UpdateAvailable => "update_available",
-            EventKind::Updated => "updated",
-            EventKind::RolledBack => "rolled_back",
-            EventKind::Failed => "failed",
-        }
-    }
-
-    /// The kind spelt `name`.
-    pub fn parse(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
 
 /// One thing that happened to one image (and container).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -190,7 +153,7 @@ pub fn record(state: &mut State, rows: &[ImageReport], delivered: &[&Event]) -> 
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub(crate) mod tests {
     use super::*;
-    use crate::state::ImageState;
+    use crate::store::state::ImageState;
     use crate::update::Move;
 
     /// A row for container `c` of image `app`: `status`, running v1, offering `latest`.

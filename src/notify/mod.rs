@@ -11,16 +11,13 @@ pub mod delivery;
 pub mod event;
 pub mod message;
 pub mod payload;
-pub mod target;
-
-use std::path::Path;
 
 pub use delivery::Delivery;
 pub use event::{Event, EventKind};
-pub use target::Target;
+pub use crate::config::notify::Target;
 
 use crate::check::ImageReport;
-use crate::state::State;
+use crate::store::Store;
 use crate::update::Applied;
 
 /// Notifies every target of what a check or update found and remembers the updates it
@@ -28,7 +25,7 @@ use crate::update::Applied;
 /// A dry run sends nothing and writes nothing; it logs what it would send.
 pub fn after_run(
     targets: &[Target],
-    state_file: &Path,
+    store: &mut Store,
     dry_run: bool,
     rows: &[ImageReport],
     applied: &[Applied],
@@ -37,18 +34,7 @@ pub fn after_run(
     if targets.is_empty() {
         return Vec::new();
     }
-    let (mut state, readable) = match State::load(state_file) {
-        Ok((state, None)) => (state, true),
-        Ok((state, Some(warning))) => {
-            log::warn!("{warning}");
-            (state, true)
-        }
-        Err(e) => {
-            log::warn!("notifications: {e:#}; announcing every pending update again");
-            (State::default(), false)
-        }
-    };
-    let events = event::collect(rows, applied, &state);
+    let events = event::collect(rows, applied, store.state());
     if dry_run {
         for target in targets {
             let wanted = wanted_by(target, &events);
@@ -97,14 +83,10 @@ pub fn after_run(
             );
         }
     }
-    if readable
-        && event::record(&mut state, rows, &announced)
-        && let Err(e) = state.save(state_file)
+    if event::record(store.state_mut(), rows, &announced)
+        && let Err(e) = store.save()
     {
-        log::warn!(
-            "notifications: cannot remember what was announced in {}: {e:#}",
-            state_file.display()
-        );
+        log::warn!("notifications: cannot remember what was announced: {e:#}");
     }
     sent.into_iter().map(|(_, d)| d).collect()
 }
@@ -114,7 +96,7 @@ pub fn test_all(targets: &[Target]) -> Vec<Delivery> {
     let host = hostname();
     let message = message::test(&host);
     let document = serde_json::json!({
-        "schema_version": crate::report::JSON_SCHEMA_VERSION,
+        "schema_version": crate::output::JSON_SCHEMA_VERSION,
         "dum_version": env!("CARGO_PKG_VERSION"),
         "command": "notify",
         "test": true,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::event::Event;
 use super::message::{Message, Severity};
-use super::target::{Service, Target};
+use crate::config::notify::{Service, Target};
 
 /// Discord limits an embed description to 4096 characters.
 const DISCORD_DESCRIPTION: usize = 4096;
@@ -157,7 +157,7 @@ fn slack_escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::notify::event::EventKind;
-    use crate::notify::target::Secret;
+    use crate::config::notify::Secret;
 
     fn target(service: Service, topic: Option<&str>, priority: Option<u8>) -> Target {
         Target {

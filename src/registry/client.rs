@@ -16,7 +16,7 @@ use super::Registry;
 use super::auth::{self, Challenge};
 use super::credentials::{Credentials, DockerConfig};
 use super::manifest::{self, IndexEntry};
-use crate::reference::Reference;
+use crate::image::reference::Reference;
 
 /// Largest tag-list page dum reads.
 const MAX_TAG_PAGE: u64 = 16 * 1024 * 1024;

@@ -9,7 +9,7 @@ pub mod resolver;
 
 use anyhow::Result;
 
-use crate::reference::Reference;
+use crate::image::reference::Reference;
 use manifest::IndexEntry;
 
 /// What the core needs from a registry. `Sync` so rayon workers can share one client

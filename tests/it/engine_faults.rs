@@ -508,4 +508,6 @@ fn docker_api_version_is_spoken_as_set() {
         .env("DOCKER_API_VERSION", "latest")
         .run(&["check"]);
     assert!(out.stderr.contains("DOCKER_API_VERSION=latest"), "{out:?}");
+    // The user's setting to fix, like a bad configuration.
+    out.assert_code(2);
 }

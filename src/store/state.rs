@@ -90,7 +90,7 @@ impl State {
     /// (returned, the caller logs it) — never silently overwrite. Unreadable → error naming the
     /// file.
     pub fn load(path: &Path) -> anyhow::Result<(State, Option<String>)> {
-        crate::ownership::check(path, "state file")?;
+        crate::store::ownership::check(path, "state file")?;
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == ErrorKind::NotFound => return Ok((State::default(), None)),
@@ -112,12 +112,29 @@ impl State {
         Ok((State::default(), Some(warning)))
     }
 
-    /// Reads the state for hints only, changing nothing: `None` when the file is
-    /// missing, unreadable, owned by someone else (as root) or not a state this build
-    /// understands. [`State::load`] reports and repairs those cases when the run saves.
-    pub fn peek(path: &Path) -> Option<State> {
-        crate::ownership::check(path, "state file").ok()?;
-        decode(&std::fs::read_to_string(path).ok()?).ok()
+    /// Reads the state changing nothing on disk (a dry run, `dum history`): a file this
+    /// build does not understand reads as the default state, with a warning saying a
+    /// real run will move it aside. Missing → default; refused or unreadable → error.
+    pub fn read(path: &Path) -> anyhow::Result<(State, Option<String>)> {
+        crate::store::ownership::check(path, "state file")?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok((State::default(), None)),
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("cannot read state file {}", path.display()));
+            }
+        };
+        Ok(match decode(&text) {
+            Ok(state) => (state, None),
+            Err(reason) => (
+                State::default(),
+                Some(format!(
+                    "state file {} {reason}; reading it as empty (a run that writes moves it aside)",
+                    path.display()
+                )),
+            ),
+        })
     }
 
     /// Atomic write: tempfile in the same dir, pretty JSON + newline, fsync file, rename, fsync
@@ -371,12 +388,12 @@ mod tests {
     }
 
     #[test]
-    fn peek_reads_a_good_state_and_changes_nothing_otherwise() {
+    fn read_reads_a_good_state_and_changes_nothing_otherwise() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        assert_eq!(State::peek(&path), None, "missing");
+        assert_eq!(State::read(&path).unwrap(), (State::default(), None), "missing");
         sample().save(&path).unwrap();
-        assert_eq!(State::peek(&path), Some(sample()));
+        assert_eq!(State::read(&path).unwrap(), (sample(), None));
         const BAD: &[(&str, &str)] = &[
             ("corrupt JSON", "{\"version\":1,"),
             ("newer version", r#"{"version":2,"images":{}}"#),
@@ -384,8 +401,10 @@ mod tests {
         ];
         for (case, content) in BAD {
             std::fs::write(&path, content).unwrap();
-            assert_eq!(State::peek(&path), None, "{case}");
-            // Unlike `load`, a peek leaves the file where it is, for the save to report.
+            let (state, warning) = State::read(&path).unwrap();
+            assert_eq!(state, State::default(), "{case}");
+            assert!(warning.unwrap().contains("moves it aside"), "{case}");
+            // Unlike `load`, a read leaves the file where it is, for a real run to report.
             assert_eq!(std::fs::read_to_string(&path).unwrap(), *content, "{case}");
             assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{case}");
         }

@@ -1,6 +1,6 @@
 //! Choosing which of a repository's tags are versions, and in which order to probe them.
 
-use crate::version;
+use crate::image::version;
 use regex::Regex;
 use serde::Serialize;
 use std::cmp::Ordering;

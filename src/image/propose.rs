@@ -6,7 +6,7 @@
 //! Because digit runs are maximal and everything else is literal, a shape's regex
 //! matches exactly the tags with that shape.
 
-use crate::version;
+use crate::image::version;
 use serde::Serialize;
 use std::collections::HashMap;
 

@@ -5,8 +5,8 @@ use anyhow::{Result, anyhow};
 
 use crate::config::ImageConfig;
 use crate::docker::types::ContainerSummary;
-use crate::propose;
-use crate::reference::Reference;
+use crate::image::propose;
+use crate::image::reference::Reference;
 
 /// An image entry for one running container, or `None` when it was not started from a
 /// registry reference (an image ID).
@@ -22,21 +22,15 @@ pub fn entry_for(container: &ContainerSummary) -> Option<ImageConfig> {
     let tag = reference.tag_or_latest().to_string();
     let regex = propose::shape_of(&tag).and_then(|r| regex::Regex::new(&r).ok());
     let base_tag = if regex.is_some() {
-        "latest".to_string()
+        crate::config::DEFAULT_BASE_TAG.to_string()
     } else {
         tag
     };
     Some(ImageConfig {
-        image: reference.familiar_name(),
         regex,
         base_tag,
-        auto_update: false,
         container_name: Some(container.name().to_string()),
-        cleanup_old_images: false,
-        keep_versions: 3,
-        registry: None,
-        grace_seconds: 10,
-        health_timeout_seconds: 120,
+        ..ImageConfig::new(reference.familiar_name())
     })
 }
 

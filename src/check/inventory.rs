@@ -15,7 +15,7 @@ use anyhow::{Result, anyhow};
 use crate::config::ImageConfig;
 use crate::docker::Engine;
 use crate::docker::types::{ContainerInspect, ContainerSummary, ImageSummary};
-use crate::reference::Reference;
+use crate::image::reference::Reference;
 
 /// A container as a check sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Rendering results on stdout: a table for people, a stable JSON document for scripts.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use comfy_table::presets::NOTHING;
@@ -8,70 +8,39 @@ use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
 
 use crate::check::{ImageReport, Status};
-use crate::propose::Proposal;
+use crate::store::history::ResultKind;
+
+mod document;
+
+pub use self::document::{
+    CheckDocument, Delivery, Summary, TagsDocument, UpdateDocument,
+};
 
 /// Version of the JSON documents dum prints; bumped only on incompatible changes.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
-/// Counts per status.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Summary {
-    /// Rows reported.
-    pub checked: usize,
-    /// Rows up to date.
-    pub up_to_date: usize,
-    /// Rows with an update.
-    pub update_available: usize,
-    /// Rows without a running container.
-    pub not_running: usize,
-    /// Rows that failed.
-    pub failed: usize,
-}
-
-impl Summary {
-    /// Counts `rows` by status.
-    pub fn of(rows: &[ImageReport]) -> Summary {
-        let mut s = Summary {
-            checked: rows.len(),
-            ..Summary::default()
-        };
-        for r in rows {
-            match r.status {
-                Status::UpToDate => s.up_to_date += 1,
-                Status::UpdateAvailable => s.update_available += 1,
-                Status::NotRunning => s.not_running += 1,
-                Status::Failed => s.failed += 1,
-            }
-        }
-        s
+/// Writes to stdout; a closed pipe (`dum check | head`) is not an error worth a panic.
+pub fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
     }
+    let _ = out.flush();
 }
 
-/// The `dum check --format json` document.
-#[derive(Debug, Serialize)]
-pub struct CheckDocument<'a> {
-    /// [`JSON_SCHEMA_VERSION`].
-    pub schema_version: u32,
-    /// dum's version.
-    pub dum_version: &'static str,
-    /// Always "check".
-    pub command: &'static str,
-    /// Whether the run wrote nothing.
-    pub dry_run: bool,
-    /// Set when no configuration file existed and running containers were checked.
-    pub discovered: bool,
-    /// One row per image and container.
-    pub images: &'a [ImageReport],
-    /// Counts.
-    pub summary: Summary,
-    /// How sending each notification went (empty without targets or events).
-    pub notifications: Vec<crate::notify::Delivery>,
+/// Prints a JSON document, pretty.
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| anyhow::anyhow!("cannot render JSON: {e}"))?;
+    print(&text);
+    Ok(())
 }
 
 /// `@` and the first 12 characters of a sha256 digest, else the digest as is. Counted in
 /// characters: the digest comes from a registry, the engine or the state file, and a
 /// malformed one must not panic the report.
-fn short(digest: &str) -> String {
+pub fn short_digest(digest: &str) -> String {
     digest
         .strip_prefix("sha256:")
         .map(|h| format!("@{}", h.chars().take(12).collect::<String>()))
@@ -206,12 +175,12 @@ pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
         let current = r
             .current_version
             .clone()
-            .or_else(|| r.current_digest.as_deref().map(short))
+            .or_else(|| r.current_digest.as_deref().map(short_digest))
             .unwrap_or_else(|| "-".to_string());
         let latest = r
             .latest_version
             .clone()
-            .or_else(|| r.latest_digest.as_deref().map(short))
+            .or_else(|| r.latest_digest.as_deref().map(short_digest))
             .unwrap_or_else(|| "-".to_string());
         let mut notes = Vec::new();
         if let Some(v) = &r.base_tag_version
@@ -239,31 +208,6 @@ pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
     render(table, &header, &[2, 3, 4])
 }
 
-/// The `dum tags --format json` document.
-#[derive(Debug, Serialize)]
-pub struct TagsDocument {
-    /// [`JSON_SCHEMA_VERSION`].
-    pub schema_version: u32,
-    /// The image asked about.
-    pub image: String,
-    /// The regex used, if any.
-    pub regex: Option<String>,
-    /// Matching tags, newest first.
-    pub versions: Vec<String>,
-    /// The newest.
-    pub newest: Option<String>,
-    /// The base tag.
-    pub base_tag: String,
-    /// The base tag's digest.
-    pub base_tag_digest: Option<String>,
-    /// The version the base tag points to.
-    pub base_tag_version: Option<String>,
-    /// Proposed regexes when none was given.
-    pub proposals: Vec<Proposal>,
-    /// How many tags the repository has.
-    pub total_tags: usize,
-}
-
 /// The tags report for people.
 pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
     let mut out = String::new();
@@ -289,7 +233,7 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
             (Some(d), None) => out.push_str(&format!(
                 "{} = {} (matches no version tag)\n",
                 doc.base_tag,
-                short(d)
+                short_digest(d)
             )),
         }
     } else {
@@ -317,7 +261,7 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
 }
 
 /// The history table.
-pub fn history_table(entries: &[&crate::history::Entry]) -> String {
+pub fn history_table(entries: &[&crate::store::history::Entry]) -> String {
     let header = [
         "TIME",
         "KIND",
@@ -339,17 +283,84 @@ pub fn history_table(entries: &[&crate::history::Entry]) -> String {
             e.container.clone(),
             e.from_version
                 .clone()
-                .or_else(|| e.from_digest.as_deref().map(short))
+                .or_else(|| e.from_digest.as_deref().map(short_digest))
                 .unwrap_or_else(|| "-".into()),
             e.to_version
                 .clone()
-                .or_else(|| e.to_digest.as_deref().map(short))
+                .or_else(|| e.to_digest.as_deref().map(short_digest))
                 .unwrap_or_else(|| "-".into()),
             result,
             e.reason.clone().unwrap_or_default(),
         ]);
     }
     render(table, &header, &[0, 3, 4])
+}
+
+/// The update (or rollback) report for people.
+pub fn update_text(doc: &UpdateDocument) -> String {
+    let mut out = String::new();
+    if doc.planned.is_empty() {
+        out.push_str("Nothing to update.\n");
+    }
+    if doc.dry_run {
+        for mv in doc.planned {
+            out.push_str(&format!(
+                "would update {}: {} -> {}\n  pull {}\n  tag {}\n  recreate {} from {} with its settings\n",
+                mv.container,
+                mv.from_version.as_deref().unwrap_or("?"),
+                mv.to_version.as_deref().unwrap_or(&mv.to_digest),
+                mv.pull,
+                mv.tags.join(", "),
+                mv.container,
+                mv.run_as
+            ));
+        }
+    }
+    for a in doc.updates {
+        let what = match a.result {
+            ResultKind::Updated => "updated",
+            ResultKind::RolledBack => "ROLLED BACK",
+            _ => "FAILED",
+        };
+        out.push_str(&format!(
+            "{what} {}: {} -> {}",
+            a.mv.container,
+            a.mv.from_version.as_deref().unwrap_or("?"),
+            a.mv.to_version.as_deref().unwrap_or(&a.mv.to_digest)
+        ));
+        if !a.dependents.is_empty() {
+            out.push_str(&format!(
+                " (recreated dependents: {})",
+                a.dependents.join(", ")
+            ));
+        }
+        if let Some(e) = &a.error {
+            out.push_str(&format!("\n  {e}"));
+        }
+        out.push('\n');
+    }
+    for s in doc.skipped {
+        out.push_str(&format!("skipped {}: {}\n", s.container, s.reason));
+    }
+    for c in doc.cleanup {
+        if !c.removed.is_empty() {
+            out.push_str(&format!(
+                "cleaned {}: removed {} ({:.1} MB freed)\n",
+                c.image,
+                c.removed.join(", "),
+                c.freed_bytes as f64 / 1e6
+            ));
+        }
+    }
+    for r in doc.images.iter().filter(|r| r.status == Status::Failed) {
+        out.push_str(&format!(
+            "failed {} {}: {}\n",
+            r.image,
+            r.container.as_deref().unwrap_or(""),
+            r.error.as_deref().unwrap_or("")
+        ));
+    }
+    out.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -396,11 +407,12 @@ mod tests {
             ("sha256:0123456789abcdef", "@0123456789ab"),
             ("sha256:abc", "@abc"),
             ("md5:0123456789abcdef", "md5:0123456789abcdef"),
+            ("v1.2.3", "v1.2.3"),
             ("sha256:0123456789a€cdef", "@0123456789a€"),
             ("sha256:€€€€€€€€€€€€€€", "@€€€€€€€€€€€€"),
         ];
         for (digest, want) in CASES {
-            assert_eq!(short(digest), *want, "{digest:?}");
+            assert_eq!(short_digest(digest), *want, "{digest:?}");
         }
     }
 

@@ -10,21 +10,7 @@
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
-/// How to recreate one container.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CreatePlan {
-    /// Container name (no leading slash).
-    pub name: String,
-    /// Body for POST /containers/create?name=… (Config fields + HostConfig + NetworkingConfig).
-    pub body: Value,
-    /// Networks to connect after create and before start, as (network name,
-    /// `EndpointConfig`): the caller sends POST /networks/{name}/connect with body
-    /// {"Container": <new id>, "EndpointConfig": <value>}. Only filled for engines
-    /// whose API (< 1.44) accepts a single network at create.
-    pub extra_networks: Vec<(String, Value)>,
-    /// Whether the old container was running (start the new one).
-    pub start: bool,
-}
+pub use crate::docker::types::CreatePlan;
 
 /// First API version whose create endpoint takes several networks and a per-network
 /// MAC address.
@@ -786,22 +772,22 @@ mod tests {
     // with ENV A=1 B=2, CMD sleep 3600, LABEL img.label=x, WORKDIR /w, EXPOSE 8080,
     // VOLUME /cache, HEALTHCHECK CMD true; dum-spec/app:2 changes every default.
     /// `docker create` with no options.
-    const PLAIN: &str = include_str!("../tests/fixtures/inspect/container_plain.json");
+    const PLAIN: &str = include_str!("../../tests/fixtures/inspect/container_plain.json");
     /// Many options, two user networks, user MAC (see the fixture for the full list).
-    const FULL: &str = include_str!("../tests/fixtures/inspect/container_full.json");
+    const FULL: &str = include_str!("../../tests/fixtures/inspect/container_full.json");
     /// `--network container:dumspec_a` (PLAIN).
-    const NETNS: &str = include_str!("../tests/fixtures/inspect/container_netns.json");
+    const NETNS: &str = include_str!("../../tests/fixtures/inspect/container_netns.json");
     /// `--network host`.
-    const HOST: &str = include_str!("../tests/fixtures/inspect/container_host.json");
+    const HOST: &str = include_str!("../../tests/fixtures/inspect/container_host.json");
     /// `--privileged`.
-    const PRIVILEGED: &str = include_str!("../tests/fixtures/inspect/container_privileged.json");
+    const PRIVILEGED: &str = include_str!("../../tests/fixtures/inspect/container_privileged.json");
     /// `--entrypoint sh dum-spec/app:1 -c 'sleep 1'`.
-    const ENTRYPOINT: &str = include_str!("../tests/fixtures/inspect/container_entrypoint.json");
+    const ENTRYPOINT: &str = include_str!("../../tests/fixtures/inspect/container_entrypoint.json");
     /// FULL recreated from app:2 by this module's plan and started: the engine added
     /// the short ID and hostname aliases, and runtime endpoint fields are filled.
-    const RUNNING: &str = include_str!("../tests/fixtures/inspect/container_full_running.json");
-    const IMAGE_V1: &str = include_str!("../tests/fixtures/inspect/image_app.json");
-    const IMAGE_V2: &str = include_str!("../tests/fixtures/inspect/image_app_v2.json");
+    const RUNNING: &str = include_str!("../../tests/fixtures/inspect/container_full_running.json");
+    const IMAGE_V1: &str = include_str!("../../tests/fixtures/inspect/image_app.json");
+    const IMAGE_V2: &str = include_str!("../../tests/fixtures/inspect/image_app_v2.json");
 
     const NEW: &str = "127.0.0.1:5000/a/b:v2";
     const OLD_API: (u32, u32) = (1, 41);

@@ -8,9 +8,15 @@ use std::collections::HashSet;
 use regex::Regex;
 use serde::Serialize;
 
+use anyhow::Result;
+
+use crate::config::ImageConfig;
 use crate::docker::types::ImageSummary;
-use crate::reference::Reference;
-use crate::version;
+use crate::docker::{Engine, EngineError};
+use crate::store::history::ResultKind;
+use crate::update::Applied;
+use crate::image::reference::Reference;
+use crate::image::version;
 
 /// One image to remove: the references of this repository that point at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,6 +110,88 @@ pub fn plan(
         });
     }
     removals
+}
+
+/// Images removed for one repository after its update.
+#[derive(Debug, Serialize)]
+pub struct CleanupReport {
+    /// The configured image.
+    pub image: String,
+    /// Versions (or image IDs) removed.
+    pub removed: Vec<String>,
+    /// Bytes freed.
+    pub freed_bytes: i64,
+    /// What could not be removed, and why.
+    pub errors: Vec<String>,
+}
+
+/// Removes old versions of every repository that was updated and asks for cleanup
+/// (`cleanup_old_images`). Failures are in the reports, never fatal: the update worked.
+pub fn after(
+    engine: &dyn Engine,
+    images: &[ImageConfig],
+    applied: &[Applied],
+) -> Vec<CleanupReport> {
+    let mut reports = Vec::new();
+    for config in images.iter().filter(|c| c.cleanup_old_images) {
+        if !applied
+            .iter()
+            .any(|a| a.result == ResultKind::Updated && a.mv.image == config.image)
+        {
+            continue;
+        }
+        let mut report = CleanupReport {
+            image: config.image.clone(),
+            removed: Vec::new(),
+            freed_bytes: 0,
+            errors: Vec::new(),
+        };
+        if let Err(e) = prune(engine, config, &mut report) {
+            report.errors.push(format!("{e:#}"));
+        }
+        for e in &report.errors {
+            log::warn!("cleanup of {}: {e}", config.image);
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+fn prune(engine: &dyn Engine, config: &ImageConfig, report: &mut CleanupReport) -> Result<()> {
+    let reference = Reference::parse(&config.image)?;
+    let all_images = engine.images()?;
+    let in_use: HashSet<String> = engine
+        .containers()?
+        .iter()
+        .map(|c| c.image_id.clone())
+        .collect();
+    let keep = config.keep_versions as usize;
+    for removal in plan(&all_images, &reference, config.regex.as_ref(), &in_use, keep) {
+        let mut ok = true;
+        for r in &removal.references {
+            match engine.remove_image(r) {
+                Ok(()) => {}
+                // Removing the last tag may already have removed the digest names.
+                Err(e) if EngineError::is_not_found(&e) => {}
+                Err(e) => {
+                    report.errors.push(format!("{r}: {e:#}"));
+                    ok = false;
+                }
+            }
+        }
+        if ok {
+            report.removed.push(
+                removal
+                    .version
+                    .clone()
+                    .unwrap_or_else(|| removal.id.clone()),
+            );
+            if !removal.shared {
+                report.freed_bytes += removal.size;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! schema (types, unknown keys, ranges; the same schema editors use), then checks a schema cannot
 //! express (regexes compile, container names are unique, image references look sane).
 
+pub mod notify;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,11 +18,16 @@ use serde_json::{Map, Value};
 /// validation never depends on a file next to the binary.
 pub const SCHEMA: &str = include_str!("config.schema.json");
 
-/// Defaults, duplicated in the schema's `default` annotations for editors.
-const DEFAULT_BASE_TAG: &str = "latest";
-const DEFAULT_KEEP_VERSIONS: u32 = 3;
-const DEFAULT_GRACE_SECONDS: u64 = 10;
-const DEFAULT_HEALTH_TIMEOUT_SECONDS: u64 = 120;
+// The one source of every default, duplicated only in the schema's `default`
+// annotations for editors (a unit test keeps the two equal).
+/// Default `base_tag`.
+pub const DEFAULT_BASE_TAG: &str = "latest";
+/// Default `keep_versions`.
+pub const DEFAULT_KEEP_VERSIONS: u32 = 3;
+/// Default `grace_seconds`.
+pub const DEFAULT_GRACE_SECONDS: u64 = 10;
+/// Default `health_timeout_seconds`.
+pub const DEFAULT_HEALTH_TIMEOUT_SECONDS: u64 = 120;
 
 /// The whole configuration file, validated.
 #[derive(Debug, Clone)]
@@ -30,7 +37,7 @@ pub struct Config {
     /// Registries (host[:port]) reached over plain HTTP.
     pub insecure_registries: Vec<String>,
     /// Where to send notifications at the end of a check or update.
-    pub notify: Vec<crate::notify::Target>,
+    pub notify: Vec<notify::Target>,
 }
 
 /// One watched image, with every default filled in.
@@ -78,15 +85,31 @@ pub struct ConfigError {
 }
 
 impl ImageConfig {
+    /// An entry for `image` with every default, as a file naming only the image gives.
+    pub fn new(image: impl Into<String>) -> ImageConfig {
+        ImageConfig {
+            image: image.into(),
+            regex: None,
+            base_tag: DEFAULT_BASE_TAG.to_string(),
+            auto_update: false,
+            container_name: None,
+            cleanup_old_images: false,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
+            registry: None,
+            grace_seconds: DEFAULT_GRACE_SECONDS,
+            health_timeout_seconds: DEFAULT_HEALTH_TIMEOUT_SECONDS,
+        }
+    }
+
     /// The image's reference, and the one to query: the same repository on the
     /// `registry` override when one is set (a mirror), else the image's own.
     pub fn references(
         &self,
     ) -> Result<
-        (crate::reference::Reference, crate::reference::Reference),
-        crate::reference::ReferenceError,
+        (crate::image::reference::Reference, crate::image::reference::Reference),
+        crate::image::reference::ReferenceError,
     > {
-        let reference = crate::reference::Reference::parse(&self.image)?;
+        let reference = crate::image::reference::Reference::parse(&self.image)?;
         let query = match &self.registry {
             Some(host) => reference.with_registry(host)?,
             None => reference.clone(),
@@ -123,7 +146,7 @@ impl std::error::Error for ConfigError {}
 /// Reads and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     // Running as root, a config another user can edit would let that user pick what root runs.
-    if let Err(e) = crate::ownership::check(path, "config file") {
+    if let Err(e) = crate::store::ownership::check(path, "config file") {
         return Err(ConfigError {
             path: path.to_path_buf(),
             problems: vec![problem("", format!("{e:#}"))],
@@ -140,7 +163,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     };
     // Likewise for the files secrets are read from when sending.
     let mut problems = Vec::new();
-    crate::notify::target::check_secret_files(&config.notify, &mut problems);
+    notify::check_secret_files(&config.notify, &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError {
             path: path.to_path_buf(),
@@ -187,14 +210,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The `notify` entries; checks beyond the schema live with the target type.
-fn notify_targets(doc: &Value, problems: &mut Vec<Problem>) -> Vec<crate::notify::Target> {
+fn notify_targets(doc: &Value, problems: &mut Vec<Problem>) -> Vec<notify::Target> {
     let entries = doc.get("notify").and_then(Value::as_array);
     entries
         .into_iter()
         .flatten()
         .enumerate()
         .filter_map(|(index, entry)| {
-            crate::notify::target::parse(entry, &format!("/notify/{index}"), problems)
+            notify::parse(entry, &format!("/notify/{index}"), problems)
         })
         .collect()
 }
@@ -478,7 +501,7 @@ fn check_image(image: &str) -> Result<(), String> {
             &tag[1..]
         ));
     }
-    crate::reference::Reference::parse(image).map_err(|e| e.reason().to_string())?;
+    crate::image::reference::Reference::parse(image).map_err(|e| e.reason().to_string())?;
     Ok(())
 }
 

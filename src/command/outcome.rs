@@ -49,7 +49,7 @@ impl Failure {
         let error = error.into();
         let refused = error
             .chain()
-            .any(|cause| cause.is::<crate::ownership::Refused>());
+            .any(|cause| cause.is::<crate::store::ownership::Refused>());
         Failure {
             kind: if refused {
                 FailureKind::Usage
@@ -71,7 +71,7 @@ impl From<anyhow::Error> for Failure {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::ownership::Refused;
+    use crate::store::ownership::Refused;
 
     #[test]
     fn a_refused_file_anywhere_in_the_chain_is_a_usage_error() {

@@ -10,9 +10,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::event::EventKind;
 use crate::config::Problem;
 
 /// The services dum can notify.
@@ -102,7 +102,7 @@ impl Secret {
             Secret::Env(name) => std::env::var(name)
                 .with_context(|| format!("{field}_env: environment variable {name} is not set"))?,
             Secret::File(path) => {
-                crate::ownership::check_secret(path, "secret file")
+                crate::store::ownership::check_secret(path, "secret file")
                     .with_context(|| format!("{field}_file"))?;
                 std::fs::read_to_string(path)
                     .with_context(|| format!("{field}_file: cannot read {}", path.display()))?
@@ -122,6 +122,45 @@ impl Secret {
             Secret::Env(name) => format!("environment variable {name}"),
             Secret::File(path) => format!("file {}", path.display()),
         }
+    }
+}
+
+/// The kinds of events a target can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A newer version exists; announced once per version.
+    UpdateAvailable,
+    /// `dum update` moved a container to a newer version.
+    Updated,
+    /// A new version failed verification; the previous container runs again.
+    RolledBack,
+    /// An image could not be checked, or an update failed.
+    Failed,
+}
+
+impl EventKind {
+    /// Every kind, in the order messages list them.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::UpdateAvailable,
+        EventKind::Updated,
+        EventKind::RolledBack,
+        EventKind::Failed,
+    ];
+
+    /// The config and JSON spelling, e.g. `update_available`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::UpdateAvailable => "update_available",
+            EventKind::Updated => "updated",
+            EventKind::RolledBack => "rolled_back",
+            EventKind::Failed => "failed",
+        }
+    }
+
+    /// The kind spelt `name`.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -196,7 +235,7 @@ pub fn host_of(url: &str) -> &str {
 }
 
 /// Running as root, refuses secret files another user could write (a problem at the key
-/// that names the file) and warns about ones others can read; see [`crate::ownership`].
+/// that names the file) and warns about ones others can read; see [`crate::store::ownership`].
 /// `targets` are those of a configuration parsed without problems, so one per `notify`
 /// entry, in order. Secrets are read only when sending; this makes a bad file an error
 /// of the configuration (exit 2) rather than a failed notification later.
@@ -204,7 +243,7 @@ pub fn check_secret_files(targets: &[Target], problems: &mut Vec<Problem>) {
     for (index, target) in targets.iter().enumerate() {
         for (field, secret) in [("url", Some(&target.url)), ("token", target.token.as_ref())] {
             if let Some(Secret::File(path)) = secret
-                && let Err(e) = crate::ownership::check_secret(path, "secret file")
+                && let Err(e) = crate::store::ownership::check_secret(path, "secret file")
             {
                 problems.push(Problem {
                     pointer: format!("/notify/{index}/{field}_file"),

@@ -4,6 +4,10 @@
 //! The engine and the registry are reached only through the [`Engine`] and
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
+pub mod discover;
+pub mod inventory;
+pub mod record;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -15,10 +19,10 @@ use serde::Serialize;
 use crate::config::ImageConfig;
 use crate::docker::Engine;
 use crate::docker::types::ContainerSummary;
-use crate::inventory::{Deployed, ImageNames, Inventory};
-use crate::reference::Reference;
+use crate::check::inventory::{Deployed, ImageNames, Inventory};
+use crate::image::reference::Reference;
 use crate::registry::Registry;
-use crate::select::{self, Direction};
+use crate::image::select::{self, Direction};
 
 /// Base-tag resolution probes at most this many version tags.
 const RESOLUTION_LIMIT: usize = 64;
@@ -426,7 +430,7 @@ fn find_version(
                 if d == digest
                     && hit
                         .as_ref()
-                        .is_none_or(|h: &String| crate::version::compare(&tag, h).is_gt())
+                        .is_none_or(|h: &String| crate::image::version::compare(&tag, h).is_gt())
                 {
                     hit = Some(tag.clone());
                 }
@@ -500,7 +504,7 @@ pub fn local(
                 .filter(|t| regex.is_match(t))
                 .collect();
             local.version =
-                crate::version::max(tags.iter().map(String::as_str)).map(str::to_string);
+                crate::image::version::max(tags.iter().map(String::as_str)).map(str::to_string);
         }
     }
     local

@@ -16,6 +16,26 @@ pub struct Verify {
     pub health_timeout: Duration,
 }
 
+impl Verify {
+    /// The settings `config` gives.
+    pub fn of(config: &crate::config::ImageConfig) -> Verify {
+        Verify {
+            grace: Duration::from_secs(config.grace_seconds),
+            health_timeout: Duration::from_secs(config.health_timeout_seconds),
+        }
+    }
+}
+
+/// The configuration's defaults, for a container no image entry names.
+impl Default for Verify {
+    fn default() -> Verify {
+        Verify {
+            grace: Duration::from_secs(crate::config::DEFAULT_GRACE_SECONDS),
+            health_timeout: Duration::from_secs(crate::config::DEFAULT_HEALTH_TIMEOUT_SECONDS),
+        }
+    }
+}
+
 /// Polls `id` until it has run for the grace period (and is healthy, when it has a
 /// healthcheck). The error says what went wrong, with the container's last output:
 /// from `watch` when the engine removes the container as it exits (`AutoRemove`).

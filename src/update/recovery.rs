@@ -1,156 +1,16 @@
-//! The update journal: written to the state file (atomically, under the run lock)
-//! before every step that touches a container, so a run killed at any point can be
-//! converged by the next one: completed when the new container was verified,
-//! restored to the untouched old container otherwise.
-
-use std::path::Path;
+//! Converging what a killed run left in the journal: a verified transaction is
+//! completed, any other is undone by putting the old container back as it was.
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde::{Deserialize, Serialize};
 
-use crate::docker::Engine;
 use crate::docker::types::ContainerInspect;
-use crate::history::{Entry, ResultKind};
-use crate::spec::CreatePlan;
-use crate::state::{self, State};
-
-/// The step a transaction is about to take (or has just taken), in the order taken:
-/// the new container exists before the old one is stopped, so a container the engine
-/// removes when it stops (`AutoRemove`) has its volumes held by the new one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    /// About to rename the old (still running) container to its backup name.
-    Renaming,
-    /// About to create the new container under the original name.
-    Creating,
-    /// Stopping the old container; the engine may still be at it after a kill.
-    Stopping,
-    /// About to start the new container.
-    Starting,
-    /// Verifying the new container.
-    Verifying,
-    /// The new container is verified: only the backup's removal is left.
-    Verified,
-    /// Verification failed: restoring the old container.
-    RollingBack,
-}
-
-/// One transaction in flight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Transaction {
-    /// `update`, `rollback` or `dependent`.
-    pub kind: String,
-    /// The container's name (the one users know).
-    pub container: String,
-    /// The configured image.
-    pub image: String,
-    /// The old container's ID: never removed before the new one is verified.
-    pub old_id: String,
-    /// The name the old container carries while the new one is tried.
-    pub backup_name: String,
-    /// The new container's ID, once created.
-    pub new_id: Option<String>,
-    /// Whether the old container was running (restore it running).
-    pub was_running: bool,
-    /// Where the transaction is.
-    pub step: Step,
-    /// Version before.
-    pub from_version: Option<String>,
-    /// Version after.
-    pub to_version: Option<String>,
-    /// Digest before.
-    pub from_digest: Option<String>,
-    /// Digest after.
-    pub to_digest: Option<String>,
-    /// When it began (unix milliseconds).
-    pub started_ms: u64,
-    /// Whether the old container was paused (restore it paused).
-    #[serde(default)]
-    pub was_paused: bool,
-    /// How to create the old container again, on its own image, should it be gone
-    /// when it must be restored: the engine removes an `AutoRemove` container as soon
-    /// as it stops. Absent in journals of older dum versions.
-    #[serde(default)]
-    pub restore_plan: Option<CreatePlan>,
-    /// Until when (unix milliseconds) a stop of the old container that a killed run
-    /// requested may still be under way in the engine, which goes on with it.
-    #[serde(default)]
-    pub stop_deadline_ms: Option<u64>,
-}
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// The transactions of the journal, and one line per entry that cannot be read (a
-/// newer dum's, a hand edit): such an entry is kept in the file, never dropped, but it
-/// cannot be converged, so it is said aloud.
-fn transactions(state: &State) -> (Vec<Transaction>, Vec<String>) {
-    let mut found = Vec::new();
-    let mut unreadable = Vec::new();
-    for (i, value) in state.journal.iter().enumerate() {
-        match serde_json::from_value(value.clone()) {
-            Ok(tx) => found.push(tx),
-            Err(e) => {
-                let container = value
-                    .get("container")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("?");
-                unreadable.push(format!(
-                    "journal entry {i} (container {container}) cannot be read ({e}): it is kept, but dum cannot converge it; check that container by hand"
-                ));
-            }
-        }
-    }
-    (found, unreadable)
-}
-
-/// Loads the state, logging the warning when a corrupt file was moved aside.
-fn load(state_file: &Path) -> Result<State> {
-    let (state, warning) = State::load(state_file)?;
-    if let Some(w) = warning {
-        log::warn!("{w}");
-    }
-    Ok(state)
-}
-
-/// Records `tx` (replacing the entry of the same container) before its step is taken.
-pub fn record(state_file: &Path, tx: &Transaction) -> Result<()> {
-    let mut state = load(state_file)?;
-    let value = serde_json::to_value(tx).context("cannot encode the journal entry")?;
-    state
-        .journal
-        .retain(|v| v.get("container").and_then(|c| c.as_str()) != Some(tx.container.as_str()));
-    state.journal.push(value);
-    state
-        .save(state_file)
-        .with_context(|| format!("cannot journal the update of {}", tx.container))
-}
-
-/// Removes the entry of `container`.
-pub fn clear(state_file: &Path, container: &str) -> Result<()> {
-    let (mut state, _) = State::load(state_file)?;
-    state
-        .journal
-        .retain(|v| v.get("container").and_then(|c| c.as_str()) != Some(container));
-    state
-        .save(state_file)
-        .with_context(|| format!("cannot clear the journal entry of {container}"))
-}
-
-/// Transactions a previous run left behind.
-pub fn pending(state_file: &Path) -> Result<Vec<Transaction>> {
-    let (found, unreadable) = transactions(&load(state_file)?);
-    for line in unreadable {
-        log::warn!("{}: {line}", state_file.display());
-    }
-    Ok(found)
-}
+use crate::docker::{Engine, short_id as short};
+use crate::store::Store;
+use crate::store::history::{Entry, ResultKind};
+use crate::store::journal::{Step, Transaction, now_ms};
+use crate::store::state;
+use crate::update::dependents::follow_dependents;
+use crate::update::verify::Verify;
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to
 /// the original name and started (and paused) as it was; created again from the
@@ -342,19 +202,13 @@ pub fn complete(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
     Ok(())
 }
 
-/// The first 12 characters of a container ID, as `docker ps` shows it. The ID comes from
-/// the state file or the engine: cut at a character, never inside one.
-fn short(id: &str) -> &str {
-    id.char_indices().nth(12).map_or(id, |(end, _)| &id[..end])
-}
-
 /// Converges every transaction a killed run left: completes verified ones, restores
 /// the rest. Returns each transaction with the history entry describing what was done
 /// (`Recovered`: completed, `RolledBack`: restored, `Failed`: still pending), and
 /// whether the old container was started again.
-pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<(Transaction, Entry, bool)>> {
+pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transaction, Entry, bool)>> {
     let mut entries = Vec::new();
-    for tx in pending(state_file)? {
+    for tx in store.pending() {
         let verified = tx.step == Step::Verified;
         let outcome = if verified {
             complete(engine, &tx).map(|()| false)
@@ -397,75 +251,53 @@ pub fn recover(engine: &dyn Engine, state_file: &Path) -> Result<Vec<(Transactio
             duration_ms: now_ms().saturating_sub(tx.started_ms),
         };
         if outcome.is_ok() {
-            clear(state_file, &tx.container)?;
+            store.clear(&tx.container)?;
         }
         entries.push((tx, entry, restarted));
     }
     Ok(entries)
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
 
-    fn tx(container: &str) -> Transaction {
-        Transaction {
-            kind: "update".into(),
-            container: container.into(),
-            image: "r.io/app".into(),
-            old_id: "old".into(),
-            backup_name: format!("{container}-dum-backup"),
-            new_id: None,
-            was_running: true,
-            step: Step::Renaming,
-            from_version: None,
-            to_version: None,
-            from_digest: None,
-            to_digest: None,
-            started_ms: 1,
-            was_paused: false,
-            restore_plan: None,
-            stop_deadline_ms: None,
+/// How a dependent recreated during convergence is verified: briefly, since the run
+/// that converges has its own work to do and the dependent ran before.
+const CONVERGE_VERIFY: Verify = Verify {
+    grace: std::time::Duration::from_secs(2),
+    health_timeout: std::time::Duration::from_secs(60),
+};
+
+/// Finishes or undoes everything an interrupted run left in the journal, before
+/// anything else touches containers: containers that shared the network namespace of
+/// a replaced one follow whichever container now runs under its name, and the history
+/// says what was done. An error when a transaction could not be converged (the journal
+/// keeps it for the next run).
+pub fn converge(engine: &dyn Engine, store: &mut Store) -> Result<()> {
+    let recovered = recover(engine, store)?;
+    for (tx, entry, restarted) in &recovered {
+        let new_id = match entry.result {
+            ResultKind::Recovered => tx.new_id.as_deref(),
+            ResultKind::RolledBack if *restarted => None,
+            _ => continue,
+        };
+        let (_, errors) = follow_dependents(
+            engine,
+            store,
+            &tx.old_id,
+            &tx.container,
+            new_id,
+            Some(CONVERGE_VERIFY),
+        );
+        for e in errors {
+            log::error!("{e}");
         }
     }
-
-    /// An entry this dum cannot read (a newer dum's, a hand edit) is reported and kept
-    /// through later journal writes, never dropped.
-    #[test]
-    fn unreadable_entries_are_reported_and_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let mut state = State::default();
-        state
-            .journal
-            .push(serde_json::json!({"container": "web", "step": "teleporting"}));
-        state.journal.push(serde_json::json!(42));
-        state.save(&path).unwrap();
-        record(&path, &tx("db")).unwrap();
-        clear(&path, "db").unwrap();
-        record(&path, &tx("api")).unwrap();
-        let (state, _) = State::load(&path).unwrap();
-        let (found, unreadable) = transactions(&state);
-        assert_eq!(found, vec![tx("api")]);
-        assert_eq!(unreadable.len(), 2, "{unreadable:?}");
-        assert!(unreadable[0].contains("container web"), "{}", unreadable[0]);
-        assert!(unreadable[1].contains("container ?"), "{}", unreadable[1]);
-        assert_eq!(pending(&path).unwrap(), vec![tx("api")]);
+    let entries: Vec<Entry> = recovered.into_iter().map(|(_, e, _)| e).collect();
+    store.append_history(&entries)?;
+    if entries.iter().any(|e| e.result == ResultKind::Failed) {
+        bail!(
+            "an interrupted update could not be converged; see `dum history` and the journal in {}",
+            store.state_file().display()
+        );
     }
-
-    #[test]
-    fn short_ids_cut_at_a_character() {
-        const CASES: &[(&str, &str)] = &[
-            ("0123456789abcdef0123", "0123456789ab"),
-            ("0123456789ab", "0123456789ab"),
-            ("abc", "abc"),
-            ("", ""),
-            ("0123456789a€cdef", "0123456789a€"),
-            ("€€€€€€€€€€€€€€", "€€€€€€€€€€€€"),
-        ];
-        for (id, want) in CASES {
-            assert_eq!(short(id), *want, "{id:?}");
-        }
-    }
+    Ok(())
 }

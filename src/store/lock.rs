@@ -82,9 +82,9 @@ impl RunLock {
         // a refusal then would break exit 2's promise that nothing was.
         for (file, what) in [
             (path.clone(), "lock file"),
-            (dir.join(crate::history::FILE_NAME), "history file"),
+            (dir.join(crate::store::history::FILE_NAME), "history file"),
         ] {
-            crate::ownership::check(&file, what).map_err(LockError::Other)?;
+            crate::store::ownership::check(&file, what).map_err(LockError::Other)?;
         }
         DirBuilder::new()
             .recursive(true)

@@ -1,5 +1,7 @@
 //! The command line: clap definitions, converted once into plain [`Settings`].
 
+pub mod settings;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use anyhow::Context;
 use clap::builder::BoolishValueParser;
 use clap::{ColorChoice, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::settings::{self, Command, ConfigPath, Format, Settings, Shell};
+use crate::cli::settings::{Command, ConfigPath, Format, Settings, Shell};
 
 /// Keeps Docker containers on the newest version of their images, safely.
 #[derive(Debug, Parser)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::state::write_json_atomic;
+use crate::store::state::write_json_atomic;
 
 /// Name of the history file, beside the state file.
 pub const FILE_NAME: &str = "history.json";
@@ -69,7 +69,7 @@ pub fn path_for(state_file: &Path) -> PathBuf {
 /// Reads the history; a missing file is empty. A corrupt one is an error naming it:
 /// history is not rebuilt silently.
 pub fn load(path: &Path) -> anyhow::Result<Vec<Entry>> {
-    crate::ownership::check(path, "history file")?;
+    crate::store::ownership::check(path, "history file")?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -82,20 +82,13 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Entry>> {
     Ok(file.entries)
 }
 
-/// Appends entries atomically, dropping the oldest beyond [`MAX_ENTRIES`].
-pub fn append(path: &Path, new: &[Entry]) -> anyhow::Result<()> {
-    if new.is_empty() {
-        return Ok(());
-    }
-    let mut entries = load(path)?;
-    entries.extend_from_slice(new);
-    let excess = entries.len().saturating_sub(MAX_ENTRIES);
-    entries.drain(..excess);
+/// Writes the whole history atomically (the [`crate::store::Store`] appends and caps).
+pub fn write(path: &Path, entries: &[Entry]) -> anyhow::Result<()> {
     write_json_atomic(
         path,
         &File {
             version: 1,
-            entries,
+            entries: entries.to_vec(),
         },
     )
 }
@@ -129,16 +122,17 @@ mod tests {
     }
 
     #[test]
-    fn capped_and_atomic() {
+    fn capped_across_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.json");
+        let state_file = dir.path().join("state.json");
         for chunk in 0..6 {
             let batch: Vec<Entry> = (0..100)
                 .map(|i| entry(chunk * 100 + i, ResultKind::Updated))
                 .collect();
-            append(&path, &batch).unwrap();
+            let mut store = crate::store::Store::open(&state_file, None).unwrap();
+            store.append_history(&batch).unwrap();
         }
-        let all = load(&path).unwrap();
+        let all = load(&path_for(&state_file)).unwrap();
         assert_eq!(all.len(), MAX_ENTRIES);
         assert_eq!(all[0].time, "t100");
         assert_eq!(all[MAX_ENTRIES - 1].time, "t599");

@@ -52,7 +52,7 @@ pub enum Verdict {
 
 /// A file dum refuses to trust, with the one-line message naming it and the fix. Like a
 /// bad configuration file it is the host's to fix and nothing was touched, so
-/// [`crate::outcome::Failure::runtime`] turns it into exit 2.
+/// [`crate::command::outcome::Failure::runtime`] turns it into exit 2.
 #[derive(Debug)]
 pub struct Refused(pub String);
 

@@ -1,0 +1,164 @@
+//! `dum check`: what runs, what the registry offers, and whether to update.
+
+use std::time::Instant;
+
+use crate::check::{self, ImageReport, Status, discover, inventory, record};
+use crate::command::context::Context;
+use crate::command::outcome::{Failure, Outcome};
+use crate::command::targets;
+use crate::docker::Engine;
+use crate::notify;
+use crate::registry::Registry;
+use crate::output::{self, CheckDocument, Summary};
+
+/// Runs `dum check [TARGETS]`.
+pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
+    let started = Instant::now();
+    let settings = &ctx.settings;
+    let config = ctx.config()?;
+    let engine = ctx.engine()?;
+    let mut store = ctx.converged_store(&engine)?;
+    // The container list is needed up front only to resolve targets or to discover
+    // images; otherwise the check reads it while its registry requests are under way.
+    // Read up front, rows showing an image ID get their reference back once, for the
+    // selection and the check alike.
+    let containers = match &config {
+        Some(_) if targets.is_empty() => None,
+        _ => Some(inventory::with_references(
+            &engine,
+            &engine.containers().map_err(Failure::runtime)?,
+        )),
+    };
+    let listed = containers.as_deref().unwrap_or(&[]);
+    let selected = match &config {
+        Some(c) if targets.is_empty() => Some(c.images.clone()),
+        Some(c) => Some(targets::select(c.images.clone(), targets, listed)?),
+        None => None,
+    };
+    let notify_targets = config
+        .as_ref()
+        .map(|c| c.notify.clone())
+        .unwrap_or_default();
+    let (images, insecure, discovered) = match (config, selected) {
+        (Some(c), Some(images)) => (images, c.insecure_registries, false),
+        _ => {
+            log::warn!(
+                "no configuration at {}: checking every running container against its own tag (see `dum tags IMAGE` and config.example.json to write one)",
+                settings.config.path().display()
+            );
+            let found = discover::images(listed);
+            (
+                discover::select(found, targets).map_err(Failure::usage)?,
+                Vec::new(),
+                true,
+            )
+        }
+    };
+    let registry = ctx.registry(&insecure);
+    let rows = check::check_all(
+        &engine,
+        &registry,
+        containers.as_deref(),
+        &images,
+        settings.resolution,
+        &record::known(store.state()),
+        settings.jobs,
+    )
+    .map_err(Failure::runtime)?;
+    if !settings.dry_run {
+        record::remember(store.state_mut(), &rows);
+        store.save().map_err(Failure::runtime)?;
+    }
+    log::info!(
+        "checked {} image(s) in {} ms with {} registry request(s)",
+        images.len(),
+        started.elapsed().as_millis(),
+        registry.requests()
+    );
+    let mut document = CheckDocument {
+        schema_version: output::JSON_SCHEMA_VERSION,
+        dum_version: env!("CARGO_PKG_VERSION"),
+        command: "check",
+        dry_run: settings.dry_run,
+        discovered,
+        images: &rows,
+        summary: Summary::of(&rows),
+        notifications: Vec::new(),
+    };
+    document.notifications = notify::after_run(
+        &notify_targets,
+        &mut store,
+        settings.dry_run,
+        &rows,
+        &[],
+        &document,
+    );
+    if ctx.json() {
+        output::print_json(&document).map_err(Failure::runtime)?;
+    } else {
+        let checked = if discovered {
+            output::Checked::Discovered
+        } else {
+            output::Checked::Configured(settings.config.path())
+        };
+        output::print(&output::check_table(&rows, checked));
+        if discovered && !images.is_empty() {
+            output::print(&format!(
+                "No configuration at {}. To track these containers, start from:\n{}",
+                settings.config.path().display(),
+                discover::suggested_config(&images)
+            ));
+        }
+    }
+    Ok(verdict(&rows))
+}
+
+/// The outcome of a check: failures first (exit 1 even with updates pending).
+fn verdict(rows: &[ImageReport]) -> Outcome {
+    if rows.iter().any(|r| r.status == Status::Failed) {
+        Outcome::Failed
+    } else if rows.iter().any(|r| r.status == Status::UpdateAvailable) {
+        Outcome::UpdatesAvailable
+    } else {
+        Outcome::Clean
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn row(status: Status) -> ImageReport {
+        ImageReport {
+            image: "a".into(),
+            container: None,
+            current_version: None,
+            current_digest: None,
+            latest_version: None,
+            latest_digest: None,
+            base_tag: "latest".into(),
+            base_tag_version: None,
+            base_tag_digest: None,
+            status,
+            note: None,
+            error: None,
+            managed_by: None,
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        use Status::*;
+        let cases: &[(&[Status], Outcome)] = &[
+            (&[], Outcome::Clean),
+            (&[UpToDate, NotRunning], Outcome::Clean),
+            (&[UpToDate, UpdateAvailable], Outcome::UpdatesAvailable),
+            (&[UpdateAvailable, Failed], Outcome::Failed),
+        ];
+        for (statuses, want) in cases {
+            let rows: Vec<ImageReport> = statuses.iter().cloned().map(row).collect();
+            assert_eq!(verdict(&rows), *want, "{statuses:?}");
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The command layer: one file per subcommand, each `run(&Context, …) -> Result<Outcome,
+//! Failure>`. It wires the configuration, the store, the engine and the registry to
+//! the core (`check`, `update`) and prints the reports (`output`); it is the only layer
+//! that knows about exit outcomes.
+
+mod check;
+mod context;
+mod docs;
+mod history;
+mod notify;
+pub mod outcome;
+mod rollback;
+mod tags;
+mod targets;
+mod update;
+mod validate;
+
+pub use self::context::REGISTRY_TIMEOUT_ENV;
+pub use self::outcome::{Failure, FailureKind, Outcome};
+
+use self::context::Context;
+use crate::cli::settings::{Command, Settings};
+
+/// Runs the command `settings` name.
+pub fn run(settings: Settings) -> Result<Outcome, Failure> {
+    let ctx = Context::new(settings);
+    match &ctx.settings.command {
+        Command::Schema => docs::schema(),
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
+        Command::Validate { path } => validate::run(&ctx, path.as_deref()),
+        Command::Tags {
+            image,
+            regex,
+            base_tag,
+        } => tags::run(&ctx, image, regex.as_deref(), base_tag),
+        Command::Check { targets } => check::run(&ctx, targets),
+        Command::Update {
+            targets,
+            allow_downgrade,
+        } => update::run(&ctx, targets, *allow_downgrade),
+        Command::Rollback { target } => rollback::run(&ctx, target),
+        Command::History { target } => history::run(&ctx, target.as_deref()),
+        Command::Notify { test } => notify::run(&ctx, *test),
+    }
+}

@@ -1,0 +1,90 @@
+//! `dum rollback NAME`: the container goes back to what it ran before its last update,
+//! through the same transaction as an update.
+
+use anyhow::anyhow;
+
+use crate::command::context::Context;
+use crate::command::outcome::{Failure, Outcome};
+use crate::command::update::{self, Report};
+use crate::image::reference::Reference;
+use crate::registry::Registry;
+use crate::store::history::{self, ResultKind};
+use crate::update::{self as transaction, plan, selfcontainer};
+
+/// Runs `dum rollback NAME`.
+pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
+    let config = ctx.config()?;
+    let engine = ctx.engine()?;
+    let mut store = ctx.converged_store(&engine)?;
+    let history_file = store.history_file();
+    let last = history::last_update(store.history().map_err(Failure::runtime)?, target)
+        .cloned()
+        .ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "no update of {target} in the history ({}) to roll back",
+                history_file.display()
+            ))
+        })?;
+    let image_config = config
+        .as_ref()
+        .and_then(|c| c.images.iter().find(|i| i.image == last.image));
+    let (reference, query) = match image_config {
+        Some(c) => c.references().map_err(Failure::usage)?,
+        None => {
+            let r = Reference::parse(&last.image).map_err(Failure::usage)?;
+            (r.clone(), r)
+        }
+    };
+    let registry = ctx.registry(
+        &config
+            .as_ref()
+            .map(|c| c.insecure_registries.clone())
+            .unwrap_or_default(),
+    );
+    // An engine that could not tell the registry digest of what ran (it happens with
+    // the containerd image store) leaves only the version: its tag gives the digest.
+    let digest = match (&last.from_digest, &last.from_version) {
+        (Some(d), _) => d.clone(),
+        (None, Some(v)) => registry
+            .digest(&query, v)
+            .map_err(Failure::runtime)?
+            .ok_or_else(|| {
+                Failure::runtime(anyhow!(
+                    "the history does not record the digest {target} ran before, and {} no longer has its version tag {v}",
+                    query.name()
+                ))
+            })?,
+        (None, None) => {
+            return Err(Failure::runtime(anyhow!(
+                "the history records neither the digest nor the version {target} ran before ({}): nothing to roll back to",
+                history_file.display()
+            )));
+        }
+    };
+    let mv = plan::rollback(&last, &reference, &query, image_config, digest);
+    let mut report = Report {
+        dry_run: ctx.settings.dry_run,
+        rows: &[],
+        moves: std::slice::from_ref(&mv),
+        applied: &[],
+        skips: &[],
+        cleanup: &[],
+        notifications: &[],
+    };
+    if ctx.settings.dry_run {
+        update::print(ctx, &report)?;
+        return Ok(Outcome::UpdatesAvailable);
+    }
+    let auth = registry.engine_auth(&query).ok().flatten();
+    let own_id = selfcontainer::own_container_id();
+    let (applied, entries) =
+        transaction::apply(&engine, &mut store, &mv, auth.as_deref(), own_id.as_deref());
+    store.append_history(&entries).map_err(Failure::runtime)?;
+    report.applied = std::slice::from_ref(&applied);
+    update::print(ctx, &report)?;
+    Ok(if applied.result == ResultKind::Updated {
+        Outcome::Updated
+    } else {
+        Outcome::Failed
+    })
+}

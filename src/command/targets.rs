@@ -1,0 +1,66 @@
+//! Which configured images the command line's targets name.
+
+use anyhow::anyhow;
+
+use crate::command::outcome::Failure;
+use crate::config::ImageConfig;
+use crate::docker::types::ContainerSummary;
+use crate::image::reference::Reference;
+
+/// Selects the configured images the targets name: a configured image or
+/// `container_name`, or the name of a container running a configured image (that entry
+/// is then narrowed to the container). All when there are no targets; an unknown
+/// target is a usage error.
+pub fn select(
+    images: Vec<ImageConfig>,
+    targets: &[String],
+    containers: &[ContainerSummary],
+) -> Result<Vec<ImageConfig>, Failure> {
+    if targets.is_empty() {
+        return Ok(images);
+    }
+    let name_of = |image: &str| Reference::parse(image).ok().map(|r| r.name());
+    let mut chosen: Vec<ImageConfig> = Vec::new();
+    let mut add = |entry: ImageConfig| {
+        if !chosen
+            .iter()
+            .any(|c| c.image == entry.image && c.container_name == entry.container_name)
+        {
+            chosen.push(entry);
+        }
+    };
+    for target in targets {
+        let target_name = name_of(target);
+        let by_config: Vec<&ImageConfig> = images
+            .iter()
+            .filter(|i| {
+                i.container_name.as_deref() == Some(target.as_str())
+                    || i.image == *target
+                    || (target_name.is_some() && name_of(&i.image) == target_name)
+            })
+            .collect();
+        if !by_config.is_empty() {
+            by_config.into_iter().cloned().for_each(&mut add);
+            continue;
+        }
+        let container = containers.iter().find(|c| c.name() == target.as_str());
+        let entry = container.and_then(|c| {
+            let image = name_of(&c.image)?;
+            images
+                .iter()
+                .find(|i| i.container_name.is_none() && name_of(&i.image).as_ref() == Some(&image))
+        });
+        match entry {
+            Some(e) => add(ImageConfig {
+                container_name: Some(target.clone()),
+                ..e.clone()
+            }),
+            None => {
+                return Err(Failure::usage(anyhow!(
+                    "{target} is neither a configured image, a configured container_name, nor a container running a configured image"
+                )));
+            }
+        }
+    }
+    Ok(chosen)
+}

@@ -1,0 +1,206 @@
+//! `dum update [TARGETS]`: applies the updates a check finds, one transaction per
+//! container, with history after each.
+
+use anyhow::anyhow;
+
+use crate::check::{self, ImageReport, Status, inventory, record};
+use crate::command::context::Context;
+use crate::command::outcome::{Failure, Outcome};
+use crate::command::targets;
+use crate::docker::Engine;
+use crate::image::reference::Reference;
+use crate::notify;
+use crate::output::{self, Delivery, UpdateDocument};
+use crate::store::history::ResultKind;
+use crate::update::cleanup::{self, CleanupReport};
+use crate::update::{self, Applied, Move, Skip, selfcontainer};
+
+/// Runs `dum update [TARGETS] [--allow-downgrade]`.
+pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<Outcome, Failure> {
+    let settings = &ctx.settings;
+    let config = ctx.config()?.ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "dum update needs a configuration file ({} does not exist); `dum check` shows what to put in it",
+            settings.config.path().display()
+        ))
+    })?;
+    if allow_downgrade && targets.is_empty() {
+        return Err(Failure::usage(anyhow!(
+            "--allow-downgrade needs explicit targets"
+        )));
+    }
+    let engine = ctx.engine()?;
+    let mut store = ctx.converged_store(&engine)?;
+    let explicit = !targets.is_empty();
+    let mut containers = engine.containers().map_err(Failure::runtime)?;
+    if explicit {
+        // Targets may name a container whose tag has moved: give such rows their
+        // reference back once, for the selection and the check alike.
+        containers = inventory::with_references(&engine, &containers);
+    }
+    for target in targets {
+        let owner = containers
+            .iter()
+            .find(|c| c.name() == target.as_str())
+            .and_then(|c| c.labels.as_ref())
+            .and_then(inventory::orchestrator);
+        if let Some(owner) = owner {
+            return Err(Failure::usage(anyhow!(
+                "{target} belongs to {owner}: dum never recreates a container an orchestrator owns (the orchestrator would replace it and this one would run orphaned); update the service instead"
+            )));
+        }
+    }
+    let images = if explicit {
+        targets::select(config.images.clone(), targets, &containers)?
+    } else {
+        config
+            .images
+            .iter()
+            .filter(|i| i.auto_update)
+            .cloned()
+            .collect()
+    };
+    let registry = ctx.registry(&config.insecure_registries);
+    let rows = check::check_all(
+        &engine,
+        &registry,
+        Some(&containers),
+        &images,
+        check::Resolution::Probe,
+        &record::known(store.state()),
+        settings.jobs,
+    )
+    .map_err(Failure::runtime)?;
+    let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);
+    let paused: Vec<&str> = containers
+        .iter()
+        .filter(|c| c.state == "paused")
+        .map(|c| c.name())
+        .collect();
+    let (moves, skips) = update::hold_paused(moves, skips, &paused, explicit);
+    for skip in &skips {
+        log::warn!("{}: {}", skip.container, skip.reason);
+    }
+    if settings.dry_run {
+        let report = Report {
+            dry_run: true,
+            rows: &rows,
+            moves: &moves,
+            applied: &[],
+            skips: &skips,
+            cleanup: &[],
+            notifications: &[],
+        };
+        print(ctx, &report)?;
+        return Ok(if moves.is_empty() {
+            without_moves(&rows)
+        } else {
+            Outcome::UpdatesAvailable
+        });
+    }
+    let own_id = selfcontainer::own_container_id();
+    let mut applied = Vec::new();
+    for mv in &moves {
+        let auth = Reference::parse(&mv.pull)
+            .ok()
+            .and_then(|r| match registry.engine_auth(&r) {
+                Ok(a) => a,
+                Err(e) => {
+                    log::warn!("{}: no credentials for the pull: {e:#}", mv.container);
+                    None
+                }
+            });
+        let (result, entries) =
+            update::apply(&engine, &mut store, mv, auth.as_deref(), own_id.as_deref());
+        // History after each container, so a later crash loses nothing already done.
+        store.append_history(&entries).map_err(Failure::runtime)?;
+        applied.push(result);
+    }
+    let cleanup = cleanup::after(&engine, &images, &applied);
+    let rows = update::after_moves(rows, &applied);
+    record::remember(store.state_mut(), &rows);
+    store.save().map_err(Failure::runtime)?;
+    let mut report = Report {
+        dry_run: false,
+        rows: &rows,
+        moves: &moves,
+        applied: &applied,
+        skips: &skips,
+        cleanup: &cleanup,
+        notifications: &[],
+    };
+    let notifications = notify::after_run(
+        &config.notify,
+        &mut store,
+        false,
+        &rows,
+        &applied,
+        &report.document(),
+    );
+    report.notifications = &notifications;
+    print(ctx, &report)?;
+    let failed = applied.iter().any(|a| a.result != ResultKind::Updated)
+        || rows.iter().any(|r| r.status == Status::Failed);
+    Ok(if failed {
+        Outcome::Failed
+    } else if !applied.is_empty() {
+        Outcome::Updated
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Without moves: failures still count; pending updates that were not applied (not
+/// auto_update, downgrades) are not this command's business.
+fn without_moves(rows: &[ImageReport]) -> Outcome {
+    if rows.iter().any(|r| r.status == Status::Failed) {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    }
+}
+
+/// What an update (or rollback) run has to report.
+pub struct Report<'a> {
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// The check rows.
+    pub rows: &'a [ImageReport],
+    /// The moves decided.
+    pub moves: &'a [Move],
+    /// What happened to each.
+    pub applied: &'a [Applied],
+    /// Rows not turned into moves.
+    pub skips: &'a [Skip],
+    /// Old images removed.
+    pub cleanup: &'a [CleanupReport],
+    /// Notifications sent.
+    pub notifications: &'a [Delivery],
+}
+
+impl<'a> Report<'a> {
+    /// The `--format json` document.
+    pub fn document(&self) -> UpdateDocument<'a> {
+        UpdateDocument {
+            schema_version: output::JSON_SCHEMA_VERSION,
+            dum_version: env!("CARGO_PKG_VERSION"),
+            command: "update",
+            dry_run: self.dry_run,
+            updates: self.applied,
+            planned: self.moves,
+            skipped: self.skips,
+            images: self.rows,
+            cleanup: self.cleanup,
+            notifications: self.notifications,
+        }
+    }
+}
+
+/// Prints the report as the run's format asks.
+pub fn print(ctx: &Context, report: &Report) -> Result<(), Failure> {
+    if ctx.json() {
+        return output::print_json(&report.document()).map_err(Failure::runtime);
+    }
+    output::print(&output::update_text(&report.document()));
+    Ok(())
+}

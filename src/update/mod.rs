@@ -1,0 +1,254 @@
+//! `dum update` and `dum rollback`: move a container to another version of its image
+//! without ever leaving the user without a working container.
+//!
+//! [`plan`] decides the moves; [`apply`] pulls by digest and tags, computes the create
+//! spec ([`spec`]) and runs the [`transaction`] (journal, rename the old container,
+//! create the new one, stop the old, start and [`verify`] the new, then remove the
+//! backup or put the old one back); [`dependents`] follow a replaced network
+//! namespace; [`recovery`] converges what a killed run left in the journal.
+
+pub mod cleanup;
+pub mod dependents;
+pub mod plan;
+pub mod recovery;
+pub mod selfcontainer;
+pub mod spec;
+pub mod transaction;
+pub mod verify;
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::check::{ImageReport, Status};
+use crate::docker::Engine;
+use crate::docker::types::{ContainerInspect, CreatePlan};
+use crate::fault;
+use crate::store::Store;
+use crate::store::history::{Entry, ResultKind};
+use crate::store::state;
+
+pub use self::dependents::follow_dependents;
+pub use self::plan::{Move, Skip, hold_paused, plan_moves};
+pub use self::transaction::{Undo, backup_name, recreate};
+
+/// Pull progress on stderr when it is a terminal; silence otherwise (cron mails).
+fn progress_printer() -> impl FnMut(&str) {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    move |line: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            log::debug!("pull: {line}");
+        }
+    }
+}
+
+/// Pulls and tags the move's image. A failure here leaves every container untouched.
+pub fn pull(engine: &dyn Engine, mv: &Move, auth: Option<&str>) -> Result<()> {
+    let (name, digest) = mv
+        .pull
+        .split_once('@')
+        .ok_or_else(|| anyhow!("bad pull reference {}", mv.pull))?;
+    // Already here by digest (a rollback to a kept version): no registry needed.
+    if engine.inspect_image(&mv.pull)?.is_none() {
+        let mut printer = progress_printer();
+        engine.pull(name, digest, auth, &mut printer)?;
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!();
+        }
+    }
+    for tag in &mv.tags {
+        let (repo, t) = split_tag(tag);
+        engine
+            .tag(&mv.pull, repo, t)
+            .with_context(|| format!("cannot tag {} as {tag}", mv.pull))?;
+    }
+    Ok(())
+}
+
+fn split_tag(reference: &str) -> (&str, &str) {
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[slash..].rfind(':') {
+        Some(i) => (&reference[..slash + i], &reference[slash + i + 1..]),
+        None => (reference, "latest"),
+    }
+}
+
+/// The history entry of a finished attempt.
+pub fn entry(mv: &Move, started: Instant, result: ResultKind, reason: Option<String>) -> Entry {
+    Entry {
+        time: state::now_rfc3339(),
+        kind: mv.kind.clone(),
+        container: mv.container.clone(),
+        image: mv.image.clone(),
+        from_version: mv.from_version.clone(),
+        to_version: mv.to_version.clone(),
+        from_digest: mv.from_digest.clone(),
+        to_digest: Some(mv.to_digest.clone()),
+        result,
+        reason,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// What happened to one move.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The move.
+    #[serde(flatten)]
+    pub mv: Move,
+    /// `updated`, `rolled_back` or `failed`.
+    pub result: ResultKind,
+    /// Why, when not updated.
+    pub error: Option<String>,
+    /// Containers recreated because they share its network namespace.
+    pub dependents: Vec<String>,
+}
+
+/// Applies one move: pull, plan, transaction, dependents. Never panics on engine data;
+/// every failure is in the returned record.
+pub fn apply(
+    engine: &dyn Engine,
+    store: &mut Store,
+    mv: &Move,
+    auth: Option<&str>,
+    own_id: Option<&str>,
+) -> (Applied, Vec<Entry>) {
+    let started = Instant::now();
+    let mut applied = Applied {
+        mv: mv.clone(),
+        result: ResultKind::Failed,
+        error: None,
+        dependents: Vec::new(),
+    };
+    let mut entries = Vec::new();
+    let prepared = (|| -> Result<(ContainerInspect, CreatePlan, CreatePlan)> {
+        let old = engine
+            .inspect_container(&mv.container)?
+            .ok_or_else(|| anyhow!("container {} does not exist", mv.container))?;
+        if own_id.is_some_and(|id| id == old.id) {
+            bail!(
+                "dum runs inside {}: it will not recreate its own container (update it from the host or another container)",
+                mv.container
+            );
+        }
+        pull(engine, mv, auth)
+            .with_context(|| format!("pull failed; {} is untouched", mv.container))?;
+        fault::point("pulled");
+        let old_image = engine.inspect_image(&old.image_id)?.ok_or_else(|| {
+            anyhow!(
+                "the image of {} ({}) is gone from the engine",
+                mv.container,
+                old.image_id
+            )
+        })?;
+        let plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
+        let restore_plan = restore_plan(engine, &old, &old_image.raw)?;
+        Ok((old, plan, restore_plan))
+    })();
+    let outcome = prepared
+        .map_err(Undo::Untouched)
+        .and_then(|(old, plan, restore_plan)| {
+            recreate(
+                engine,
+                store,
+                &old,
+                &plan,
+                Some(restore_plan),
+                mv,
+                mv.verify,
+            )
+            .map(|id| (old, id))
+        });
+    match outcome {
+        Ok((old, new_id)) => {
+            applied.result = ResultKind::Updated;
+            entries.push(entry(mv, started, ResultKind::Updated, None));
+            let (done, errors) = follow_dependents(
+                engine,
+                store,
+                &old.id,
+                &old.name,
+                Some(&new_id),
+                mv.verify,
+            );
+            applied.dependents = done;
+            if !errors.is_empty() {
+                applied.error = Some(errors.join("; "));
+                applied.result = ResultKind::Failed;
+            }
+        }
+        Err(undo) => {
+            if let (Undo::RolledBack(_, true), Ok(Some(old))) =
+                (&undo, engine.inspect_container(&mv.container))
+            {
+                let (_, errors) =
+                    follow_dependents(engine, store, &old.id, &old.name, None, mv.verify);
+                for e in errors {
+                    log::error!("{e}");
+                }
+            }
+            applied.result = undo.result();
+            applied.error = Some(undo.message());
+            entries.push(entry(mv, started, applied.result, applied.error.clone()));
+        }
+    }
+    (applied, entries)
+}
+
+/// Rows after the updates: what now runs.
+pub fn after_moves(mut rows: Vec<ImageReport>, applied: &[Applied]) -> Vec<ImageReport> {
+    for row in &mut rows {
+        let done = applied.iter().any(|a| {
+            a.result == ResultKind::Updated && Some(&a.mv.container) == row.container.as_ref()
+        });
+        if done {
+            row.current_version = row.latest_version.clone();
+            row.current_digest = row.latest_digest.clone();
+            row.status = Status::UpToDate;
+        }
+    }
+    rows
+}
+
+/// The create plan that brings `old` back on its own image. The image is named as the
+/// container names it when that reference still points at it (a version tag), else by
+/// ID: a base tag such as `latest` was just moved to the new version.
+fn restore_plan(
+    engine: &dyn Engine,
+    old: &ContainerInspect,
+    old_image: &serde_json::Value,
+) -> Result<CreatePlan> {
+    let by_name = !old.config.image.is_empty()
+        && engine
+            .inspect_image(&old.config.image)?
+            .is_some_and(|i| i.id == old.image_id);
+    let image = if by_name {
+        old.config.image.as_str()
+    } else {
+        old.image_id.as_str()
+    };
+    spec::plan(&old.raw, old_image, image, engine.api())
+}
+
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_at_the_last_colon_after_the_last_slash() {
+        let cases = [
+            ("calibre:v1", ("calibre", "v1")),
+            ("127.0.0.1:5000/a/b:1.0", ("127.0.0.1:5000/a/b", "1.0")),
+            ("127.0.0.1:5000/a/b", ("127.0.0.1:5000/a/b", "latest")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(split_tag(input), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The transaction that swaps one container for its recreation, journaled before
+//! every step that touches a container: success removes the backup; failure removes
+//! the new one and puts the old one back as it was.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::docker::types::{ContainerInspect, CreatePlan};
+use crate::docker::{Engine, ExitWatch};
+use crate::fault;
+use crate::store::Store;
+use crate::store::history::ResultKind;
+use crate::store::journal::{self, Step, Transaction};
+use crate::update::plan::Move;
+use crate::update::recovery;
+use crate::update::verify::{self, Verify};
+
+/// The container name the backup carries during the transaction.
+pub fn backup_name(container: &str) -> String {
+    format!("{container}-dum-backup")
+}
+
+/// Margin on top of a container's stop timeout for the engine's SIGKILL to land.
+const STOP_MARGIN_MS: u64 = 5_000;
+
+/// The engine's default stop timeout, for containers that set none.
+const DEFAULT_STOP_TIMEOUT_S: u64 = 10;
+
+/// How long the engine may take to stop `old`: its own stop timeout plus a margin.
+fn stop_budget_ms(old: &ContainerInspect) -> u64 {
+    let timeout = old
+        .raw
+        .pointer("/Config/StopTimeout")
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|t| u64::try_from(t).ok())
+        .unwrap_or(DEFAULT_STOP_TIMEOUT_S);
+    timeout.saturating_mul(1000).saturating_add(STOP_MARGIN_MS)
+}
+
+/// Whether the planned container is removed by the engine as soon as it exits.
+fn auto_removes(plan: &CreatePlan) -> bool {
+    plan.body
+        .pointer("/HostConfig/AutoRemove")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Stops the old container, creates and starts the new one; returns the new ID. The
+/// new container is created (and connected) while the old one still runs under its
+/// backup name, so it holds the old one's volumes when the engine removes an
+/// `AutoRemove` old container on its stop, and so downtime is only stop + start.
+fn swap(
+    engine: &dyn Engine,
+    store: &mut Store,
+    tx: &mut Transaction,
+    old: &ContainerInspect,
+    plan: &CreatePlan,
+) -> Result<(String, Option<ExitWatch>)> {
+    tx.step = Step::Renaming;
+    store.record(tx)?;
+    engine
+        .rename(&old.id, &tx.backup_name)
+        .with_context(|| format!("cannot rename {} to {}", old.name, tx.backup_name))?;
+    fault::point("renamed");
+    tx.step = Step::Creating;
+    store.record(tx)?;
+    let id = engine
+        .create(&plan.name, &plan.body)
+        .with_context(|| format!("cannot create the new container {}", plan.name))?;
+    tx.new_id = Some(id.clone());
+    for (network, endpoint) in &plan.extra_networks {
+        engine
+            .connect(network, &id, endpoint)
+            .with_context(|| format!("cannot connect {} to network {network}", plan.name))?;
+    }
+    fault::point("created");
+    tx.step = Step::Stopping;
+    tx.stop_deadline_ms = Some(journal::now_ms().saturating_add(stop_budget_ms(old)));
+    store.record(tx)?;
+    engine
+        .stop(&old.id, None)
+        .with_context(|| format!("cannot stop {}", old.name))?;
+    fault::point("stopped");
+    tx.step = Step::Starting;
+    store.record(tx)?;
+    let mut watch = None;
+    if plan.start {
+        // The engine removes an AutoRemove container that exits, output and all: watch
+        // it from before its start so a failure still says why.
+        if auto_removes(plan) {
+            let tty = plan
+                .body
+                .get("Tty")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            match engine.watch(&id, tty, WATCH_LIMIT) {
+                Ok(w) => watch = Some(w),
+                Err(e) => log::debug!("{}: cannot watch the new container: {e:#}", plan.name),
+            }
+        }
+        engine
+            .start(&id)
+            .with_context(|| format!("cannot start the new container {}", plan.name))?;
+    }
+    fault::point("started");
+    Ok((id, watch))
+}
+
+/// How long a new container's output is watched at most: longer than verification
+/// takes; the background reads end with the container or with dum, whichever is first.
+const WATCH_LIMIT: Duration = Duration::from_secs(3600);
+
+/// How a transaction failed.
+#[derive(Debug)]
+pub enum Undo {
+    /// The old container runs again, as before; true when it was started again (its
+    /// dependents must rejoin its new network namespace).
+    RolledBack(anyhow::Error, bool),
+    /// Nothing was changed (the failure came before the old container was touched).
+    Untouched(anyhow::Error),
+    /// Restoring failed too; the journal keeps the transaction for the next run.
+    Stuck(anyhow::Error),
+}
+
+impl Undo {
+    /// How the history records it.
+    pub fn result(&self) -> ResultKind {
+        match self {
+            Undo::RolledBack(..) => ResultKind::RolledBack,
+            Undo::Untouched(_) | Undo::Stuck(_) => ResultKind::Failed,
+        }
+    }
+
+    /// What went wrong and what was done about it, one line.
+    pub fn message(&self) -> String {
+        match self {
+            Undo::RolledBack(e, _) => format!("{e:#}; rolled back to the old container"),
+            Undo::Untouched(e) => format!("{e:#}"),
+            Undo::Stuck(e) => format!("{e:#}"),
+        }
+    }
+}
+
+/// Runs the whole transaction for one container whose new image is present locally.
+/// `restore_plan` creates the old container again on its own image, should the engine
+/// remove it (`AutoRemove`). Returns the new container's ID.
+pub fn recreate(
+    engine: &dyn Engine,
+    store: &mut Store,
+    old: &ContainerInspect,
+    plan: &CreatePlan,
+    restore_plan: Option<CreatePlan>,
+    mv: &Move,
+    verify_with: Option<Verify>,
+) -> Result<String, Undo> {
+    let mut tx = Transaction {
+        kind: mv.kind.clone(),
+        container: old.name.clone(),
+        image: mv.image.clone(),
+        old_id: old.id.clone(),
+        backup_name: backup_name(&old.name),
+        new_id: None,
+        was_running: old.state.running,
+        step: Step::Renaming,
+        from_version: mv.from_version.clone(),
+        to_version: mv.to_version.clone(),
+        from_digest: mv.from_digest.clone(),
+        to_digest: Some(mv.to_digest.clone()),
+        started_ms: journal::now_ms(),
+        was_paused: old.state.paused,
+        restore_plan,
+        stop_deadline_ms: None,
+    };
+    match engine.inspect_container(&tx.backup_name) {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return Err(Undo::Untouched(anyhow!(
+                "a container named {} already exists: remove or rename it first",
+                tx.backup_name
+            )));
+        }
+        Err(e) => return Err(Undo::Untouched(e)),
+    }
+    store.record(&tx).map_err(Undo::Untouched)?;
+    fault::point("journaled");
+    let attempt = (|| -> Result<String> {
+        let (id, watch) = swap(engine, store, &mut tx, old, plan)?;
+        tx.step = Step::Verifying;
+        store.record(&tx)?;
+        if plan.start
+            && let Some(v) = verify_with
+        {
+            verify::verify(engine, &id, v, watch.as_ref())?;
+        }
+        // Verified running; a container the user had paused is left paused.
+        if plan.start && tx.was_paused {
+            engine
+                .pause(&id)
+                .with_context(|| format!("cannot pause the new container {}", plan.name))?;
+        }
+        Ok(id)
+    })();
+    match attempt {
+        Ok(id) => {
+            tx.step = Step::Verified;
+            let mut finish = || -> Result<()> {
+                store.record(&tx)?;
+                fault::point("verified");
+                recovery::complete(engine, &tx)?;
+                fault::point("backup-removed");
+                store.clear(&tx.container)
+            };
+            // The new container is verified and runs; a failure here leaves only the
+            // backup behind, and the journal lets the next run remove it.
+            finish()
+                .map_err(|e| Undo::Stuck(e.context("the update worked but finishing it failed")))?;
+            Ok(id)
+        }
+        Err(failure) => {
+            tx.step = Step::RollingBack;
+            let mut undo = || -> Result<bool> {
+                store.record(&tx)?;
+                fault::point("rolling-back");
+                let restarted = recovery::restore(engine, &tx)?;
+                store.clear(&tx.container)?;
+                Ok(restarted)
+            };
+            match undo() {
+                Ok(restarted) => Err(Undo::RolledBack(failure, restarted)),
+                Err(e) => Err(Undo::Stuck(anyhow!(
+                    "{failure:#}; restoring the old container failed too: {e:#} (the journal keeps the transaction; the next dum run retries)"
+                ))),
+            }
+        }
+    }
+}
+
