@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 
 use crate::config::ImageConfig;
-use crate::docker::Engine;
+use crate::docker::EngineRead;
 use crate::docker::types::{ContainerInspect, ContainerSummary, ImageSummary};
 use crate::image::reference::Reference;
 
@@ -99,7 +99,10 @@ struct Row {
 impl Inventory {
     /// Builds the inventory from the engine's image list and the container list: the
     /// one the caller already holds, or read now.
-    pub fn read(engine: &dyn Engine, containers: Option<&[ContainerSummary]>) -> Result<Inventory> {
+    pub fn read(
+        engine: &dyn EngineRead,
+        containers: Option<&[ContainerSummary]>,
+    ) -> Result<Inventory> {
         let containers = match containers {
             Some(held) => held.to_vec(),
             None => engine.containers()?,
@@ -137,7 +140,7 @@ impl Inventory {
     /// created from that repository, by name.
     pub fn containers_for(
         &self,
-        engine: &dyn Engine,
+        engine: &dyn EngineRead,
         image: &Reference,
         config: &ImageConfig,
     ) -> Result<Vec<Deployed>> {
@@ -177,7 +180,7 @@ impl Inventory {
     /// reference once that reference has moved to another image (a `docker pull`
     /// without a recreate): only then is the container inspected, once per run. `None`
     /// when it was removed since the list was read.
-    fn deployed(&self, engine: &dyn Engine, row: &Row) -> Result<Option<Deployed>> {
+    fn deployed(&self, engine: &dyn EngineRead, row: &Row) -> Result<Option<Deployed>> {
         let summary = &row.summary;
         row.deployed
             .get_or_init(|| {
@@ -204,7 +207,11 @@ impl Inventory {
 
     /// What `container`'s image is known as: from the image list, or inspected when
     /// the list does not show it (untagged parent images are hidden from it).
-    pub fn image(&self, engine: &dyn Engine, container: &Deployed) -> Result<Cow<'_, ImageNames>> {
+    pub fn image(
+        &self,
+        engine: &dyn EngineRead,
+        container: &Deployed,
+    ) -> Result<Cow<'_, ImageNames>> {
         // Borrowed: one image can carry the tags of many repositories, and every
         // container of it is checked.
         if let Some(found) = self.images.get(&container.image_id) {
@@ -230,7 +237,7 @@ impl Inventory {
 /// and targets given by container name follow what the user ran, even after a
 /// `docker pull` moved its tag.
 pub fn with_references(
-    engine: &dyn Engine,
+    engine: &dyn EngineRead,
     containers: &[ContainerSummary],
 ) -> Vec<ContainerSummary> {
     containers

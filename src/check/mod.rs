@@ -1,7 +1,7 @@
 //! `dum check`: for every configured image, what its containers run, what the newest
 //! version is, what the base tag points to, and whether an update is available.
 //!
-//! The engine and the registry are reached only through the [`Engine`] and
+//! The engine and the registry are reached only through the [`EngineRead`] and
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
 pub mod discover;
@@ -16,13 +16,13 @@ use rayon::prelude::*;
 use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
 
-use crate::config::ImageConfig;
-use crate::docker::Engine;
-use crate::docker::types::ContainerSummary;
 use crate::check::inventory::{Deployed, ImageNames, Inventory};
+use crate::config::ImageConfig;
+use crate::docker::EngineRead;
+use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
-use crate::registry::Registry;
 use crate::image::select::{self, Direction};
+use crate::registry::Registry;
 
 /// Base-tag resolution probes at most this many version tags.
 const RESOLUTION_LIMIT: usize = 64;
@@ -618,7 +618,7 @@ fn remote_for(
 
 /// Checks one configured image: one report row per container (one row when none runs).
 pub fn check_image(
-    engine: &dyn Engine,
+    engine: &dyn EngineRead,
     registry: &dyn Registry,
     inventory: &Inventory,
     config: &ImageConfig,
@@ -631,7 +631,7 @@ pub fn check_image(
 
 /// The rows of one image from its registry half and the engine's inventory.
 fn report_image(
-    engine: &dyn Engine,
+    engine: &dyn EngineRead,
     registry: &dyn Registry,
     inventory: Result<&Inventory, &anyhow::Error>,
     config: &ImageConfig,
@@ -752,7 +752,7 @@ fn report_image(
 /// so when the registry is the bottleneck it answers those first and the base-tag HEADs
 /// fill its idle time.
 fn halves(
-    engine: &dyn Engine,
+    engine: &dyn EngineRead,
     registry: &dyn Registry,
     all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],
@@ -812,7 +812,7 @@ fn halves(
 /// is read here, while the registry requests are under way. `known` holds what the
 /// last check learnt about base tags (see [`Resolved`]).
 pub fn check_all(
-    engine: &dyn Engine,
+    engine: &dyn EngineRead,
     registry: &dyn Registry,
     all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],

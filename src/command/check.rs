@@ -6,10 +6,10 @@ use crate::check::{self, ImageReport, Status, discover, inventory, record};
 use crate::command::context::Context;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::targets;
-use crate::docker::Engine;
+use crate::docker::EngineRead;
 use crate::notify;
-use crate::registry::Registry;
 use crate::output::{self, CheckDocument, Summary};
+use crate::registry::Registry;
 
 /// Runs `dum check [TARGETS]`.
 pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {

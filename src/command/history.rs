@@ -7,8 +7,8 @@ use crate::store::history::{self, Entry};
 
 /// Runs `dum history [NAME]`: reads the history file only, without the lock.
 pub fn run(ctx: &Context, target: Option<&str>) -> Result<Outcome, Failure> {
-    let entries = history::load(&history::path_for(&ctx.settings.state_file))
-        .map_err(Failure::runtime)?;
+    let entries =
+        history::load(&history::path_for(&ctx.settings.state_file)).map_err(Failure::runtime)?;
     let selected: Vec<&Entry> = entries
         .iter()
         .filter(|e| target.is_none_or(|t| e.container == t || e.image == t))

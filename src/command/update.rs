@@ -7,7 +7,7 @@ use crate::check::{self, ImageReport, Status, inventory, record};
 use crate::command::context::Context;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::targets;
-use crate::docker::Engine;
+use crate::docker::EngineRead;
 use crate::image::reference::Reference;
 use crate::notify;
 use crate::output::{self, Delivery, UpdateDocument};

@@ -106,7 +106,10 @@ impl ImageConfig {
     pub fn references(
         &self,
     ) -> Result<
-        (crate::image::reference::Reference, crate::image::reference::Reference),
+        (
+            crate::image::reference::Reference,
+            crate::image::reference::Reference,
+        ),
         crate::image::reference::ReferenceError,
     > {
         let reference = crate::image::reference::Reference::parse(&self.image)?;
@@ -216,9 +219,7 @@ fn notify_targets(doc: &Value, problems: &mut Vec<Problem>) -> Vec<notify::Targe
         .into_iter()
         .flatten()
         .enumerate()
-        .filter_map(|(index, entry)| {
-            notify::parse(entry, &format!("/notify/{index}"), problems)
-        })
+        .filter_map(|(index, entry)| notify::parse(entry, &format!("/notify/{index}"), problems))
         .collect()
 }
 

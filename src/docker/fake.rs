@@ -3,13 +3,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::Engine;
+use super::EngineRead;
 use super::types::{ContainerInspect, ContainerSummary, ImageInspect, ImageSummary};
 
-/// A read-only engine: every write fails.
+/// A read-only engine: it implements only [`EngineRead`].
 #[derive(Default)]
 pub struct FakeEngine {
     containers: Vec<Value>,
@@ -77,7 +77,7 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-impl Engine for FakeEngine {
+impl EngineRead for FakeEngine {
     fn containers(&self) -> Result<Vec<ContainerSummary>> {
         Ok(self
             .containers
@@ -100,6 +100,7 @@ impl Engine for FakeEngine {
             })
             .collect())
     }
+
     fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>> {
         self.inspects.fetch_add(1, Ordering::SeqCst);
         Ok(self
@@ -113,6 +114,7 @@ impl Engine for FakeEngine {
             .map(|c| ContainerInspect::from_value(c.clone()))
             .transpose()?)
     }
+
     fn inspect_image(&self, id: &str) -> Result<Option<ImageInspect>> {
         self.inspects.fetch_add(1, Ordering::SeqCst);
         Ok(self
@@ -122,6 +124,7 @@ impl Engine for FakeEngine {
             .map(|i| ImageInspect::from_value(i.clone()))
             .transpose()?)
     }
+
     fn images(&self) -> Result<Vec<ImageSummary>> {
         let listed: Vec<Value> = self
             .images
@@ -131,45 +134,17 @@ impl Engine for FakeEngine {
             .collect();
         Ok(serde_json::from_value(Value::Array(listed))?)
     }
+
     fn platform(&self) -> (String, String) {
         ("linux".into(), "amd64".into())
     }
+
     fn api(&self) -> (u32, u32) {
         (1, 41)
     }
-    fn pull(&self, _: &str, _: &str, _: Option<&str>, _: &mut dyn FnMut(&str)) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn tag(&self, _: &str, _: &str, _: &str) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn create(&self, _: &str, _: &Value) -> Result<String> {
-        bail!("read-only fake")
-    }
-    fn connect(&self, _: &str, _: &str, _: &Value) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn start(&self, _: &str) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn stop(&self, _: &str, _: Option<i64>) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn rename(&self, _: &str, _: &str) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn remove_container(&self, _: &str) -> Result<()> {
-        bail!("read-only fake")
-    }
-    fn remove_image(&self, _: &str) -> Result<()> {
-        bail!("read-only fake")
-    }
+
     fn logs_tail(&self, _: &str, _: u32) -> Result<String> {
         Ok(String::new())
-    }
-
-    fn pause(&self, id: &str) -> Result<()> {
-        bail!("fake engine: pause {id}")
     }
 
     fn watch(&self, _: &str, _: bool, _: std::time::Duration) -> Result<super::ExitWatch> {

@@ -23,8 +23,9 @@ pub const MIN_API_VERSION: &str = "1.41";
 /// Biggest JSON document dum reads from the engine (inspect of a huge container list).
 const MAX_BODY: u64 = 64 * 1024 * 1024;
 
-/// What the core needs from an engine: reads for `check`.
-pub trait Engine: Sync {
+/// What the inventory and the checks read from an engine: containers, images and the
+/// engine's own facts. Never changes anything.
+pub trait EngineRead: Sync {
     /// Every container, running or not.
     fn containers(&self) -> Result<Vec<ContainerSummary>>;
     /// One container by name or ID; `None` when it does not exist.
@@ -37,7 +38,17 @@ pub trait Engine: Sync {
     fn platform(&self) -> (String, String);
     /// The negotiated API version as (major, minor).
     fn api(&self) -> (u32, u32);
+    /// The last lines of a container's output, for error messages.
+    fn logs_tail(&self, id: &str, lines: u32) -> Result<String>;
+    /// Watches a created, not yet started container for up to `limit`: its output and
+    /// its exit code stay known even when the engine removes it as it exits
+    /// (`AutoRemove`). `tty`: whether it has a TTY (its output is then not framed).
+    fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch>;
+}
 
+/// What the update transaction does to an engine, on top of reading it. Every write
+/// a transaction makes is journaled first (see `crate::update::transaction`).
+pub trait Engine: EngineRead {
     /// Pulls `name@digest` (or `name:tag`); `auth` is the `X-Registry-Auth` value.
     /// `progress` sees every status line of the engine's stream.
     fn pull(
@@ -63,18 +74,12 @@ pub trait Engine: Sync {
     fn remove_container(&self, id: &str) -> Result<()>;
     /// Removes an image reference (a tag) or an unused image by ID.
     fn remove_image(&self, reference: &str) -> Result<()>;
-    /// The last lines of a container's output, for error messages.
-    fn logs_tail(&self, id: &str, lines: u32) -> Result<String>;
     /// Pauses a running container (already paused is fine).
     fn pause(&self, id: &str) -> Result<()>;
-    /// Watches a created, not yet started container for up to `limit`: its output and
-    /// its exit code stay known even when the engine removes it as it exits
-    /// (`AutoRemove`). `tty`: whether it has a TTY (its output is then not framed).
-    fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch>;
 }
 
 /// What a watched container printed last and how it exited, collected in the
-/// background from streams opened before its start (see [`Engine::watch`]).
+/// background from streams opened before its start (see [`EngineRead::watch`]).
 #[derive(Clone, Default)]
 pub struct ExitWatch {
     output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
@@ -447,16 +452,20 @@ impl EngineError {
     /// Whether `error` (anywhere in its chain) is the engine saying the thing asked
     /// for does not exist.
     pub fn is_not_found(error: &anyhow::Error) -> bool {
-        error
-            .chain()
-            .any(|c| c.downcast_ref::<EngineError>().is_some_and(|e| e.status == 404))
+        error.chain().any(|c| {
+            c.downcast_ref::<EngineError>()
+                .is_some_and(|e| e.status == 404)
+        })
     }
 }
 
 impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (method, path, status) = (&self.method, &self.path, self.status);
-        write!(f, "Docker engine: {method} {path} failed with HTTP {status}")?;
+        write!(
+            f,
+            "Docker engine: {method} {path} failed with HTTP {status}"
+        )?;
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
@@ -516,7 +525,7 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
-impl Engine for DockerClient {
+impl EngineRead for DockerClient {
     fn containers(&self) -> Result<Vec<ContainerSummary>> {
         self.get_list("/containers/json?all=1", "container list")
     }
@@ -549,6 +558,104 @@ impl Engine for DockerClient {
         api_tuple(&self.api)
     }
 
+    fn logs_tail(&self, id: &str, lines: u32) -> Result<String> {
+        let path = format!(
+            "/containers/{}/logs?stdout=1&stderr=1&tail={lines}",
+            encode_segment(id)
+        );
+        let url = self.url(&path, true);
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            // An error answer is not the container's output (e.g. "can not get logs
+            // from container which is dead or marked for removal").
+            bail!("logs of {id}: HTTP {status}");
+        }
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| anyhow!("logs of {id}: {e}"))?;
+        Ok(demux_logs(&bytes))
+    }
+
+    fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch> {
+        let watch = ExitWatch::default();
+        let attach = format!(
+            "/containers/{}/attach?logs=1&stream=1&stdout=1&stderr=1",
+            encode_segment(id)
+        );
+        let wait = format!("/containers/{}/wait?condition=removed", encode_segment(id));
+        // Both requests must be answered before the container starts, or a fast exit
+        // (and an AutoRemove) could come first: the engine sends the headers of each
+        // at once, so the calls return here and only their bodies are read later.
+        let open = |path: &str| {
+            self.agent
+                .post(self.url(path, true))
+                .config()
+                .timeout_global(Some(limit))
+                .build()
+                .send_empty()
+                .map_err(|e| anyhow!("Docker engine at {}: POST {path}: {e}", self.endpoint))
+        };
+        let attached = open(&attach)?;
+        if !(200..300).contains(&attached.status().as_u16()) {
+            bail!(
+                "Docker engine at {}: POST {attach} failed with HTTP {}",
+                self.endpoint,
+                attached.status().as_u16()
+            );
+        }
+        let waited = open(&wait)?;
+        let output = watch.clone();
+        std::thread::spawn(move || output.collect(attached.into_body().into_reader(), tty));
+        let exited = watch.clone();
+        std::thread::spawn(move || {
+            let answer: Option<Value> = waited.into_body().read_json().ok();
+            let code = answer
+                .as_ref()
+                .and_then(|v| v.get("StatusCode"))
+                .and_then(Value::as_i64);
+            if let (Some(code), Ok(mut slot)) = (code, exited.exit_code.lock()) {
+                *slot = Some(code);
+            }
+        });
+        Ok(watch)
+    }
+
+    fn platform(&self) -> (String, String) {
+        let info = self.info.get_or_init(|| {
+            self.version().unwrap_or_else(|e| {
+                log::warn!("{e:#}: assuming the engine runs on this machine's platform");
+                VersionInfo {
+                    version: String::new(),
+                    api_version: String::new(),
+                    min_api_version: None,
+                    arch: String::new(),
+                    os: String::new(),
+                }
+            })
+        });
+        let os = if info.os.is_empty() {
+            std::env::consts::OS
+        } else {
+            &info.os
+        };
+        let arch = if info.arch.is_empty() {
+            go_arch(std::env::consts::ARCH)
+        } else {
+            &info.arch
+        };
+        (os.to_string(), arch.to_string())
+    }
+}
+
+impl Engine for DockerClient {
     fn pull(
         &self,
         name: &str,
@@ -680,32 +787,6 @@ impl Engine for DockerClient {
         self.request("DELETE", &path, None, true).map(|_| ())
     }
 
-    fn logs_tail(&self, id: &str, lines: u32) -> Result<String> {
-        let path = format!(
-            "/containers/{}/logs?stdout=1&stderr=1&tail={lines}",
-            encode_segment(id)
-        );
-        let url = self.url(&path, true);
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| anyhow!("logs of {id}: {e}"))?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            // An error answer is not the container's output (e.g. "can not get logs
-            // from container which is dead or marked for removal").
-            bail!("logs of {id}: HTTP {status}");
-        }
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| anyhow!("logs of {id}: {e}"))?;
-        Ok(demux_logs(&bytes))
-    }
-
     fn pause(&self, id: &str) -> Result<()> {
         let path = format!("/containers/{}/pause", encode_segment(id));
         match self.request_status("POST", &path, None, true)? {
@@ -714,76 +795,6 @@ impl Engine for DockerClient {
             (409, value) if value.to_string().contains("already paused") => Ok(()),
             (status, value) => Err(engine_error("POST", &path, status, &value)),
         }
-    }
-
-    fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch> {
-        let watch = ExitWatch::default();
-        let attach = format!(
-            "/containers/{}/attach?logs=1&stream=1&stdout=1&stderr=1",
-            encode_segment(id)
-        );
-        let wait = format!("/containers/{}/wait?condition=removed", encode_segment(id));
-        // Both requests must be answered before the container starts, or a fast exit
-        // (and an AutoRemove) could come first: the engine sends the headers of each
-        // at once, so the calls return here and only their bodies are read later.
-        let open = |path: &str| {
-            self.agent
-                .post(self.url(path, true))
-                .config()
-                .timeout_global(Some(limit))
-                .build()
-                .send_empty()
-                .map_err(|e| anyhow!("Docker engine at {}: POST {path}: {e}", self.endpoint))
-        };
-        let attached = open(&attach)?;
-        if !(200..300).contains(&attached.status().as_u16()) {
-            bail!(
-                "Docker engine at {}: POST {attach} failed with HTTP {}",
-                self.endpoint,
-                attached.status().as_u16()
-            );
-        }
-        let waited = open(&wait)?;
-        let output = watch.clone();
-        std::thread::spawn(move || output.collect(attached.into_body().into_reader(), tty));
-        let exited = watch.clone();
-        std::thread::spawn(move || {
-            let answer: Option<Value> = waited.into_body().read_json().ok();
-            let code = answer
-                .as_ref()
-                .and_then(|v| v.get("StatusCode"))
-                .and_then(Value::as_i64);
-            if let (Some(code), Ok(mut slot)) = (code, exited.exit_code.lock()) {
-                *slot = Some(code);
-            }
-        });
-        Ok(watch)
-    }
-
-    fn platform(&self) -> (String, String) {
-        let info = self.info.get_or_init(|| {
-            self.version().unwrap_or_else(|e| {
-                log::warn!("{e:#}: assuming the engine runs on this machine's platform");
-                VersionInfo {
-                    version: String::new(),
-                    api_version: String::new(),
-                    min_api_version: None,
-                    arch: String::new(),
-                    os: String::new(),
-                }
-            })
-        });
-        let os = if info.os.is_empty() {
-            std::env::consts::OS
-        } else {
-            &info.os
-        };
-        let arch = if info.arch.is_empty() {
-            go_arch(std::env::consts::ARCH)
-        } else {
-            &info.arch
-        };
-        (os.to_string(), arch.to_string())
     }
 }
 
@@ -878,8 +889,13 @@ mod tests {
             "Docker engine: POST /containers/create failed with HTTP 409: Conflict. The container name \"/x\" is already in use"
         );
         assert!(!EngineError::is_not_found(&e));
-        let gone = engine_error("DELETE", "/images/x", 404, &serde_json::json!({"message": "No such image: x"}))
-            .context("removing x");
+        let gone = engine_error(
+            "DELETE",
+            "/images/x",
+            404,
+            &serde_json::json!({"message": "No such image: x"}),
+        )
+        .context("removing x");
         assert!(EngineError::is_not_found(&gone));
     }
 

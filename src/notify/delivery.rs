@@ -12,8 +12,8 @@ use ureq::Agent;
 use super::event::{Event, EventKind};
 use super::message::Message;
 use super::payload::{self, Payload};
-pub use crate::output::Delivery;
 use crate::config::notify::Target;
+pub use crate::output::Delivery;
 
 /// Connect timeout per attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -78,8 +78,15 @@ fn line(e: &Event) -> String {
         Some(c) => format!("{c} ({})", e.image),
         None => e.image.clone(),
     };
-    let from = e.from.as_deref().map(short_digest).unwrap_or_else(|| "?".into());
-    let to = e.to.as_deref().map(short_digest).unwrap_or_else(|| "?".into());
+    let from = e
+        .from
+        .as_deref()
+        .map(short_digest)
+        .unwrap_or_else(|| "?".into());
+    let to =
+        e.to.as_deref()
+            .map(short_digest)
+            .unwrap_or_else(|| "?".into());
     let why = e.error.as_deref().unwrap_or("no reason given");
     match e.kind {
         EventKind::UpdateAvailable => format!("{name}: {from} → {to} available"),
@@ -89,7 +96,6 @@ fn line(e: &Event) -> String {
         EventKind::Failed => format!("{name}: check failed: {why}"),
     }
 }
-
 
 /// Printable ASCII only: ntfy takes the title in a header.
 fn ascii(text: &str) -> String {

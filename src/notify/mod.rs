@@ -12,9 +12,9 @@ pub mod event;
 pub mod message;
 pub mod payload;
 
+pub use crate::config::notify::Target;
 pub use delivery::Delivery;
 pub use event::{Event, EventKind};
-pub use crate::config::notify::Target;
 
 use crate::check::ImageReport;
 use crate::store::Store;

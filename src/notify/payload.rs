@@ -156,8 +156,8 @@ fn slack_escape(text: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::notify::event::EventKind;
     use crate::config::notify::Secret;
+    use crate::notify::event::EventKind;
 
     fn target(service: Service, topic: Option<&str>, priority: Option<u8>) -> Target {
         Target {

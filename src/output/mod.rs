@@ -12,9 +12,7 @@ use crate::store::history::ResultKind;
 
 mod document;
 
-pub use self::document::{
-    CheckDocument, Delivery, Summary, TagsDocument, UpdateDocument,
-};
+pub use self::document::{CheckDocument, Delivery, Summary, TagsDocument, UpdateDocument};
 
 /// Version of the JSON documents dum prints; bumped only on incompatible changes.
 pub const JSON_SCHEMA_VERSION: u32 = 1;

@@ -391,7 +391,11 @@ mod tests {
     fn read_reads_a_good_state_and_changes_nothing_otherwise() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        assert_eq!(State::read(&path).unwrap(), (State::default(), None), "missing");
+        assert_eq!(
+            State::read(&path).unwrap(),
+            (State::default(), None),
+            "missing"
+        );
         sample().save(&path).unwrap();
         assert_eq!(State::read(&path).unwrap(), (sample(), None));
         const BAD: &[(&str, &str)] = &[

@@ -13,10 +13,10 @@ use anyhow::Result;
 use crate::config::ImageConfig;
 use crate::docker::types::ImageSummary;
 use crate::docker::{Engine, EngineError};
-use crate::store::history::ResultKind;
-use crate::update::Applied;
 use crate::image::reference::Reference;
 use crate::image::version;
+use crate::store::history::ResultKind;
+use crate::update::Applied;
 
 /// One image to remove: the references of this repository that point at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,7 +166,13 @@ fn prune(engine: &dyn Engine, config: &ImageConfig, report: &mut CleanupReport) 
         .map(|c| c.image_id.clone())
         .collect();
     let keep = config.keep_versions as usize;
-    for removal in plan(&all_images, &reference, config.regex.as_ref(), &in_use, keep) {
+    for removal in plan(
+        &all_images,
+        &reference,
+        config.regex.as_ref(),
+        &in_use,
+        keep,
+    ) {
         let mut ok = true;
         for r in &removal.references {
             match engine.remove_image(r) {

@@ -167,14 +167,8 @@ pub fn apply(
         Ok((old, new_id)) => {
             applied.result = ResultKind::Updated;
             entries.push(entry(mv, started, ResultKind::Updated, None));
-            let (done, errors) = follow_dependents(
-                engine,
-                store,
-                &old.id,
-                &old.name,
-                Some(&new_id),
-                mv.verify,
-            );
+            let (done, errors) =
+                follow_dependents(engine, store, &old.id, &old.name, Some(&new_id), mv.verify);
             applied.dependents = done;
             if !errors.is_empty() {
                 applied.error = Some(errors.join("; "));
@@ -233,7 +227,6 @@ fn restore_plan(
     };
     spec::plan(&old.raw, old_image, image, engine.api())
 }
-
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

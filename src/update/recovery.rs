@@ -258,7 +258,6 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
     Ok(entries)
 }
 
-
 /// How a dependent recreated during convergence is verified: briefly, since the run
 /// that converges has its own work to do and the dependent ran before.
 const CONVERGE_VERIFY: Verify = Verify {

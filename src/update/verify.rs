@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::docker::{Engine, ExitWatch};
+use crate::docker::{EngineRead, ExitWatch};
 
 /// Verification settings of one image (config: `grace_seconds`, `health_timeout_seconds`).
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +40,7 @@ impl Default for Verify {
 /// healthcheck). The error says what went wrong, with the container's last output:
 /// from `watch` when the engine removes the container as it exits (`AutoRemove`).
 pub fn verify(
-    engine: &dyn Engine,
+    engine: &dyn EngineRead,
     id: &str,
     settings: Verify,
     watch: Option<&ExitWatch>,

@@ -206,7 +206,11 @@ fn assert_refused(dum: &Dum, case: &str, what: &str, fix: &str) {
 
 #[test]
 fn files_and_directories_others_can_write_are_refused_as_root() {
-    assert_eq!(dum::store::ownership::effective_uid().unwrap(), 0, "runs as root");
+    assert_eq!(
+        dum::store::ownership::effective_uid().unwrap(),
+        0,
+        "runs as root"
+    );
     let (image, _c) = versions(registry::anon(), "writable");
     // The config one level down, so the installation's dir is only an ancestor of it.
     let etc = temp_dir("dum-test-etc-");
