@@ -4,7 +4,7 @@
 //! Seeds: `fuzz/seeds/config/` (multi-byte characters where byte offsets fall mid-character).
 #![no_main]
 
-use dum::config::notify::{Secret, host_of};
+use dum::internals::{Secret, host_of};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match dum::config::parse(text, Path::new("fuzz.json")) {
+    match dum::internals::parse_config(text, Path::new("fuzz.json")) {
         Ok(config) => {
             for image in &config.images {
                 assert!(!image.image.is_empty(), "accepted an empty image: {text:?}");

@@ -2,7 +2,7 @@
 //! never panic, and a followed link never leaves the registry's origin.
 #![no_main]
 
-use dum::registry::manifest;
+use dum::internals::manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! parses again to the same repository and registry.
 #![no_main]
 
-use dum::image::reference::Reference;
+use dum::internals::Reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

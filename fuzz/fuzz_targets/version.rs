@@ -2,7 +2,7 @@
 //! with string equality, whatever the bytes.
 #![no_main]
 
-use dum::image::version::compare;
+use dum::internals::compare;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

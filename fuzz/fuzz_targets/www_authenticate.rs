@@ -1,7 +1,7 @@
 //! `WWW-Authenticate` parsing: any header value yields challenges (maybe none), never a panic.
 #![no_main]
 
-use dum::registry::auth;
+use dum::internals::auth;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -616,19 +616,6 @@ fn remote_for(
     Ok((query, remote))
 }
 
-/// Checks one configured image: one report row per container (one row when none runs).
-pub fn check_image(
-    engine: &dyn EngineRead,
-    registry: &dyn Registry,
-    inventory: &Inventory,
-    config: &ImageConfig,
-    resolution: Resolution,
-    known: &Known,
-) -> Vec<ImageReport> {
-    let remote = remote_for(registry, config, resolution, known);
-    report_image(engine, registry, Ok(inventory), config, remote)
-}
-
 /// The rows of one image from its registry half and the engine's inventory.
 fn report_image(
     engine: &dyn EngineRead,
@@ -934,14 +921,8 @@ mod tests {
         config: &ImageConfig,
     ) -> Vec<ImageReport> {
         let inventory = Inventory::read(engine, None).unwrap();
-        check_image(
-            engine,
-            registry,
-            &inventory,
-            config,
-            Resolution::Probe,
-            &Known::default(),
-        )
+        let remote = remote_for(registry, config, Resolution::Probe, &Known::default());
+        report_image(engine, registry, Ok(&inventory), config, remote)
     }
 
     fn config(regex: Option<&str>) -> ImageConfig {

@@ -135,10 +135,6 @@ impl EngineRead for FakeEngine {
         Ok(serde_json::from_value(Value::Array(listed))?)
     }
 
-    fn platform(&self) -> (String, String) {
-        ("linux".into(), "amd64".into())
-    }
-
     fn api(&self) -> (u32, u32) {
         (1, 41)
     }

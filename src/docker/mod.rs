@@ -34,8 +34,6 @@ pub trait EngineRead: Sync {
     fn inspect_image(&self, name: &str) -> Result<Option<ImageInspect>>;
     /// Every image.
     fn images(&self) -> Result<Vec<ImageSummary>>;
-    /// The engine's platform as `os/arch`, e.g. `linux/amd64`.
-    fn platform(&self) -> (String, String);
     /// The negotiated API version as (major, minor).
     fn api(&self) -> (u32, u32);
     /// The last lines of a container's output, for error messages.
@@ -323,11 +321,6 @@ impl DockerClient {
     fn version(&self) -> Result<VersionInfo> {
         serde_json::from_value(self.request("GET", "/version", None, false)?)
             .with_context(|| format!("unexpected answer to GET /version from {}", self.endpoint))
-    }
-
-    /// The negotiated API version.
-    pub fn api_version(&self) -> &str {
-        &self.api
     }
 
     fn url(&self, path: &str, versioned: bool) -> String {
@@ -627,32 +620,6 @@ impl EngineRead for DockerClient {
         });
         Ok(watch)
     }
-
-    fn platform(&self) -> (String, String) {
-        let info = self.info.get_or_init(|| {
-            self.version().unwrap_or_else(|e| {
-                log::warn!("{e:#}: assuming the engine runs on this machine's platform");
-                VersionInfo {
-                    version: String::new(),
-                    api_version: String::new(),
-                    min_api_version: None,
-                    arch: String::new(),
-                    os: String::new(),
-                }
-            })
-        });
-        let os = if info.os.is_empty() {
-            std::env::consts::OS
-        } else {
-            &info.os
-        };
-        let arch = if info.arch.is_empty() {
-            go_arch(std::env::consts::ARCH)
-        } else {
-            &info.arch
-        };
-        (os.to_string(), arch.to_string())
-    }
 }
 
 impl Engine for DockerClient {
@@ -795,17 +762,6 @@ impl Engine for DockerClient {
             (409, value) if value.to_string().contains("already paused") => Ok(()),
             (status, value) => Err(engine_error("POST", &path, status, &value)),
         }
-    }
-}
-
-/// Go's name (the engine's and OCI's) for a Rust target architecture.
-fn go_arch(rust: &str) -> &str {
-    match rust {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
     }
 }
 

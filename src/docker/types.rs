@@ -19,12 +19,6 @@ pub struct VersionInfo {
     /// Lowest API version the engine accepts.
     #[serde(default, rename = "MinAPIVersion")]
     pub min_api_version: Option<String>,
-    /// Engine architecture, e.g. "amd64".
-    #[serde(default)]
-    pub arch: String,
-    /// Engine OS, e.g. "linux".
-    #[serde(default)]
-    pub os: String,
 }
 
 /// One row of `GET /containers/json`.

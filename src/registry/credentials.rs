@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use base64::Engine;
+use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{DecodePaddingMode, general_purpose};
 use serde::Deserialize;
 
 /// Username Docker uses to mark a secret as an identity (OAuth2 refresh) token.
@@ -54,18 +54,6 @@ impl Credentials {
         match self {
             Credentials::Basic { username, .. } => username,
             Credentials::IdentityToken(_) => TOKEN_USERNAME,
-        }
-    }
-
-    /// `Authorization` header value for HTTP Basic; `None` for identity tokens, which only the
-    /// token realm's OAuth2 endpoint accepts.
-    pub fn basic_authorization(&self) -> Option<String> {
-        match self {
-            Credentials::Basic { username, password } => Some(format!(
-                "Basic {}",
-                general_purpose::STANDARD.encode(format!("{username}:{password}"))
-            )),
-            Credentials::IdentityToken(_) => None,
         }
     }
 }
@@ -178,11 +166,6 @@ impl DockerConfig {
             creds_store: file.creds_store.filter(|s| !s.is_empty()),
             cred_helpers: file.cred_helpers.unwrap_or_default(),
         })
-    }
-
-    /// The file this config was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Credentials for the registry known under `keys` (most specific first, as
@@ -416,24 +399,10 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// Runs `docker-credential-<helper> get` for `server_url`, giving up (and killing it) after
-/// `timeout` so a helper waiting on a locked keyring cannot hang a cron run.
-///
-/// `Ok(None)` when the helper has nothing for the server. The secret never appears in errors.
-pub fn run_helper(
-    helper: &str,
-    server_url: &str,
-    timeout: Duration,
-) -> anyhow::Result<Option<Credentials>> {
-    let Some(program) = helper_program(helper) else {
-        bail!(
-            "docker-credential-{helper} not found in PATH: install it or remove it from the Docker config (credsStore/credHelpers)"
-        );
-    };
-    run_helper_at(&program, helper, server_url, timeout)
-}
-
-/// `run_helper` with the program already located.
+/// Runs `docker-credential-<helper> get` for `server_url` (the program already located),
+/// giving up (and killing it) after `timeout` so a helper waiting on a locked keyring
+/// cannot hang a cron run. `Ok(None)` when the helper has nothing for the server. The
+/// secret never appears in errors.
 fn run_helper_at(
     program: &Path,
     helper: &str,
@@ -605,7 +574,7 @@ mod tests {
     }
 
     fn b64(text: &str) -> String {
-        general_purpose::STANDARD.encode(text)
+        base64::engine::general_purpose::STANDARD.encode(text)
     }
 
     fn no_helpers(_: &str) -> Option<PathBuf> {
@@ -806,7 +775,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.json");
         let config = DockerConfig::load(&missing).unwrap();
-        assert_eq!(config.path(), missing);
+        assert_eq!(config.path, missing);
         assert!(config.auths.is_empty() && config.creds_store.is_none());
 
         let present = dir.path().join("config.json");
@@ -846,20 +815,6 @@ mod tests {
         let json = format!(r#"{{"auths":{{"r":{{"auth":"{}"}}}}}}"#, b64("u:hunter2"));
         let config = DockerConfig::from_json(&json, Path::new("/c")).unwrap();
         assert!(!format!("{config:?}").contains(&b64("u:hunter2")));
-    }
-
-    #[test]
-    fn basic_authorization_header() {
-        assert_eq!(
-            basic("aladdin", "open sesame")
-                .basic_authorization()
-                .as_deref(),
-            Some("Basic YWxhZGRpbjpvcGVuIHNlc2FtZQ==")
-        );
-        assert_eq!(
-            Credentials::IdentityToken("t".to_owned()).basic_authorization(),
-            None
-        );
     }
 
     /// Writes executable fake helpers into a temporary directory.
@@ -1008,9 +963,18 @@ printf '{"ServerURL":"%s","Username":"user-for-%s","Secret":"hunter2"}\n' "$url"
             assert_eq!(helpers.find(helper).is_some(), *found, "helper {helper:?}");
         }
         assert_eq!(find_helper_in("fake", None), None);
+        let config = DockerConfig::from_json(r#"{"credsStore":"x"}"#, Path::new("/c")).unwrap();
         let message = format!(
             "{:#}",
-            run_helper("dum-test-surely-missing", "myreg", Duration::from_secs(1)).unwrap_err()
+            config
+                .ask_helper(
+                    "dum-test-surely-missing",
+                    HelperSource::Store,
+                    "myreg",
+                    Duration::from_secs(1),
+                    &|_| None,
+                )
+                .unwrap_err()
         );
         assert!(
             message.starts_with("docker-credential-dum-test-surely-missing not found in PATH"),

@@ -31,7 +31,6 @@ const POLL: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-    path: PathBuf,
 }
 
 /// Why the lock was not acquired. `Held` maps to exit code 75 (EX_TEMPFAIL): try again later.
@@ -123,7 +122,7 @@ impl RunLock {
             match attempt {
                 Ok(()) => {
                     record_pid(&mut file, &path);
-                    return Ok(RunLock { _file: file, path });
+                    return Ok(RunLock { _file: file });
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {}
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
@@ -144,11 +143,6 @@ impl RunLock {
             }
             std::thread::sleep(remaining.min(POLL));
         }
-    }
-
-    /// The lock file, for messages.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -184,9 +178,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state_dir = dir.path().join("state");
         let first = RunLock::acquire(&state_dir, None).unwrap();
-        assert_eq!(first.path(), state_dir.join("dum.lock"));
         assert_eq!(
-            std::fs::metadata(first.path()).unwrap().mode() & 0o777,
+            std::fs::metadata(state_dir.join("dum.lock"))
+                .unwrap()
+                .mode()
+                & 0o777,
             0o600
         );
         assert_eq!(std::fs::metadata(&state_dir).unwrap().mode() & 0o077, 0);

@@ -31,7 +31,7 @@ use crate::store::state;
 
 pub use self::dependents::follow_dependents;
 pub use self::plan::{Move, Skip, hold_paused, plan_moves};
-pub use self::transaction::{Undo, backup_name, recreate};
+pub use self::transaction::{Undo, recreate};
 
 /// Pull progress on stderr when it is a terminal; silence otherwise (cron mails).
 fn progress_printer() -> impl FnMut(&str) {

@@ -432,7 +432,7 @@ fn a_check_asks_the_engine_for_two_lists_at_the_negotiated_api() {
         .collect();
     let count = |line: &str| asked.iter().filter(|a| *a == line).count();
     // The highest version both sides speak: the engine's, up to dum's newest.
-    let (major, minor) = engine_api().min(api_of(dum::docker::MAX_API_VERSION));
+    let (major, minor) = engine_api().min(api_of(dum::internals::MAX_API_VERSION));
     let v = format!("/v{major}.{minor}");
     let containers = format!("GET {v}/containers/json?all=1");
     let images = format!("GET {v}/images/json");

@@ -143,7 +143,7 @@ fn state_history_and_lock_are_private_and_symlinks_are_never_followed() {
 
 #[test]
 fn files_owned_by_another_user_are_refused_as_root() {
-    let euid = dum::store::ownership::effective_uid().unwrap();
+    let euid = dum::internals::effective_uid().unwrap();
     assert_eq!(
         euid, 0,
         "the integration tests run as root (scripts/test needs it)"
@@ -206,11 +206,7 @@ fn assert_refused(dum: &Dum, case: &str, what: &str, fix: &str) {
 
 #[test]
 fn files_and_directories_others_can_write_are_refused_as_root() {
-    assert_eq!(
-        dum::store::ownership::effective_uid().unwrap(),
-        0,
-        "runs as root"
-    );
+    assert_eq!(dum::internals::effective_uid().unwrap(), 0, "runs as root");
     let (image, _c) = versions(registry::anon(), "writable");
     // The config one level down, so the installation's dir is only an ancestor of it.
     let etc = temp_dir("dum-test-etc-");
