@@ -16,6 +16,7 @@ pub mod logging;
 mod check;
 mod config;
 mod docker;
+mod http;
 mod image;
 mod notify;
 mod output;

@@ -162,12 +162,7 @@ fn tls_config(dir: &Path) -> Result<TlsConfig> {
     let ca = read_file(&dir.join("ca.pem"))?;
     let cert = read_file(&dir.join("cert.pem"))?;
     let key = read_file(&dir.join("key.pem"))?;
-    let roots = ureq::tls::parse_pem(&ca)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect::<Vec<_>>();
+    let roots = crate::http::certificates(&ca);
     if roots.is_empty() {
         bail!("{} holds no certificate", dir.join("ca.pem").display());
     }

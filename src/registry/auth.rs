@@ -85,10 +85,10 @@ pub fn parse_token_reply(body: &[u8], realm: &str) -> anyhow::Result<String> {
 pub fn token_url(realm: &str, service: Option<&str>, scope: &str) -> String {
     let mut query = Vec::new();
     if let Some(service) = service.filter(|s| !s.is_empty()) {
-        query.push(format!("service={}", percent_encode(service)));
+        query.push(format!("service={}", crate::http::percent_encode(service)));
     }
     if !scope.is_empty() {
-        query.push(format!("scope={}", percent_encode(scope)));
+        query.push(format!("scope={}", crate::http::percent_encode(scope)));
     }
     if query.is_empty() {
         return realm.to_owned();
@@ -120,7 +120,7 @@ pub fn refresh_token_form(service: Option<&str>, scope: &str, refresh_token: &st
     }
     fields
         .iter()
-        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+        .map(|(name, value)| format!("{name}={}", crate::http::percent_encode(value)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -232,20 +232,6 @@ fn normalize_host(host: &str) -> String {
         Some(bare) => bare.to_owned(),
         None => host,
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, which is always safe in a
-/// query value.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Turns a scheme and its parameters into a challenge dum can answer, if any.

@@ -2,7 +2,6 @@
 //! challenge learnt from the first 401, token and Basic auth, retries, size limits.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -10,26 +9,18 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use base64::Engine as _;
 use ureq::Agent;
-use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
 use super::Registry;
 use super::auth::{self, Challenge};
 use super::credentials::{Credentials, DockerConfig};
 use super::manifest::{self, IndexEntry};
+use super::request::{Answer, Body, MAX_SMALL, speaks_tls_only, tls_config, unreachable};
 use crate::image::reference::Reference;
 
-/// Largest tag-list page dum reads.
-const MAX_TAG_PAGE: u64 = 16 * 1024 * 1024;
 /// Largest manifest dum reads (distribution refuses bigger ones too).
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
-/// Largest token or ping answer.
-const MAX_SMALL: u64 = 1024 * 1024;
 /// Tag-list pages followed at most: a `Link` loop or a hostile registry cannot keep dum busy.
 const MAX_PAGES: usize = 200;
-/// Attempts for answers that invite a retry (429, 502, 503, 504).
-const ATTEMPTS: u32 = 4;
-/// Longest `Retry-After` dum honours; longer waits fail the image instead of the run.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// Knobs of the registry client.
 #[derive(Debug, Clone)]
@@ -102,30 +93,8 @@ pub struct RegistryClient {
     docker_config: Result<DockerConfig, String>,
     hosts: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<Host>, String>>>>>,
     tokens: Mutex<HashMap<(String, String), Arc<OnceLock<Result<String, String>>>>>,
-    requests: AtomicUsize,
+    pub(super) requests: AtomicUsize,
     credentials_cache: Mutex<HashMap<String, Option<Credentials>>>,
-}
-
-/// One answer, read and bounded.
-struct Answer {
-    status: u16,
-    digest: Option<String>,
-    content_type: Option<String>,
-    link: Option<String>,
-    www_authenticate: Option<String>,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-    /// How many tags a successful tag list held ([`Body::Tags`]).
-    tags: Option<usize>,
-}
-
-/// What to do with an answer's body.
-enum Body<'a> {
-    /// Read it whole, up to this many bytes.
-    Read(u64),
-    /// A tag list: hand each tag of a successful one over as it streams in; read any
-    /// other answer whole (it is an error to report).
-    Tags(&'a mut dyn FnMut(&str)),
 }
 
 impl RegistryClient {
@@ -430,93 +399,6 @@ impl RegistryClient {
         }
     }
 
-    fn with_retries(
-        &self,
-        agent: &Agent,
-        method: &str,
-        url: &str,
-        accept: Option<&str>,
-        authorization: Option<&str>,
-        body: &mut Body<'_>,
-    ) -> Result<Answer> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let answer = self.raw(agent, method, url, accept, authorization, body)?;
-            let retry = matches!(answer.status, 429 | 502 | 503 | 504);
-            if !retry || attempt >= ATTEMPTS {
-                return Ok(answer);
-            }
-            let backoff = Duration::from_millis(250 << (attempt - 1));
-            let wait = match answer.retry_after {
-                Some(d) if d > MAX_RETRY_AFTER => {
-                    bail!(
-                        "{url} answered {} with Retry-After {}s: giving up for this run",
-                        answer.status,
-                        d.as_secs()
-                    )
-                }
-                Some(d) => d.max(backoff),
-                None => backoff,
-            };
-            log::debug!(
-                "{method} {url}: HTTP {}, retrying in {} ms",
-                answer.status,
-                wait.as_millis()
-            );
-            std::thread::sleep(wait);
-        }
-    }
-
-    fn raw_with_body(&self, agent: &Agent, url: &str, form: String) -> Result<Answer> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = agent
-            .post(url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(form)
-            .map_err(|e| anyhow!("POST {url}: {}", transport_error(&e)))?;
-        log::debug!("POST {url} -> {}", response.status().as_u16());
-        read_answer(response, MAX_SMALL, url)
-    }
-
-    fn raw(
-        &self,
-        agent: &Agent,
-        method: &str,
-        url: &str,
-        accept: Option<&str>,
-        authorization: Option<&str>,
-        body: &mut Body<'_>,
-    ) -> Result<Answer> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = match method {
-            "HEAD" => agent.head(url),
-            _ => agent.get(url),
-        };
-        if let Some(a) = accept {
-            request = request.header("Accept", a);
-        }
-        if let Some(a) = authorization {
-            request = request.header("Authorization", a);
-        }
-        let started = std::time::Instant::now();
-        let result = request.call();
-        // Never log headers: they carry credentials.
-        let response = result.map_err(|e| anyhow!("{method} {url}: {}", transport_error(&e)))?;
-        let status = response.status().as_u16();
-        let answer = match body {
-            _ if method == "HEAD" => answer_head(&response),
-            Body::Tags(each) if status == 200 => scan_answer(response, &mut **each, url)?,
-            Body::Tags(_) => read_answer(response, MAX_SMALL, url)?,
-            Body::Read(limit) => read_answer(response, *limit, url)?,
-        };
-        log::debug!(
-            "{method} {url} -> {status} in {} ms",
-            started.elapsed().as_millis()
-        );
-        Ok(answer)
-    }
-
     /// `GET` of a manifest, whole (bounded).
     fn get_manifest(&self, image: &Reference, path: &str) -> Result<Answer> {
         self.call(
@@ -533,167 +415,12 @@ impl RegistryClient {
     }
 }
 
-/// Whether an error means the host cannot be reached at all (as opposed to a protocol
-/// mismatch that another scheme might fix).
-fn unreachable(e: &anyhow::Error) -> bool {
-    let text = format!("{e:#}").to_lowercase();
-    text.contains("connection refused")
-        || text.contains("host not found")
-        || text.contains("timed out")
-}
-
-fn speaks_tls_only(answer: &Answer) -> bool {
-    answer.status == 400 && String::from_utf8_lossy(&answer.body).contains("HTTPS")
-}
-
 fn basic(username: &str, password: &str) -> String {
     let raw = format!("{username}:{password}");
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
     )
-}
-
-fn transport_error(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => format!("timed out ({e})"),
-        ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
-        ureq::Error::BodyExceedsLimit(limit) => format!("answer larger than {limit} bytes"),
-        other => other.to_string(),
-    }
-}
-
-fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
-    header(response, "retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
-fn answer_head(response: &ureq::http::Response<ureq::Body>) -> Answer {
-    Answer {
-        status: response.status().as_u16(),
-        digest: header(response, "docker-content-digest"),
-        content_type: header(response, "content-type"),
-        link: header(response, "link"),
-        www_authenticate: header(response, "www-authenticate"),
-        retry_after: retry_after(response),
-        body: Vec::new(),
-        tags: None,
-    }
-}
-
-/// A successful tag list, scanned as it streams in.
-fn scan_answer(
-    mut response: ureq::http::Response<ureq::Body>,
-    each: &mut dyn FnMut(&str),
-    url: &str,
-) -> Result<Answer> {
-    let mut answer = answer_head(&response);
-    let html = answer
-        .content_type
-        .as_deref()
-        .is_some_and(|t| t.contains("html"));
-    let reader = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_TAG_PAGE)
-        .reader();
-    let total = manifest::scan_tag_list(reader, each).map_err(|e| {
-        let transport = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-            .map(transport_error);
-        match transport {
-            Some(t) => anyhow!("reading the answer of {url}: {t}"),
-            None => {
-                let hint = if html { manifest::HTML_HINT } else { "" };
-                anyhow!("reading the answer of {url}: {e:#}{hint}")
-            }
-        }
-    })?;
-    answer.tags = Some(total);
-    Ok(answer)
-}
-
-fn read_answer(
-    mut response: ureq::http::Response<ureq::Body>,
-    limit: u64,
-    url: &str,
-) -> Result<Answer> {
-    let mut answer = answer_head(&response);
-    answer.body = response
-        .body_mut()
-        .with_config()
-        .limit(limit)
-        .read_to_vec()
-        .map_err(|e| anyhow!("reading the answer of {url}: {}", transport_error(&e)))?;
-    Ok(answer)
-}
-
-/// TLS settings for one registry host: Docker's `/etc/docker/certs.d/<host>/` CA files
-/// (added to the system store) and client certificates, or no verification for an
-/// insecure registry. `None` keeps ureq's defaults.
-fn tls_config(dir: &Path, skip_verify: bool) -> Result<Option<TlsConfig>> {
-    if skip_verify {
-        return Ok(Some(
-            TlsConfig::builder().disable_verification(true).build(),
-        ));
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(None);
-    };
-    let mut roots: Vec<Certificate<'static>> = Vec::new();
-    let mut client_cert = None;
-    let mut client_key = None;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().to_string();
-        let read =
-            || std::fs::read(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()));
-        if name.ends_with(".crt") {
-            for item in ureq::tls::parse_pem(&read()?) {
-                if let Ok(PemItem::Certificate(c)) = item {
-                    roots.push(c);
-                }
-            }
-        } else if name.ends_with(".cert") {
-            client_cert = Some(
-                Certificate::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?,
-            );
-        } else if name.ends_with(".key") {
-            client_key = Some(
-                PrivateKey::from_pem(&read()?).map_err(|e| anyhow!("{}: {e}", path.display()))?,
-            );
-        }
-    }
-    if roots.is_empty() && client_cert.is_none() {
-        return Ok(None);
-    }
-    let mut builder = TlsConfig::builder();
-    if !roots.is_empty() {
-        // Private CAs come on top of the system's, as with Docker.
-        if let Ok(system) = std::fs::read("/etc/ssl/certs/ca-certificates.crt") {
-            for item in ureq::tls::parse_pem(&system) {
-                if let Ok(PemItem::Certificate(c)) = item {
-                    roots.push(c);
-                }
-            }
-        }
-        builder = builder.root_certs(RootCerts::new_with_certs(&roots));
-    }
-    if let (Some(cert), Some(key)) = (client_cert, client_key) {
-        builder = builder.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
-    }
-    Ok(Some(builder.build()))
 }
 
 fn status_error(image: &Reference, what: &str, url: &str, answer: &Answer) -> anyhow::Error {

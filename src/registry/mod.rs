@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client;
 pub mod credentials;
 pub mod manifest;
+mod request;
 pub mod resolver;
 
 use anyhow::Result;
