@@ -31,8 +31,7 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
     }
     for id in doomed {
         if id != tx.old_id {
-            engine
-                .remove_container(&id)
+            remove_leaving(engine, &id)
                 .with_context(|| format!("cannot remove the new container {}", short(&id)))?;
         }
     }
@@ -131,17 +130,39 @@ fn outlast_removal(engine: &dyn Engine, tx: &Transaction) -> Result<Option<Conta
         let Some(old) = engine.inspect_container(&tx.old_id)? else {
             return Ok(None);
         };
-        let auto_remove = old
-            .raw
-            .pointer("/HostConfig/AutoRemove")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
-        let leaving = matches!(old.state.status.as_str(), "removing" | "dead")
-            || (auto_remove && old.state.status == "exited");
-        if !leaving || now_ms() >= until {
+        if !leaving(&old) || now_ms() >= until {
             return Ok(Some(old));
         }
         std::thread::sleep(STOP_POLL);
+    }
+}
+
+/// Whether the engine is removing `c` or is about to: removing, dead, or an
+/// `AutoRemove` container that has exited.
+fn leaving(c: &ContainerInspect) -> bool {
+    let auto_remove = c
+        .raw
+        .pointer("/HostConfig/AutoRemove")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    matches!(c.state.status.as_str(), "removing" | "dead")
+        || (auto_remove && c.state.status == "exited")
+}
+
+/// Removes a container (forced). One the engine is already removing (an `AutoRemove`
+/// container that exited: the engine answers 409, removal in progress) is waited out
+/// until it is gone; gone already is done.
+fn remove_leaving(engine: &dyn Engine, id: &str) -> Result<()> {
+    let Err(error) = engine.remove_container(id) else {
+        return Ok(());
+    };
+    let until = now_ms().saturating_add(REMOVAL_WAIT_MS);
+    loop {
+        match engine.inspect_container(id)? {
+            None => return Ok(()),
+            Some(c) if leaving(&c) && now_ms() < until => std::thread::sleep(STOP_POLL),
+            Some(_) => return Err(error),
+        }
     }
 }
 
@@ -196,8 +217,7 @@ pub fn complete(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
             tx.container
         );
     }
-    engine
-        .remove_container(&tx.old_id)
+    remove_leaving(engine, &tx.old_id)
         .with_context(|| format!("cannot remove the backup container {}", tx.backup_name))?;
     Ok(())
 }
