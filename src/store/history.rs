@@ -70,6 +70,7 @@ pub fn path_for(state_file: &Path) -> PathBuf {
 /// history is not rebuilt silently.
 pub fn load(path: &Path) -> anyhow::Result<Vec<Entry>> {
     crate::store::ownership::check(path, "history file")?;
+    log::debug!("read the history file {}", path.display());
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

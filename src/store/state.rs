@@ -91,6 +91,7 @@ impl State {
     /// file.
     pub fn load(path: &Path) -> anyhow::Result<(State, Option<String>)> {
         crate::store::ownership::check(path, "state file")?;
+        log::debug!("read the state file {}", path.display());
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == ErrorKind::NotFound => return Ok((State::default(), None)),
@@ -117,6 +118,7 @@ impl State {
     /// real run will move it aside. Missing → default; refused or unreadable → error.
     pub fn read(path: &Path) -> anyhow::Result<(State, Option<String>)> {
         crate::store::ownership::check(path, "state file")?;
+        log::debug!("read the state file {} (read-only)", path.display());
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == ErrorKind::NotFound => return Ok((State::default(), None)),

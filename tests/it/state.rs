@@ -193,3 +193,37 @@ fn a_corrupt_state_file_is_moved_aside() {
         assert_eq!(entry_of(&state, &key)["status"], "up_to_date", "{case}");
     }
 }
+
+/// Issue 17: the state file is read once per run, whatever the run does (before: 3
+/// reads per check, 10 per one-container update, one per module that needed it).
+/// Counted from dum's debug log, which says each read.
+#[test]
+fn one_run_reads_the_state_file_once() {
+    let reg = registry::anon();
+    let app = Image::new(reg, "readonce");
+    let v1 = app.clone().version("v1.0.0").build_and_push();
+    app.clone().version("v1.1.0").build_and_push();
+    let c = Container::run("readonce", &v1.reference, &[]);
+    let dum = Dum::new().config_json(config(&[entry(
+        &app.name(),
+        json!({"container_name": c.name()}),
+    )]));
+    let reads = |out: &crate::harness::Output, what: &str| {
+        out.stderr
+            .lines()
+            .filter(|l| l.contains(&format!("read the {what} file")))
+            .count()
+    };
+    let check = dum.run(&["check"]);
+    check.assert_code(100);
+    assert_eq!(reads(&check, "state"), 1, "{check:?}");
+    assert_eq!(reads(&check, "history"), 0, "{check:?}");
+    let update = dum.run(&["update", c.name()]);
+    update.assert_code(101);
+    assert_eq!(reads(&update, "state"), 1, "{update:?}");
+    assert_eq!(reads(&update, "history"), 1, "{update:?}");
+    let history = dum.run(&["history"]);
+    history.assert_code(0);
+    assert_eq!(reads(&history, "state"), 0, "{history:?}");
+    assert_eq!(reads(&history, "history"), 1, "{history:?}");
+}
