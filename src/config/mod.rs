@@ -319,31 +319,13 @@ fn known_keys<'s>(schema: &'s Value, pointer: &str) -> Vec<&'s str> {
 fn unknown_key(key: &str, known: &[&str]) -> String {
     let closest = known
         .iter()
-        .map(|k| (edit_distance(key, k), *k))
+        .map(|k| (strsim::levenshtein(key, k), *k))
         .filter(|(d, _)| *d <= 2)
         .min();
     match closest {
         Some((_, suggestion)) => format!("unknown key {key:?} (did you mean {suggestion:?}?)"),
         None => format!("unknown key {key:?}"),
     }
-}
-
-/// Levenshtein distance; keys are short so the quadratic table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 fn with_article(type_name: &str) -> String {
@@ -832,17 +814,22 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_cases() {
-        const DISTANCES: &[(&str, &str, usize)] = &[
-            ("", "", 0),
-            ("abc", "abc", 0),
-            ("keep_version", "keep_versions", 1),
-            ("imgaes", "images", 2),
-            ("kitten", "sitting", 3),
-            ("", "abc", 3),
+    fn unknown_keys_suggest_the_closest_within_two_edits() {
+        const KNOWN: &[&str] = &["images", "keep_versions", "regex", "registry"];
+        const CASES: &[(&str, &str)] = &[
+            (
+                "keep_version",
+                "unknown key \"keep_version\" (did you mean \"keep_versions\"?)",
+            ),
+            (
+                "imgaes",
+                "unknown key \"imgaes\" (did you mean \"images\"?)",
+            ),
+            ("regexp", "unknown key \"regexp\" (did you mean \"regex\"?)"),
+            ("colour", "unknown key \"colour\""),
         ];
-        for (a, b, want) in DISTANCES {
-            assert_eq!(edit_distance(a, b), *want, "{a:?} vs {b:?}");
+        for (key, want) in CASES {
+            assert_eq!(unknown_key(key, KNOWN), *want, "{key:?}");
         }
     }
 }

@@ -133,6 +133,22 @@ impl DockerClient {
         }
     }
 
+    /// `GET /{kind}/{name}/json`, decoded; `None` when the engine has no such thing.
+    fn inspect<T>(
+        &self,
+        kind: &str,
+        what: &str,
+        name: &str,
+        decode: fn(Value) -> serde_json::Result<T>,
+    ) -> Result<Option<T>> {
+        let path = format!("/{kind}/{}/json", encode_segment(name));
+        self.get_optional(&path)?
+            .map(|v| {
+                decode(v).with_context(|| format!("unexpected inspect document for {what} {name}"))
+            })
+            .transpose()
+    }
+
     /// Sends one request and returns the JSON answer (`Value::Null` for empty bodies).
     /// Non-2xx answers become errors carrying the engine's own message.
     fn request(
@@ -234,23 +250,16 @@ impl EngineRead for DockerClient {
     }
 
     fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>> {
-        let path = format!("/containers/{}/json", encode_segment(name));
-        self.get_optional(&path)?
-            .map(|v| {
-                ContainerInspect::from_value(v)
-                    .with_context(|| format!("unexpected inspect document for container {name}"))
-            })
-            .transpose()
+        self.inspect(
+            "containers",
+            "container",
+            name,
+            ContainerInspect::from_value,
+        )
     }
 
     fn inspect_image(&self, name: &str) -> Result<Option<ImageInspect>> {
-        let path = format!("/images/{}/json", encode_segment(name));
-        self.get_optional(&path)?
-            .map(|v| {
-                ImageInspect::from_value(v)
-                    .with_context(|| format!("unexpected inspect document for image {name}"))
-            })
-            .transpose()
+        self.inspect("images", "image", name, ImageInspect::from_value)
     }
 
     fn images(&self) -> Result<Vec<ImageSummary>> {
@@ -468,8 +477,11 @@ impl Engine for DockerClient {
         let path = format!("/containers/{}/pause", encode_segment(id));
         match self.request_status("POST", &path, None, true)? {
             (status, _) if (200..300).contains(&status) => Ok(()),
-            // 409: already paused (or not running, which the caller rules out).
-            (409, value) if value.to_string().contains("already paused") => Ok(()),
+            // 409: already paused (fine), or not running: the engine's state says which.
+            (409, value) => match self.inspect_container(id)? {
+                Some(c) if c.state.paused => Ok(()),
+                _ => Err(engine_error("POST", &path, 409, &value)),
+            },
             (status, value) => Err(engine_error("POST", &path, status, &value)),
         }
     }
