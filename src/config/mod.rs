@@ -376,6 +376,11 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
         {
             problems.push(problem(format!("{at}/image"), message));
         }
+        if let Some(tag) = string(entry, "base_tag").filter(|t| !t.is_empty())
+            && let Err(message) = check_tag(tag)
+        {
+            problems.push(problem(format!("{at}/base_tag"), message));
+        }
         if let Some(registry) = string(entry, "registry")
             && let Err(message) = check_host(registry)
         {
@@ -486,6 +491,21 @@ fn check_image(image: &str) -> Result<(), String> {
     }
     crate::image::reference::Reference::parse(image).map_err(|e| e.reason().to_string())?;
     Ok(())
+}
+
+/// A tag as the distribution spec allows it: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+fn check_tag(tag: &str) -> Result<(), String> {
+    let mut chars = tag.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if first_ok && rest_ok && tag.len() <= 128 {
+        return Ok(());
+    }
+    Err(format!(
+        "{tag:?} is not a tag: letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-` (e.g. \"latest\")"
+    ))
 }
 
 /// A registry is named as host[:port], the form docker uses; a URL here is a common slip.
@@ -680,6 +700,15 @@ mod tests {
                 ),
                 ("/images/4/image", "must not pin a digest"),
                 ("/images/5/image", "empty path component"),
+            ],
+        ),
+        (
+            "base tags",
+            r#"{"images":[{"image":"a","base_tag":"16-alpine"},{"image":"b","base_tag":"latest version"},{"image":"c","base_tag":".hidden"},{"image":"d","base_tag":"é"}]}"#,
+            &[
+                ("/images/1/base_tag", "\"latest version\" is not a tag"),
+                ("/images/2/base_tag", "\".hidden\" is not a tag"),
+                ("/images/3/base_tag", "\"é\" is not a tag"),
             ],
         ),
         (
