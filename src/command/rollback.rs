@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
     );
     // An engine that could not tell the registry digest of what ran (it happens with
     // the containerd image store) leaves only the version: its tag gives the digest.
-    let digest = match (&last.from_digest, &last.from_version) {
+    let digest = match (&last.change.from.digest, &last.change.from.version) {
         (Some(d), _) => d.clone(),
         (None, Some(v)) => registry
             .digest(&query, v)

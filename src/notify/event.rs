@@ -47,17 +47,9 @@ pub fn collect(rows: &[ImageReport], applied: &[Applied], state: &State) -> Vec<
             kind,
             image: a.mv.image.clone(),
             container: Some(a.mv.container.clone()),
-            from: a
-                .mv
-                .from_version
-                .clone()
-                .or_else(|| a.mv.from_digest.clone()),
-            to: a
-                .mv
-                .to_version
-                .clone()
-                .or_else(|| Some(a.mv.to_digest.clone())),
-            to_digest: Some(a.mv.to_digest.clone()),
+            from: a.mv.change.from.name().map(str::to_string),
+            to: a.mv.change.to.name().map(str::to_string),
+            to_digest: a.mv.change.to.digest.clone(),
             error: a.error.clone(),
         });
     }
@@ -153,6 +145,7 @@ pub fn record(state: &mut State, rows: &[ImageReport], delivered: &[&Event]) -> 
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub(crate) mod tests {
     use super::*;
+    use crate::image::pin::{Change, Pin};
     use crate::store::state::ImageState;
     use crate::update::Move;
 
@@ -184,10 +177,10 @@ pub(crate) mod tests {
                 pull: String::new(),
                 tags: Vec::new(),
                 run_as: String::new(),
-                from_version: Some("1.0".into()),
-                to_version: Some("2.0".into()),
-                from_digest: Some("sha256:old".into()),
-                to_digest: "sha256:2.0".into(),
+                change: Change {
+                    from: Pin::new(Some("1.0".into()), Some("sha256:old".into())),
+                    to: Pin::new(Some("2.0".into()), Some("sha256:2.0".into())),
+                },
                 verify: None,
             },
             error: (result != ResultKind::Updated).then(|| "exited with 1".into()),

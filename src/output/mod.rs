@@ -279,13 +279,17 @@ pub fn history_table(entries: &[&crate::store::history::Entry]) -> String {
             e.time.clone(),
             e.kind.clone(),
             e.container.clone(),
-            e.from_version
+            e.change
+                .from
+                .version
                 .clone()
-                .or_else(|| e.from_digest.as_deref().map(short_digest))
+                .or_else(|| e.change.from.digest.as_deref().map(short_digest))
                 .unwrap_or_else(|| "-".into()),
-            e.to_version
+            e.change
+                .to
+                .version
                 .clone()
-                .or_else(|| e.to_digest.as_deref().map(short_digest))
+                .or_else(|| e.change.to.digest.as_deref().map(short_digest))
                 .unwrap_or_else(|| "-".into()),
             result,
             e.reason.clone().unwrap_or_default(),
@@ -305,8 +309,8 @@ pub fn update_text(doc: &UpdateDocument) -> String {
             out.push_str(&format!(
                 "would update {}: {} -> {}\n  pull {}\n  tag {}\n  recreate {} from {} with its settings\n",
                 mv.container,
-                mv.from_version.as_deref().unwrap_or("?"),
-                mv.to_version.as_deref().unwrap_or(&mv.to_digest),
+                mv.change.from.version.as_deref().unwrap_or("?"),
+                mv.change.to.name().unwrap_or("?"),
                 mv.pull,
                 mv.tags.join(", "),
                 mv.container,
@@ -323,8 +327,8 @@ pub fn update_text(doc: &UpdateDocument) -> String {
         out.push_str(&format!(
             "{what} {}: {} -> {}",
             a.mv.container,
-            a.mv.from_version.as_deref().unwrap_or("?"),
-            a.mv.to_version.as_deref().unwrap_or(&a.mv.to_digest)
+            a.mv.change.from.version.as_deref().unwrap_or("?"),
+            a.mv.change.to.name().unwrap_or("?")
         ));
         if !a.dependents.is_empty() {
             out.push_str(&format!(

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::image::pin::Change;
 use crate::store::state::write_json_atomic;
 
 /// Name of the history file, beside the state file.
@@ -39,14 +40,9 @@ pub struct Entry {
     pub container: String,
     /// Configured image (repository).
     pub image: String,
-    /// Version before.
-    pub from_version: Option<String>,
-    /// Version after (the target).
-    pub to_version: Option<String>,
-    /// Digest before.
-    pub from_digest: Option<String>,
-    /// Digest of the target.
-    pub to_digest: Option<String>,
+    /// From what ran to the target.
+    #[serde(flatten)]
+    pub change: Change,
     /// How it ended.
     pub result: ResultKind,
     /// Why it failed or was rolled back; what recovery did.
@@ -105,6 +101,7 @@ pub fn last_update<'a>(entries: &'a [Entry], container: &str) -> Option<&'a Entr
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::image::pin::Pin;
 
     fn entry(n: usize, result: ResultKind) -> Entry {
         Entry {
@@ -112,10 +109,10 @@ mod tests {
             kind: "update".into(),
             container: "c".into(),
             image: "i".into(),
-            from_version: Some(format!("v{n}")),
-            to_version: Some(format!("v{}", n + 1)),
-            from_digest: Some(format!("sha256:{n}")),
-            to_digest: None,
+            change: Change {
+                from: Pin::new(Some(format!("v{n}")), Some(format!("sha256:{n}"))),
+                to: Pin::new(Some(format!("v{}", n + 1)), None),
+            },
             result,
             reason: None,
             duration_ms: 1,

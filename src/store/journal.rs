@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::docker::types::CreatePlan;
+use crate::image::pin::Change;
 use crate::store::state::State;
 
 /// The step a transaction is about to take (or has just taken), in the order taken:
@@ -50,14 +51,9 @@ pub struct Transaction {
     pub was_running: bool,
     /// Where the transaction is.
     pub step: Step,
-    /// Version before.
-    pub from_version: Option<String>,
-    /// Version after.
-    pub to_version: Option<String>,
-    /// Digest before.
-    pub from_digest: Option<String>,
-    /// Digest after.
-    pub to_digest: Option<String>,
+    /// From what ran to the target.
+    #[serde(flatten)]
+    pub change: Change,
     /// When it began (unix milliseconds).
     pub started_ms: u64,
     /// Whether the old container was paused (restore it paused).
@@ -135,10 +131,7 @@ mod tests {
             new_id: None,
             was_running: true,
             step: Step::Renaming,
-            from_version: None,
-            to_version: None,
-            from_digest: None,
-            to_digest: None,
+            change: Default::default(),
             started_ms: 1,
             was_paused: false,
             restore_plan: None,

@@ -5,6 +5,7 @@ use anyhow::{Result, anyhow};
 
 use crate::docker::Engine;
 use crate::docker::types::{ContainerInspect, CreatePlan};
+use crate::image::pin::{Change, Pin};
 use crate::store::Store;
 use crate::update::plan::Move;
 use crate::update::spec;
@@ -99,10 +100,10 @@ fn follow(
         pull: String::new(),
         tags: Vec::new(),
         run_as,
-        from_version: None,
-        to_version: None,
-        from_digest: None,
-        to_digest: old.image_id.clone(),
+        change: Change {
+            from: Pin::default(),
+            to: Pin::new(None, Some(old.image_id.clone())),
+        },
         verify: verify_with,
     };
     recreate(

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::check::{ImageReport, Status};
 use crate::config::ImageConfig;
+use crate::image::pin::{Change, Pin};
 use crate::image::reference::Reference;
 use crate::image::select::{self, Direction};
 use crate::store::history::Entry;
@@ -25,14 +26,9 @@ pub struct Move {
     pub tags: Vec<String>,
     /// The reference the new container is created from.
     pub run_as: String,
-    /// Version before / after.
-    pub from_version: Option<String>,
-    /// Version after.
-    pub to_version: Option<String>,
-    /// Digest before.
-    pub from_digest: Option<String>,
-    /// Digest after.
-    pub to_digest: String,
+    /// From what runs to the target (the target's digest is always known).
+    #[serde(flatten)]
+    pub change: Change,
     /// Verification settings.
     #[serde(skip)]
     pub verify: Option<Verify>,
@@ -139,10 +135,10 @@ pub fn plan_moves(
             pull: format!("{}@{to_digest}", query.familiar_name()),
             tags,
             run_as,
-            from_version: row.current_version.clone(),
-            to_version: row.latest_version.clone(),
-            from_digest: row.current_digest.clone(),
-            to_digest: to_digest.clone(),
+            change: Change {
+                from: Pin::new(row.current_version.clone(), row.current_digest.clone()),
+                to: Pin::new(row.latest_version.clone(), Some(to_digest.clone())),
+            },
             verify: Some(Verify::of(config)),
         });
     }
@@ -185,7 +181,7 @@ pub fn rollback(
     digest: String,
 ) -> Move {
     let familiar = reference.familiar_name();
-    let run_as = match &last.from_version {
+    let run_as = match &last.change.from.version {
         Some(v) => format!("{familiar}:{v}"),
         None => format!("{familiar}@{digest}"),
     };
@@ -195,15 +191,17 @@ pub fn rollback(
         image: last.image.clone(),
         pull: format!("{}@{digest}", query.familiar_name()),
         tags: last
-            .from_version
+            .change
+            .from
+            .version
             .iter()
             .map(|v| format!("{familiar}:{v}"))
             .collect(),
         run_as,
-        from_version: last.to_version.clone(),
-        to_version: last.from_version.clone(),
-        from_digest: last.to_digest.clone(),
-        to_digest: digest,
+        change: Change {
+            from: last.change.to.clone(),
+            to: Pin::new(last.change.from.version.clone(), Some(digest)),
+        },
         verify: Some(config.map(Verify::of).unwrap_or_default()),
     }
 }
@@ -445,7 +443,7 @@ mod properties {
         ) {
             let (moves, _) = plan_moves(&rows, &[config(auto)], explicit, allow_downgrade);
             for mv in &moves {
-                if let (Some(from), Some(to)) = (&mv.from_version, &mv.to_version) {
+                if let (Some(from), Some(to)) = (&mv.change.from.version, &mv.change.to.version) {
                     let older = select::direction(from, to) == Direction::Older;
                     prop_assert!(
                         !older || (explicit && allow_downgrade),
