@@ -842,6 +842,33 @@ mod tests {
         assert_eq!(config.notify.len(), 2);
     }
 
+    /// The schema's `default` annotations (for editors) say what the code does.
+    #[test]
+    fn schema_defaults_are_the_code_defaults() {
+        let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+        let image = &schema["$defs"]["image"]["properties"];
+        let defaults = ImageConfig::new("x");
+        const KEYS: &[&str] = &[
+            "base_tag",
+            "keep_versions",
+            "grace_seconds",
+            "health_timeout_seconds",
+            "auto_update",
+            "cleanup_old_images",
+        ];
+        let code = serde_json::json!({
+            "base_tag": defaults.base_tag,
+            "keep_versions": defaults.keep_versions,
+            "grace_seconds": defaults.grace_seconds,
+            "health_timeout_seconds": defaults.health_timeout_seconds,
+            "auto_update": defaults.auto_update,
+            "cleanup_old_images": defaults.cleanup_old_images,
+        });
+        for key in KEYS {
+            assert_eq!(image[key]["default"], code[key], "{key}");
+        }
+    }
+
     #[test]
     fn unknown_keys_suggest_the_closest_within_two_edits() {
         const KNOWN: &[&str] = &["images", "keep_versions", "regex", "registry"];
