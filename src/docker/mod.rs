@@ -3,6 +3,8 @@
 mod client;
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+pub mod memory;
 pub mod transport;
 pub mod types;
 

@@ -14,6 +14,8 @@ pub mod recovery;
 pub mod selfcontainer;
 pub mod spec;
 pub mod transaction;
+#[cfg(test)]
+mod transaction_tests;
 pub mod verify;
 
 use std::time::Instant;

@@ -1,0 +1,358 @@
+//! The update transaction on the in-memory engine (`docker::memory`): what moves where,
+//! rollback, a failure at every engine call, convergence from every point a run can be
+//! killed at, `AutoRemove` and paused containers, dependents, and the rollback command's
+//! move. The same behaviours run end to end on real engines in `tests/it/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::docker::memory::{Checkpoint, MemoryEngine, Model, fixture};
+use crate::image::pin::{Change, Pin};
+use crate::image::reference::Reference;
+use crate::store::Store;
+use crate::store::history::{Entry, ResultKind};
+use crate::update::plan::{self, Move};
+use crate::update::transaction::backup_name;
+use crate::update::verify::Verify;
+use crate::update::{apply, recovery};
+
+const V1: &str = "sha256:c27ffdfa585395c02ddc8d8d0c75f9102e934482ce3b325118822464ea939cdd";
+const V2: &str = "sha256:02aa18ac7e801fe27ac677f2cf43b82617ccc67d08aa765a9d41df836cb093cd";
+
+const NOW: Verify = Verify {
+    grace: Duration::ZERO,
+    health_timeout: Duration::ZERO,
+};
+
+fn move_to_v2(container: &str) -> Move {
+    Move {
+        kind: "update".into(),
+        container: container.into(),
+        image: "dum-spec/app".into(),
+        pull: "dum-spec/app@sha256:v2".into(),
+        tags: vec!["dum-spec/app:2".into()],
+        run_as: "dum-spec/app:2".into(),
+        change: Change {
+            from: Pin::new(Some("1".into()), Some("sha256:v1".into())),
+            to: Pin::new(Some("2".into()), Some("sha256:v2".into())),
+        },
+        verify: Some(NOW),
+    }
+}
+
+/// A store in a fresh directory.
+fn store() -> (tempfile::TempDir, PathBuf, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let store = Store::open(&path, None).unwrap();
+    (dir, path, store)
+}
+
+fn field<'a>(model: &'a Model, name: &str, pointer: &str) -> &'a Value {
+    model
+        .container(name)
+        .and_then(|c| c.pointer(pointer))
+        .unwrap_or(&Value::Null)
+}
+
+/// The one container called `name` runs (or is paused when `paused`) on `image`, and
+/// nothing else is left of the transaction: no backup, no stray container.
+fn settled(model: &Model, name: &str, image: &str, others: &[&str], paused: bool, case: &str) {
+    let mut want: Vec<String> = others.iter().map(|o| o.to_string()).collect();
+    want.push(name.to_string());
+    want.sort();
+    assert_eq!(model.names(), want, "{case}: the containers");
+    let status = if paused { "paused" } else { "running" };
+    assert_eq!(field(model, name, "/State/Status"), status, "{case}");
+    assert_eq!(field(model, name, "/Image"), image, "{case}: the image");
+}
+
+fn results(entries: &[Entry]) -> Vec<ResultKind> {
+    entries.iter().map(|e| e.result).collect()
+}
+
+#[test]
+fn an_update_creates_the_new_container_before_stopping_the_old_one() {
+    let (_dir, path, mut store) = store();
+    let engine = MemoryEngine::new(fixture("web", true), Some(path));
+    let old_id = field(&engine.model(), "web", "/Id").clone();
+    let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+    assert_eq!(results(&entries), [ResultKind::Updated]);
+    let model = engine.model();
+    settled(&model, "web", V2, &[], false, "updated");
+    let new_id = field(&model, "web", "/Id").clone();
+    assert_ne!(new_id, old_id);
+    // Every setting the container was created with, on the new image.
+    assert_eq!(field(&model, "web", "/Config/Image"), "dum-spec/app:2");
+    assert!(field(&model, "web", "/NetworkSettings/Networks/bridge").is_object());
+    let (old, new) = (old_id.as_str().unwrap(), new_id.as_str().unwrap());
+    assert_eq!(
+        engine.calls(),
+        [
+            "pull dum-spec/app@sha256:v2".to_string(),
+            "tag dum-spec/app@sha256:v2 dum-spec/app:2".into(),
+            format!("rename {old} web-dum-backup"),
+            "create web".into(),
+            format!("stop {old}"),
+            format!("start {new}"),
+            format!("remove {old}"),
+        ]
+    );
+    assert_eq!(store.pending(), [], "the journal is empty");
+}
+
+#[test]
+fn a_new_version_that_fails_verification_is_rolled_back() {
+    for auto_remove in [false, true] {
+        let case = format!("AutoRemove {auto_remove}");
+        let (_dir, path, mut store) = store();
+        let mut model = fixture("web", true).crashing(V2);
+        model.containers[0]["HostConfig"]["AutoRemove"] = json!(auto_remove);
+        let engine = MemoryEngine::new(model, Some(path));
+        let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        assert_eq!(applied.result, ResultKind::RolledBack, "{case}");
+        let error = applied.error.unwrap_or_default();
+        assert!(
+            error.contains("the new container stopped"),
+            "{case}: {error}"
+        );
+        assert!(
+            error.ends_with("rolled back to the old container"),
+            "{case}: {error}"
+        );
+        assert_eq!(results(&entries), [ResultKind::RolledBack], "{case}");
+        let model = engine.model();
+        settled(&model, "web", V1, &[], false, &case);
+        assert_eq!(
+            field(&model, "web", "/HostConfig/AutoRemove"),
+            auto_remove,
+            "{case}"
+        );
+        assert_eq!(store.pending(), [], "{case}");
+    }
+}
+
+#[test]
+fn an_autoremove_container_is_updated_and_keeps_autoremove() {
+    let (_dir, path, mut store) = store();
+    let mut model = fixture("web", true);
+    model.containers[0]["HostConfig"]["AutoRemove"] = json!(true);
+    let engine = MemoryEngine::new(model, Some(path));
+    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+    let model = engine.model();
+    settled(&model, "web", V2, &[], false, "autoremove");
+    assert_eq!(field(&model, "web", "/HostConfig/AutoRemove"), true);
+}
+
+#[test]
+fn a_paused_container_is_paused_again_after_its_update() {
+    let (_dir, path, mut store) = store();
+    let mut model = fixture("web", true);
+    model.containers[0]["State"]["Status"] = json!("paused");
+    model.containers[0]["State"]["Paused"] = json!(true);
+    let engine = MemoryEngine::new(model, Some(path));
+    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+    settled(&engine.model(), "web", V2, &[], true, "paused");
+}
+
+#[test]
+fn dependents_follow_the_new_container() {
+    let (_dir, path, mut store) = store();
+    let model = fixture("web", true);
+    let web_id = text_of(&model, "web", "/Id");
+    let mut side = model.containers[0].clone();
+    side["Name"] = json!("/side");
+    side["Id"] = json!(format!("{:064x}", 0x51de_u64));
+    side["HostConfig"]["NetworkMode"] = json!(format!("container:{web_id}"));
+    side["NetworkSettings"]["Networks"] = json!({});
+    let engine = MemoryEngine::new(model.with_container(side, true), Some(path));
+    let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+    assert_eq!(applied.dependents, ["side"]);
+    assert_eq!(results(&entries), [ResultKind::Updated]);
+    let model = engine.model();
+    settled(&model, "web", V2, &["side"], false, "dependents");
+    let new_web = text_of(&model, "web", "/Id");
+    assert_eq!(
+        field(&model, "side", "/HostConfig/NetworkMode"),
+        format!("container:{new_web}").as_str()
+    );
+    assert_eq!(field(&model, "side", "/State/Status"), "running");
+    // The dependent keeps its own image.
+    assert_eq!(field(&model, "side", "/Image"), V1);
+}
+
+fn text_of(model: &Model, name: &str, pointer: &str) -> String {
+    field(model, name, pointer)
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn the_rollback_command_moves_back_to_the_version_before() {
+    let (_dir, path, mut store) = store();
+    let engine = MemoryEngine::new(fixture("web", true), Some(path));
+    let (_, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    store.append_history(&entries).unwrap();
+    let last = crate::store::history::last_update(store.history().unwrap(), "web")
+        .cloned()
+        .unwrap();
+    let reference = Reference::parse("dum-spec/app").unwrap();
+    let mv = plan::rollback(&last, &reference, &reference, None, "sha256:v1".into());
+    assert_eq!(mv.kind, "rollback");
+    assert_eq!(mv.change.from.version.as_deref(), Some("2"));
+    assert_eq!(
+        mv.change.to,
+        Pin::new(Some("1".into()), Some("sha256:v1".into()))
+    );
+    assert_eq!(mv.run_as, "dum-spec/app:1");
+    let mv = Move {
+        verify: Some(NOW),
+        ..mv
+    };
+    let (applied, entries) = apply(&engine, &mut store, &mv, None, None);
+    assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+    assert_eq!(entries[0].kind, "rollback");
+    settled(&engine.model(), "web", V1, &[], false, "rolled back");
+    // v1 was still local: nothing was pulled for the rollback.
+    let pulls = engine
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("pull"))
+        .count();
+    assert_eq!(pulls, 1);
+}
+
+/// The write calls a transaction makes on `model` (with or without a failing image).
+fn writes(model: &Model) -> usize {
+    let (_dir, path, mut store) = store();
+    let engine = MemoryEngine::new(model.clone(), Some(path));
+    apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    engine.calls().len()
+}
+
+#[test]
+fn a_failure_at_any_engine_write_leaves_the_journal_and_the_engine_in_agreement() {
+    let good = fixture("web", true);
+    let bad = fixture("web", true).crashing(V2);
+    let mut cases = 0;
+    for (variant, model) in [("verifies", &good), ("crashes", &bad)] {
+        for n in 1..=writes(model) {
+            let case = format!("{variant}, write {n} fails");
+            let (_dir, path, mut store) = store();
+            let engine = MemoryEngine::new(model.clone(), Some(path.clone())).fail_write(n);
+            let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            let failed_call = engine.calls()[n - 1].clone();
+            let mut now = engine.model();
+            if !store.pending().is_empty() {
+                // The journal kept it: the next run converges it.
+                assert_eq!(applied.result, ResultKind::Failed, "{case}");
+                let healthy = MemoryEngine::new(now, None);
+                drop(store);
+                let mut next = Store::open(&path, None).unwrap();
+                recovery::converge(&healthy, &mut next).unwrap();
+                assert_eq!(next.pending(), [], "{case}");
+                now = healthy.model();
+            }
+            // Only a verified update moves the container; whatever failed before left
+            // (or put back) the old one; a failure after it leaves the new one.
+            let updated = applied.result == ResultKind::Updated
+                || (failed_call.starts_with("remove") && variant == "verifies");
+            let image = if updated { V2 } else { V1 };
+            settled(
+                &now,
+                "web",
+                image,
+                &[],
+                false,
+                &format!("{case} ({failed_call})"),
+            );
+            cases += 1;
+        }
+    }
+    assert!(cases >= 13, "{cases} cases");
+}
+
+/// Puts the journal and the engine back as they were at `checkpoint`, as a dum killed
+/// there would have left them. Unless the engine is still carrying out the stop (a kill
+/// `during` it), any stop deadline has passed: the next run came later.
+fn resume(checkpoint: &Checkpoint, dir: &Path) -> (MemoryEngine, Store) {
+    let path = dir.join("state.json");
+    match &checkpoint.state {
+        Some(bytes) => {
+            let mut state: Value = serde_json::from_slice(bytes).unwrap();
+            for tx in state["journal"].as_array_mut().into_iter().flatten() {
+                if checkpoint.when != "during" {
+                    tx["stop_deadline_ms"] = json!(0);
+                }
+            }
+            std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+        }
+        None => {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    let engine = MemoryEngine::new(checkpoint.model.clone(), None);
+    (engine, Store::open(&path, None).unwrap())
+}
+
+#[test]
+fn a_run_killed_at_any_point_is_converged_by_the_next() {
+    let mut resumed = 0;
+    for auto_remove in [false, true] {
+        for (variant, crashing) in [("verifies", false), ("crashes", true)] {
+            let (dir, path, mut store) = store();
+            let mut model = fixture("web", true);
+            model.containers[0]["HostConfig"]["AutoRemove"] = json!(auto_remove);
+            if crashing {
+                model = model.crashing(V2);
+            }
+            let engine = MemoryEngine::new(model, Some(path));
+            apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            for checkpoint in engine.checkpoints() {
+                let case = format!(
+                    "AutoRemove {auto_remove}, {variant}, killed {} `{}`",
+                    checkpoint.when, checkpoint.call
+                );
+                let journal: Value = checkpoint
+                    .state
+                    .as_deref()
+                    .map(|b| serde_json::from_slice(b).unwrap())
+                    .unwrap_or(json!({"journal": []}));
+                let step = journal["journal"][0]["step"].as_str().map(str::to_string);
+                let kill_dir = tempfile::tempdir().unwrap();
+                let (engine, mut next) = resume(&checkpoint, kill_dir.path());
+                recovery::converge(&engine, &mut next).unwrap_or_else(|e| panic!("{case}: {e:#}"));
+                assert_eq!(next.pending(), [], "{case}");
+                // Whatever the engine was still doing has landed by now.
+                engine.finish_stops();
+                let model = engine.model();
+                // A verified new container is kept; anything before is undone. After
+                // the journal was cleared the update is simply done.
+                let kept_new = matches!(step.as_deref(), Some("verified"))
+                    || (step.is_none() && !crashing && checkpoint.call.starts_with("remove"));
+                let image = if kept_new { V2 } else { V1 };
+                settled(&model, "web", image, &[], false, &case);
+                assert_eq!(
+                    field(&model, "web", "/HostConfig/AutoRemove"),
+                    auto_remove,
+                    "{case}"
+                );
+                assert!(model.container(&backup_name("web")).is_none(), "{case}");
+                let history = next.history().unwrap();
+                assert_eq!(history.len(), usize::from(step.is_some()), "{case}");
+                resumed += 1;
+            }
+            drop(dir);
+        }
+    }
+    assert!(resumed >= 50, "{resumed} points");
+}
