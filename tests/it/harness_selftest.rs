@@ -8,9 +8,39 @@ use crate::harness::{
 };
 use std::time::Duration;
 
+/// The engine answers, is one dum supports, and runs containers from the test image:
+/// what every other test assumes.
 #[test]
 fn docker_engine_is_ready() {
     crate::harness::docker_ready();
+    let versions = docker(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} {{.Server.APIVersion}}",
+    ]);
+    let (server, api) = versions.trim().split_once(' ').unwrap_or_default();
+    let major: u32 = server
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no engine version in {versions:?}"));
+    assert!(major >= 20, "engine {server}: dum supports 20.10 and later");
+    let minor: u32 = api
+        .strip_prefix("1.")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no API version in {versions:?}"));
+    assert!(minor >= 41, "API {api}: dum needs at least 1.41");
+    let ran = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        crate::harness::LABEL_ARG,
+        image::base(),
+        "sh",
+        "-c",
+        "echo ready; ls /data",
+    ]);
+    assert_eq!(ran.trim(), "ready", "the test image runs a shell");
 }
 
 #[test]

@@ -325,8 +325,8 @@ fn update_sends_updated_and_rolled_back_in_one_message() {
         .cmd(&["sh", "-c", "echo boom; exit 3"])
         .keep_local(false)
         .build_and_push();
-    let _g = Container::run("notify-good", &good.reference("1.0.0"), &[]);
-    let _b = Container::run("notify-bad", &bad.reference("1.0.0"), &[]);
+    let g = Container::run("notify-good", &good.reference("1.0.0"), &[]);
+    let b = Container::run("notify-bad", &bad.reference("1.0.0"), &[]);
     let image = |i: &Image| {
         json!({"image": i.name(), "regex": "^[0-9.]+$", "auto_update": true,
                "grace_seconds": 2, "health_timeout_seconds": 20})
@@ -381,6 +381,36 @@ fn update_sends_updated_and_rolled_back_in_one_message() {
         .collect();
     assert_eq!(kinds, BTreeSet::from(["updated", "rolled_back"]), "{w:#}");
     assert_eq!(w["updates"].as_array().unwrap().len(), 2);
+    // What moved where, and how it ended: the webhook carries the run's document.
+    let moved: BTreeSet<(String, String, String, String)> = w["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let s = |k: &str| u[k].as_str().unwrap_or("?").to_string();
+            (
+                s("container"),
+                s("from_version"),
+                s("to_version"),
+                s("result"),
+            )
+        })
+        .collect();
+    let row = |c: &Container, result: &str| {
+        (
+            c.name().to_string(),
+            "1.0.0".into(),
+            "2.0.0".into(),
+            result.to_string(),
+        )
+    };
+    assert_eq!(
+        moved,
+        BTreeSet::from([row(&g, "updated"), row(&b, "rolled_back")]),
+        "{w:#}"
+    );
+    assert_eq!(g.inspect()["Config"]["Image"], good.reference("2.0.0"));
+    assert_eq!(b.inspect()["Config"]["Image"], bad.reference("1.0.0"));
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! Keeps README.md honest. Code blocks fenced as ```` ```sh tested ```` are run line
-//! by line (each line that starts with `dum`, with the binary under test first on
-//! PATH, in a directory holding `config.example.json`) and must exit 0. Every other
+//! Keeps README.md honest. Code blocks fenced as ```` ```console tested ```` are run
+//! command by command (each `$ dum …` line, with the binary under test first on PATH,
+//! in a directory holding `config.example.json`): each must exit 0 and print the lines
+//! that follow it in the block (`…` ends a line's prefix, or alone ends the output
+//! compared). Every other
 //! `dum …` command line in any code block (shell, console, unit files) must at least
 //! parse with dum's command-line definition, so a renamed command or option shows up
 //! here. Commands that need an engine and a registry (check, update, rollback, tags,
@@ -145,6 +147,10 @@ fn every_dum_command_line_in_the_readme_parses() {
     let mut seen = 0;
     for block in blocks(&text) {
         for (i, line) in block.lines.iter().enumerate() {
+            // In a console block only prompts are commands; the rest is their output.
+            if block.info.starts_with("console") && !line.starts_with("$ ") {
+                continue;
+            }
             let Some(command) = dum_command(line) else {
                 continue;
             };
@@ -167,8 +173,53 @@ fn every_dum_command_line_in_the_readme_parses() {
     );
 }
 
+/// Whether `actual` (a command's stdout) is what the README shows: line by line, a
+/// line ending in `…` matching any line it starts, a line `…` alone any rest.
+fn shows(expected: &[String], actual: &str) -> bool {
+    let actual: Vec<&str> = actual.lines().collect();
+    for (i, want) in expected.iter().enumerate() {
+        if want == "…" {
+            return true;
+        }
+        let Some(got) = actual.get(i) else {
+            return false;
+        };
+        let same = match want.strip_suffix('…') {
+            Some(prefix) => got.starts_with(prefix),
+            None => got == want,
+        };
+        if !same {
+            return false;
+        }
+    }
+    actual.len() == expected.len()
+}
+
 #[test]
-fn tested_readme_blocks_run() {
+fn output_comparison_follows_the_ellipsis_rules() {
+    let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases: &[(&[&str], &str, bool)] = &[
+        (&["a", "b"], "a\nb\n", true),
+        (&["a", "b"], "a\nc\n", false),
+        (&["a"], "a\nb\n", false),
+        (&["a", "b"], "a\n", false),
+        (&["dum 0.1.0…"], "dum 0.1.0 (commit 1)\n", true),
+        (&["dum 0.2…"], "dum 0.1.0\n", false),
+        (&["a", "…"], "a\nb\nc\n", true),
+        (&[], "", true),
+        (&[], "x\n", false),
+    ];
+    for (expected, actual, want) in cases {
+        assert_eq!(
+            shows(&lines(expected), actual),
+            *want,
+            "{expected:?} vs {actual:?}"
+        );
+    }
+}
+
+#[test]
+fn tested_readme_blocks_run_and_print_what_the_readme_shows() {
     let text = readme();
     let dir = crate::harness::temp_dir("dum-test-readme-");
     std::fs::copy(
@@ -183,14 +234,25 @@ fn tested_readme_blocks_run() {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut ran = 0;
-    for block in blocks(&text).iter().filter(|b| b.info == "sh tested") {
-        for (i, line) in block.lines.iter().enumerate() {
-            if dum_command(line).is_none() {
-                continue;
-            }
+    for block in blocks(&text).iter().filter(|b| b.info == "console tested") {
+        let mut i = 0;
+        while i < block.lines.len() {
+            let line = &block.lines[i];
+            let command = line.strip_prefix("$ ").unwrap_or_else(|| {
+                panic!(
+                    "README.md line {}: a tested block holds commands (`$ …`) and their output",
+                    block.first_line + i
+                )
+            });
+            assert!(dum_command(command).is_some(), "{command}");
+            let expected: Vec<String> = block.lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("$ "))
+                .cloned()
+                .collect();
             ran += 1;
             let out = Command::new("sh")
-                .args(["-ec", line])
+                .args(["-ec", command])
                 .current_dir(dir.path())
                 .env("PATH", &path)
                 .env("NO_COLOR", "1")
@@ -199,17 +261,31 @@ fn tested_readme_blocks_run() {
                 .env("STATE_FILE", dir.path().join("state/state.json"))
                 .output()
                 .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(
                 out.status.success(),
-                "README.md line {}: `{line}` exited with {}\n{}{}",
+                "README.md line {}: `{command}` exited with {}\n{stdout}{}",
                 block.first_line + i,
                 out.status,
-                String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            assert!(
+                shows(&expected, &stdout),
+                "README.md line {}: `{command}` printed\n{stdout}\nwhere the README shows\n{}",
+                block.first_line + i,
+                expected.join("\n")
+            );
+            i += 1 + expected.len();
         }
     }
-    assert!(ran >= 5, "only {ran} lines in ```sh tested blocks");
+    assert!(ran >= 8, "only {ran} commands in ```console tested blocks");
+    // What the redirected commands wrote is what they are for.
+    let schema = std::fs::read_to_string(dir.path().join("dum.schema.json")).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&schema).is_ok());
+    let completion = std::fs::read_to_string(dir.path().join("dum.bash")).unwrap();
+    assert!(completion.contains("complete "), "a bash completion script");
+    let page = std::fs::read_to_string(dir.path().join("dum.1")).unwrap();
+    assert!(page.contains("\n.TH dum 1 "), "a man page");
 }
 
 #[test]
