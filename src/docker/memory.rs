@@ -1,6 +1,7 @@
 //! An engine in memory whose writes change its model the way dockerd does (create,
 //! rename, start, stop, pause, remove, connect, pull, tag), for unit tests of the
-//! update transaction. Any chosen call can be made to fail, and every write leaves a
+//! update transaction. Any chosen call (a read or a write) can be made to fail,
+//! started containers can crash or report a health status, and every write leaves a
 //! checkpoint (the model and the state file as they were) so a test can resume from
 //! any point as if dum had been killed there.
 
@@ -25,6 +26,9 @@ pub struct Model {
     pub remote: Vec<(String, Value)>,
     /// Image IDs whose containers exit at once with code 1 when started.
     pub crashing: Vec<String>,
+    /// Image IDs whose containers have a healthcheck, with the status it reports once
+    /// they run (`starting`, `healthy`, `unhealthy`).
+    pub health: Vec<(String, String)>,
     /// Containers the engine is still stopping (a stop requested by a run that was
     /// killed): they stop [`STOP_LANDS`] after the engine starts, as dockerd finishes a
     /// stop whoever asked for it.
@@ -51,14 +55,51 @@ pub struct Checkpoint {
     pub state: Option<Vec<u8>>,
 }
 
+/// Which call fails (once) with an injected HTTP 500.
+#[derive(Debug, Clone)]
+enum Failure {
+    /// The write call with this number (1-based, counting writes only).
+    Write(usize),
+    /// The call with this number (1-based, counting reads and writes).
+    Call(usize),
+    /// The `nth` (1-based) call whose description starts with the text, e.g.
+    /// `inspect_container side` or `start`.
+    Matching(String, usize),
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     model: Model,
     /// Write calls made, in order, e.g. `rename <id> web-dum-backup`.
     calls: Vec<String>,
-    /// Fail the write call with this number (1-based, counting every write).
-    fail_write: Option<usize>,
+    /// Every call made, reads included, in order, e.g. `inspect_container web`.
+    log: Vec<String>,
+    fail: Option<Failure>,
     checkpoints: Vec<Checkpoint>,
+}
+
+impl Inner {
+    /// Logs a call and says whether it is the one chosen to fail.
+    fn call(&mut self, call: &str, write: bool) -> bool {
+        self.log.push(call.to_string());
+        if write {
+            self.calls.push(call.to_string());
+        }
+        match &self.fail {
+            Some(Failure::Write(n)) => write && self.calls.len() == *n,
+            Some(Failure::Call(n)) => self.log.len() == *n,
+            Some(Failure::Matching(prefix, n)) => {
+                call.starts_with(prefix.as_str())
+                    && self
+                        .log
+                        .iter()
+                        .filter(|c| c.starts_with(prefix.as_str()))
+                        .count()
+                        == *n
+            }
+            None => false,
+        }
+    }
 }
 
 /// The in-memory engine.
@@ -106,6 +147,12 @@ impl Model {
     /// Makes containers of image `id` exit as soon as they start.
     pub fn crashing(mut self, id: &str) -> Self {
         self.crashing.push(id.to_string());
+        self
+    }
+
+    /// Gives containers of image `id` a healthcheck that reports `status` once they run.
+    pub fn health(mut self, id: &str, status: &str) -> Self {
+        self.health.push((id.to_string(), status.to_string()));
         self
     }
 
@@ -197,10 +244,30 @@ impl MemoryEngine {
 
     /// Makes write call number `n` (1-based, every write counts) fail.
     pub fn fail_write(self, n: usize) -> Self {
+        self.failing(Failure::Write(n))
+    }
+
+    /// Makes call number `n` (1-based, reads and writes count) fail.
+    pub fn fail_call(self, n: usize) -> Self {
+        self.failing(Failure::Call(n))
+    }
+
+    /// Makes the `nth` (1-based) call whose description starts with `prefix` fail, e.g.
+    /// `fail_on("containers", 1)` or `fail_on("inspect_container side", 1)`.
+    pub fn fail_on(self, prefix: &str, nth: usize) -> Self {
+        self.failing(Failure::Matching(prefix.to_string(), nth))
+    }
+
+    fn failing(self, failure: Failure) -> Self {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.fail_write = Some(n);
+            inner.fail = Some(failure);
         }
         self
+    }
+
+    /// Every call made so far, reads included.
+    pub fn log(&self) -> Vec<String> {
+        self.inner.lock().map(|i| i.log.clone()).unwrap_or_default()
     }
 
     /// The model now.
@@ -239,8 +306,7 @@ impl MemoryEngine {
             .lock()
             .map_err(|_| anyhow!("memory engine poisoned"))?;
         self.land_stops(&mut inner.model, false);
-        inner.calls.push(call.clone());
-        let number = inner.calls.len();
+        let fail = inner.call(&call, true);
         let before = Checkpoint {
             call: call.clone(),
             when: "before",
@@ -258,7 +324,7 @@ impl MemoryEngine {
                 state: state.clone(),
             });
         }
-        if inner.fail_write == Some(number) {
+        if fail {
             return Err(error("POST", &call, 500, "injected failure"));
         }
         let result = apply(&mut inner.model);
@@ -272,12 +338,16 @@ impl MemoryEngine {
         result
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Model) -> T) -> Result<T> {
+    /// Runs one read: logged, failed when chosen.
+    fn read<T>(&self, call: String, f: impl FnOnce(&Model) -> T) -> Result<T> {
         let mut inner = self
             .inner
             .lock()
             .map_err(|_| anyhow!("memory engine poisoned"))?;
         self.land_stops(&mut inner.model, false);
+        if inner.call(&call, false) {
+            return Err(error("GET", &call, 500, "injected failure"));
+        }
         Ok(f(&inner.model))
     }
 
@@ -302,7 +372,7 @@ impl MemoryEngine {
 
 impl EngineRead for MemoryEngine {
     fn containers(&self) -> Result<Vec<ContainerSummary>> {
-        self.read(|m| {
+        self.read("containers".into(), |m| {
             m.containers
                 .iter()
                 .map(|c| ContainerSummary {
@@ -318,17 +388,21 @@ impl EngineRead for MemoryEngine {
     }
 
     fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>> {
-        let doc = self.read(|m| m.container(name).cloned())?;
+        let doc = self.read(format!("inspect_container {name}"), |m| {
+            m.container(name).cloned()
+        })?;
         Ok(doc.map(ContainerInspect::from_value).transpose()?)
     }
 
     fn inspect_image(&self, name: &str) -> Result<Option<ImageInspect>> {
-        let doc = self.read(|m| m.image(name).map(|i| m.images[i].clone()))?;
+        let doc = self.read(format!("inspect_image {name}"), |m| {
+            m.image(name).map(|i| m.images[i].clone())
+        })?;
         Ok(doc.map(ImageInspect::from_value).transpose()?)
     }
 
     fn images(&self) -> Result<Vec<ImageSummary>> {
-        let docs = self.read(|m| m.images.clone())?;
+        let docs = self.read("images".into(), |m| m.images.clone())?;
         Ok(serde_json::from_value(Value::Array(docs))?)
     }
 
@@ -441,6 +515,14 @@ impl Engine for MemoryEngine {
                 .pointer_mut("/NetworkSettings/Networks")
                 .and_then(Value::as_object_mut)
             {
+                if networks.contains_key(network) {
+                    return Err(error(
+                        "POST",
+                        "/networks/connect",
+                        403,
+                        "endpoint already exists in network",
+                    ));
+                }
                 networks.insert(network.to_string(), endpoint.clone());
             }
             Ok(())
@@ -458,10 +540,10 @@ impl Engine for MemoryEngine {
             }
             let mode = text(c, "/HostConfig/NetworkMode").to_string();
             if let Some(other) = mode.strip_prefix("container:") {
-                let joined = m
-                    .container(other)
-                    .is_some_and(|o| o.pointer("/State/Running") == Some(&json!(true)));
-                if !joined {
+                let Some(target) = m.container(other) else {
+                    return Err(error("POST", "/containers/start", 404, "No such container"));
+                };
+                if target.pointer("/State/Running") != Some(&json!(true)) {
                     return Err(error(
                         "POST",
                         "/containers/start",
@@ -470,14 +552,21 @@ impl Engine for MemoryEngine {
                     ));
                 }
             }
-            let crashes = m.crashing.iter().any(|x| x == text(c, "/Image"));
+            let image = text(c, "/Image").to_string();
+            let crashes = m.crashing.contains(&image);
             if crashes && c.pointer("/HostConfig/AutoRemove") == Some(&json!(true)) {
                 m.remove_at(i);
-            } else {
-                set_state(
-                    &mut m.containers[i],
-                    if crashes { "exited" } else { "running" },
-                );
+                return Ok(());
+            }
+            let health = m
+                .health
+                .iter()
+                .find(|(id, _)| *id == image)
+                .map(|h| h.1.clone());
+            let doc = &mut m.containers[i];
+            set_state(doc, if crashes { "exited" } else { "running" });
+            if let (Some(status), false) = (health, crashes) {
+                doc["State"]["Health"] = json!({"Status": status, "FailingStreak": 0});
             }
             Ok(())
         })
@@ -533,7 +622,15 @@ impl Engine for MemoryEngine {
             let i = m
                 .find(id)
                 .ok_or_else(|| error("POST", "/containers/pause", 404, "No such container"))?;
-            set_state(&mut m.containers[i], "paused");
+            let doc = &mut m.containers[i];
+            if doc.pointer("/State/Running") != Some(&json!(true)) {
+                return Err(error("POST", "/containers/pause", 409, "is not running"));
+            }
+            let health = doc.pointer("/State/Health").cloned();
+            set_state(doc, "paused");
+            if let Some(health) = health {
+                doc["State"]["Health"] = health;
+            }
             Ok(())
         })
     }
@@ -542,10 +639,17 @@ impl Engine for MemoryEngine {
 /// What the tests start from: the recorded inspect documents of a container created
 /// from `dum-spec/app:1` (tests/fixtures/inspect), and both images.
 pub fn fixture(name: &str, running: bool) -> Model {
-    let mut container: Value = serde_json::from_str(include_str!(
-        "../../tests/fixtures/inspect/container_plain.json"
-    ))
-    .unwrap_or_default();
+    fixture_of(
+        include_str!("../../tests/fixtures/inspect/container_plain.json"),
+        name,
+        running,
+    )
+}
+
+/// [`fixture`] with another recorded container document (from tests/fixtures/inspect,
+/// created from `dum-spec/app:1`), e.g. one on two networks.
+pub fn fixture_of(container: &str, name: &str, running: bool) -> Model {
+    let mut container: Value = serde_json::from_str(container).unwrap_or_default();
     if let Some(map) = container.as_object_mut() {
         map.insert("Name".into(), json!(format!("/{name}")));
         map.insert("Id".into(), json!(format!("{:064x}", 0xa11d_u64)));

@@ -1,7 +1,8 @@
 //! The update transaction on the in-memory engine (`docker::memory`): what moves where,
-//! rollback, a failure at every engine call, convergence from every point a run can be
-//! killed at, `AutoRemove` and paused containers, dependents, and the rollback command's
-//! move. The same behaviours run end to end on real engines in `tests/it/`.
+//! rollback (a crash, an unhealthy or never healthy container), a failure at every
+//! engine call (writes, then reads too), convergence from every point a run can be
+//! killed at, `AutoRemove` and paused containers, dependents (followed, restarted on a
+//! rollback, their inspect errors reported), and the rollback command's move. The same behaviours run end to end on real engines in `tests/it/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,11 +11,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::docker::memory::{Checkpoint, MemoryEngine, Model, fixture};
+use crate::docker::memory::{Checkpoint, MemoryEngine, Model, fixture, fixture_of};
 use crate::image::pin::{Change, Pin};
 use crate::image::reference::Reference;
 use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
+use crate::store::journal::Step;
 use crate::update::plan::{self, Move};
 use crate::update::transaction::backup_name;
 use crate::update::verify::Verify;
@@ -355,4 +357,357 @@ fn a_run_killed_at_any_point_is_converged_by_the_next() {
         }
     }
     assert!(resumed >= 50, "{resumed} points");
+}
+
+#[test]
+fn a_healthcheck_decides_verification() {
+    let cases = [
+        ("healthy", ResultKind::Updated, ""),
+        (
+            "unhealthy",
+            ResultKind::RolledBack,
+            "the new container turned unhealthy",
+        ),
+        (
+            "starting",
+            ResultKind::RolledBack,
+            "the new container was not healthy after",
+        ),
+    ];
+    for (health, want, error) in cases {
+        let (_dir, path, mut store) = store();
+        let model = fixture("web", true).health(V2, health);
+        let old_id = text_of(&model, "web", "/Id");
+        let engine = MemoryEngine::new(model, Some(path));
+        let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        assert_eq!(applied.result, want, "{health}: {:?}", applied.error);
+        assert_eq!(results(&entries), [want], "{health}");
+        let message = applied.error.unwrap_or_default();
+        assert!(message.contains(error), "{health}: {message}");
+        let model = engine.model();
+        let updated = want == ResultKind::Updated;
+        settled(
+            &model,
+            "web",
+            if updated { V2 } else { V1 },
+            &[],
+            false,
+            health,
+        );
+        // A rollback brings back the old container itself, not a copy.
+        assert_eq!(
+            text_of(&model, "web", "/Id") == old_id,
+            !updated,
+            "{health}"
+        );
+        assert_eq!(store.pending(), [], "{health}");
+    }
+}
+
+/// `model` with a container `side` that shares the network namespace of `web`
+/// (`--network container:web`, stored by the engine as the full ID).
+fn with_dependent(model: Model) -> Model {
+    let web_id = text_of(&model, "web", "/Id");
+    let mut side = model.containers[0].clone();
+    side["Name"] = json!("/side");
+    side["Id"] = json!(format!("{:064x}", 0x51de_u64));
+    side["HostConfig"]["NetworkMode"] = json!(format!("container:{web_id}"));
+    side["HostConfig"]["AutoRemove"] = json!(false);
+    side["NetworkSettings"]["Networks"] = json!({});
+    model.with_container(side, true)
+}
+
+/// The container `side` runs in the network namespace of the container called `web`.
+fn joins_web(model: &Model) -> bool {
+    let web = text_of(model, "web", "/Id");
+    field(model, "side", "/State/Status") == "running"
+        && field(model, "side", "/HostConfig/NetworkMode") == format!("container:{web}").as_str()
+}
+
+#[test]
+fn a_rollback_restarts_the_dependents_in_the_old_container_namespace() {
+    let (_dir, path, mut store) = store();
+    let model = with_dependent(fixture("web", true).crashing(V2));
+    let old_id = text_of(&model, "web", "/Id");
+    let engine = MemoryEngine::new(model, Some(path));
+    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    assert_eq!(
+        applied.result,
+        ResultKind::RolledBack,
+        "{:?}",
+        applied.error
+    );
+    let model = engine.model();
+    settled(&model, "web", V1, &["side"], false, "rolled back");
+    assert_eq!(text_of(&model, "web", "/Id"), old_id);
+    assert!(joins_web(&model), "{:?}", model.container("side"));
+    // Its namespace went with the old container's stop: it was restarted to rejoin it.
+    let calls = engine.calls();
+    let restarted = calls.iter().position(|c| *c == format!("start {old_id}"));
+    let rejoined = calls.iter().position(|c| c == "start side");
+    assert!(restarted.is_some() && rejoined > restarted, "{calls:?}");
+}
+
+#[test]
+#[ignore = "bug: the dependents of an AutoRemove container that is rolled back are left behind"]
+fn a_rollback_of_an_autoremove_container_brings_its_dependents_along() {
+    let (_dir, path, mut store) = store();
+    let mut model = fixture("web", true).crashing(V2);
+    model.containers[0]["HostConfig"]["AutoRemove"] = json!(true);
+    let engine = MemoryEngine::new(with_dependent(model), Some(path));
+    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    assert_eq!(
+        applied.result,
+        ResultKind::RolledBack,
+        "{:?}",
+        applied.error
+    );
+    let model = engine.model();
+    settled(&model, "web", V1, &["side"], false, "rolled back");
+    // The engine removed the old web as it stopped; the restored one is a new
+    // container, and side must join it (or the failure must say side was left).
+    let reported = applied.error.unwrap_or_default().contains("side");
+    assert!(
+        joins_web(&model) || reported,
+        "{:?}",
+        model.container("side")
+    );
+}
+
+#[test]
+fn errors_while_looking_for_dependents_are_reported() {
+    let side_id = format!("{:064x}", 0x51de_u64);
+    let cases = [
+        (
+            "containers",
+            "cannot list the dependents of web".to_string(),
+        ),
+        (
+            &*format!("inspect_container {side_id}"),
+            "cannot tell whether side depends on web".to_string(),
+        ),
+    ];
+    for (call, want) in cases {
+        let (_dir, path, mut store) = store();
+        let model = with_dependent(fixture("web", true));
+        let engine = MemoryEngine::new(model, Some(path)).fail_on(call, 1);
+        let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        // The update itself went through; the run says what it could not check.
+        assert_eq!(results(&entries), [ResultKind::Updated], "{call}");
+        assert_eq!(applied.result, ResultKind::Failed, "{call}");
+        let error = applied.error.unwrap_or_default();
+        assert!(error.contains(&want), "{call}: {error}");
+        settled(&engine.model(), "web", V2, &["side"], false, call);
+    }
+}
+
+/// The variants a failure at every call runs on: (name, model, other containers, paused).
+fn variants() -> Vec<(&'static str, Model, Vec<&'static str>, bool)> {
+    let mut auto_remove = fixture("web", true);
+    auto_remove.containers[0]["HostConfig"]["AutoRemove"] = json!(true);
+    let mut paused = fixture("web", true);
+    paused.containers[0]["State"]["Status"] = json!("paused");
+    paused.containers[0]["State"]["Paused"] = json!(true);
+    let two_networks = fixture_of(
+        include_str!("../../tests/fixtures/inspect/container_full.json"),
+        "web",
+        true,
+    );
+    vec![
+        ("verifies", fixture("web", true), vec![], false),
+        ("crashes", fixture("web", true).crashing(V2), vec![], false),
+        ("AutoRemove", auto_remove.clone(), vec![], false),
+        (
+            "AutoRemove, crashes",
+            auto_remove.crashing(V2),
+            vec![],
+            false,
+        ),
+        ("paused", paused.clone(), vec![], true),
+        ("paused, crashes", paused.crashing(V2), vec![], true),
+        ("two networks", two_networks.clone(), vec![], false),
+        (
+            "two networks, crashes",
+            two_networks.crashing(V2),
+            vec![],
+            false,
+        ),
+        (
+            "a dependent",
+            with_dependent(fixture("web", true)),
+            vec!["side"],
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn a_failure_at_any_engine_call_reads_included_leaves_the_journal_and_the_engine_in_agreement() {
+    let (mut cases, mut known) = (0, 0);
+    for (variant, model, others, paused) in variants() {
+        let old_id = text_of(&model, "web", "/Id");
+        let auto_remove = field(&model, "web", "/HostConfig/AutoRemove") == true;
+        let all = {
+            let (_dir, path, mut store) = store();
+            let engine = MemoryEngine::new(model.clone(), Some(path));
+            apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            engine.log()
+        };
+        assert!(all.iter().any(|c| c.starts_with("inspect_")), "{variant}");
+        for (n, call) in all.iter().enumerate() {
+            let case = format!("{variant}, call {} fails: `{call}`", n + 1);
+            let (_dir, path, mut store) = store();
+            let engine = MemoryEngine::new(model.clone(), Some(path.clone())).fail_call(n + 1);
+            let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            let touched = engine.calls().iter().any(|c| c.starts_with("rename"));
+            let pending = store.pending();
+            if pending.iter().any(|t| t.container == "side") {
+                // Known bug (see a_dependent_that_fails_to_start_is_converged): the
+                // dependent's restore cannot succeed; at least the run says so.
+                let error = applied.error.as_deref().unwrap_or("");
+                assert!(error.contains("dependent side"), "{case}: {error}");
+                known += 1;
+                continue;
+            }
+            let mut now = engine.model();
+            if !pending.is_empty() {
+                // The journal kept a transaction: the run says it failed, and the
+                // next run converges it.
+                assert_eq!(applied.result, ResultKind::Failed, "{case}");
+                let healthy = MemoryEngine::new(now, None);
+                drop(store);
+                let mut next = Store::open(&path, None).unwrap();
+                recovery::converge(&healthy, &mut next).unwrap_or_else(|e| panic!("{case}: {e:#}"));
+                assert_eq!(next.pending(), [], "{case}");
+                now = healthy.model();
+            }
+            // The new version stays only once verified; anything else is undone.
+            let web_updated = entries.first().map(|e| e.result) == Some(ResultKind::Updated)
+                || pending
+                    .iter()
+                    .any(|t| t.container == "web" && t.step == Step::Verified);
+            settled(
+                &now,
+                "web",
+                if web_updated { V2 } else { V1 },
+                &others,
+                paused,
+                &case,
+            );
+            if !web_updated && !auto_remove {
+                // Untouched or rolled back: the old container itself, not a copy.
+                assert_eq!(text_of(&now, "web", "/Id"), old_id, "{case}");
+            }
+            if !touched {
+                assert_eq!(now.containers, model.containers, "{case}: untouched");
+            }
+            if others.contains(&"side") {
+                // A dependent is never left behind silently.
+                let error = applied.error.as_deref().unwrap_or("");
+                let reported = error.contains("side") || error.contains("dependents of web");
+                assert!(
+                    joins_web(&now) || reported,
+                    "{case}: {:?}",
+                    now.container("side")
+                );
+            }
+            cases += 1;
+        }
+    }
+    assert!(cases >= 150, "{cases} cases");
+    assert!(known <= 4, "{known} cases of the known bug");
+}
+
+/// Kills a run that updates `web` (with its dependent `side`) at every checkpoint
+/// `wanted` picks (given the journaled transactions then), converges, and returns
+/// every point after which `side` does not run in the namespace of the container
+/// called `web` (or the convergence failed), and how many points were tried.
+fn killed_with_a_dependent(wanted: impl Fn(&[String]) -> bool) -> (Vec<String>, usize) {
+    let mut stranded = Vec::new();
+    let mut resumed = 0;
+    for (variant, crashing) in [("verifies", false), ("crashes", true)] {
+        let (_dir, path, mut store) = store();
+        let mut model = with_dependent(fixture("web", true));
+        if crashing {
+            model = model.crashing(V2);
+        }
+        let engine = MemoryEngine::new(model, Some(path));
+        apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        for checkpoint in engine.checkpoints() {
+            let journal: Value = checkpoint
+                .state
+                .as_deref()
+                .map(|b| serde_json::from_slice(b).unwrap())
+                .unwrap_or(json!({"journal": []}));
+            let journaled: Vec<String> = journal["journal"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| t["container"].as_str().unwrap_or("").to_string())
+                .collect();
+            if !wanted(&journaled) {
+                continue;
+            }
+            let case = format!(
+                "{variant}, killed {} `{}` (journal: {journaled:?})",
+                checkpoint.when, checkpoint.call
+            );
+            let kill_dir = tempfile::tempdir().unwrap();
+            let (engine, mut next) = resume(&checkpoint, kill_dir.path());
+            resumed += 1;
+            if let Err(e) = recovery::converge(&engine, &mut next) {
+                stranded.push(format!("{case}: {e:#}"));
+                continue;
+            }
+            assert_eq!(next.pending(), [], "{case}");
+            engine.finish_stops();
+            let model = engine.model();
+            assert_eq!(model.names(), ["side", "web"], "{case}");
+            assert_eq!(field(&model, "web", "/State/Status"), "running", "{case}");
+            if !joins_web(&model) {
+                stranded.push(format!(
+                    "{case}: side is {}, {}; web is {}",
+                    text_of(&model, "side", "/State/Status"),
+                    text_of(&model, "side", "/HostConfig/NetworkMode"),
+                    text_of(&model, "web", "/Id")
+                ));
+            }
+        }
+    }
+    (stranded, resumed)
+}
+
+#[test]
+fn a_run_killed_during_the_transaction_of_a_container_brings_its_dependents_along() {
+    let (stranded, resumed) = killed_with_a_dependent(|journaled| journaled == ["web"]);
+    assert!(stranded.is_empty(), "{}", stranded.join("\n"));
+    assert!(resumed >= 20, "{resumed} points");
+}
+
+#[test]
+#[ignore = "bug: a run killed after a container's transaction, while its dependents \
+            follow it, leaves them outside any namespace, or a journal that never converges"]
+fn a_run_killed_while_the_dependents_follow_leaves_them_in_the_namespace_of_the_container() {
+    let (stranded, resumed) = killed_with_a_dependent(|_| true);
+    assert!(stranded.is_empty(), "{}", stranded.join("\n"));
+    assert!(resumed >= 40, "{resumed} points");
+}
+
+#[test]
+#[ignore = "bug: a dependent that cannot be started in the new namespace is restored \
+            into the removed container's namespace, which fails at every run"]
+fn a_dependent_that_fails_to_start_is_converged() {
+    let (_dir, path, mut store) = store();
+    let model = with_dependent(fixture("web", true));
+    // The second start is the new side's (the first is the new web's).
+    let engine = MemoryEngine::new(model, Some(path.clone())).fail_on("start", 2);
+    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let error = applied.error.unwrap_or_default();
+    assert!(error.contains("dependent side"), "{error}");
+    let healthy = MemoryEngine::new(engine.model(), None);
+    drop(store);
+    let mut next = Store::open(&path, None).unwrap();
+    recovery::converge(&healthy, &mut next).unwrap();
+    assert_eq!(next.pending(), []);
+    assert!(joins_web(&healthy.model()), "{:?}", healthy.model().names());
 }
