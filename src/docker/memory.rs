@@ -76,6 +76,18 @@ struct Inner {
     log: Vec<String>,
     fail: Option<Failure>,
     checkpoints: Vec<Checkpoint>,
+    /// Containers watched from before their start, with what their watch reports.
+    watches: Vec<(String, Watch)>,
+}
+
+/// An [`ExitWatch`] handed out (a newtype: `ExitWatch` has no `Debug`).
+#[derive(Clone, Default)]
+struct Watch(ExitWatch);
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExitWatch({:?})", self.0.exit_code())
+    }
 }
 
 impl Inner {
@@ -414,8 +426,17 @@ impl EngineRead for MemoryEngine {
         Ok("crashed on start".into())
     }
 
-    fn watch(&self, _: &str, _: bool, _: Duration) -> Result<ExitWatch> {
-        Ok(ExitWatch::default())
+    fn watch(&self, id: &str, _: bool, _: Duration) -> Result<ExitWatch> {
+        let mut inner = self
+            .inner
+            .lock()
+            .map_err(|_| anyhow!("memory engine poisoned"))?;
+        if inner.call(&format!("watch {id}"), false) {
+            return Err(error("POST", "/containers/attach", 500, "injected failure"));
+        }
+        let watch = Watch::default();
+        inner.watches.push((id.to_string(), watch.clone()));
+        Ok(watch.0)
     }
 }
 
@@ -530,13 +551,13 @@ impl Engine for MemoryEngine {
     }
 
     fn start(&self, id: &str) -> Result<()> {
-        self.write(format!("start {id}"), |m| {
+        let crashed = self.write(format!("start {id}"), |m| {
             let i = m
                 .find(id)
                 .ok_or_else(|| error("POST", "/containers/start", 404, "No such container"))?;
             let c = &m.containers[i];
             if c.pointer("/State/Running") == Some(&json!(true)) {
-                return Ok(());
+                return Ok(false);
             }
             let mode = text(c, "/HostConfig/NetworkMode").to_string();
             if let Some(other) = mode.strip_prefix("container:") {
@@ -556,7 +577,7 @@ impl Engine for MemoryEngine {
             let crashes = m.crashing.contains(&image);
             if crashes && c.pointer("/HostConfig/AutoRemove") == Some(&json!(true)) {
                 m.remove_at(i);
-                return Ok(());
+                return Ok(true);
             }
             let health = m
                 .health
@@ -568,8 +589,18 @@ impl Engine for MemoryEngine {
             if let (Some(status), false) = (health, crashes) {
                 doc["State"]["Health"] = json!({"Status": status, "FailingStreak": 0});
             }
-            Ok(())
-        })
+            Ok(crashes)
+        })?;
+        // What a watch opened before the start sees of a crash.
+        if crashed && let Ok(inner) = self.inner.lock() {
+            for (_, Watch(watch)) in inner.watches.iter().filter(|(w, _)| w == id) {
+                watch.push(b"crashed on start\n");
+                if let Ok(mut code) = watch.exit_code.lock() {
+                    *code = Some(1);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn stop(&self, id: &str, _: Option<i64>) -> Result<()> {

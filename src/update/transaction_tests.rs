@@ -123,6 +123,11 @@ fn a_new_version_that_fails_verification_is_rolled_back() {
             error.contains("the new container stopped"),
             "{case}: {error}"
         );
+        // What the container printed, also when the engine removed it (AutoRemove).
+        assert!(
+            error.contains("last output: crashed on start"),
+            "{case}: {error}"
+        );
         assert!(
             error.ends_with("rolled back to the old container"),
             "{case}: {error}"
