@@ -14,6 +14,7 @@ pub const POINTS: &[&str] = &[
     "started",
     "verified",
     "backup-removed",
+    "following",
     "rolling-back",
 ];
 

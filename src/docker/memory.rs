@@ -608,6 +608,10 @@ impl Engine for MemoryEngine {
             let i = m
                 .find(id)
                 .ok_or_else(|| error("POST", "/containers/stop", 404, "No such container"))?;
+            // A stop already under way ends with this one: dockerd's requests both
+            // return when the process exits, and neither acts after that.
+            let doc_id = text(&m.containers[i], "/Id").to_string();
+            m.stopping.retain(|s| *s != doc_id && s != id);
             stop_at(m, i);
             Ok(())
         })

@@ -30,6 +30,12 @@ pub enum Step {
     Verified,
     /// Verification failed: restoring the old container.
     RollingBack,
+    /// The update went through (the backup is removed); the containers that shared
+    /// the old container's network namespace are being brought along.
+    Updated,
+    /// The old container is back; its dependents are being brought along (restarted
+    /// into its new namespace, or recreated to join it when it was created again).
+    Restored,
 }
 
 /// One transaction in flight.
@@ -68,6 +74,11 @@ pub struct Transaction {
     /// requested may still be under way in the engine, which goes on with it.
     #[serde(default)]
     pub stop_deadline_ms: Option<u64>,
+    /// The containers that shared the old container's network namespace, found (and
+    /// journaled before any is touched) once the transaction is `Updated` or
+    /// `Restored`, so a killed run still brings them along.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependents: Option<Vec<String>>,
 }
 
 /// Milliseconds since the epoch.
@@ -136,6 +147,7 @@ mod tests {
             was_paused: false,
             restore_plan: None,
             stop_deadline_ms: None,
+            dependents: None,
         }
     }
 

@@ -31,7 +31,7 @@ use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
 use crate::store::state;
 
-pub use self::dependents::follow_dependents;
+pub use self::dependents::settle;
 pub use self::plan::{Move, Skip, hold_paused, plan_moves};
 pub use self::transaction::{Undo, recreate};
 
@@ -160,32 +160,30 @@ pub fn apply(
                 mv,
                 mv.verify,
             )
-            .map(|id| (old, id))
         });
+    // Updated or rolled back, the transaction is journaled until its dependents
+    // followed; a stuck one stays for the next run, which brings them along.
+    let (done, errors) = match &outcome {
+        Ok(_) | Err(Undo::RolledBack(_)) => settle(engine, store, &mv.container, mv.verify),
+        Err(_) => (Vec::new(), Vec::new()),
+    };
+    applied.dependents = done;
     match outcome {
-        Ok((old, new_id)) => {
+        Ok(_) => {
             applied.result = ResultKind::Updated;
             entries.push(entry(mv, started, ResultKind::Updated, None));
-            let (done, errors) =
-                follow_dependents(engine, store, &old.id, &old.name, Some(&new_id), mv.verify);
-            applied.dependents = done;
             if !errors.is_empty() {
                 applied.error = Some(errors.join("; "));
                 applied.result = ResultKind::Failed;
             }
         }
         Err(undo) => {
-            if let (Undo::RolledBack(_, true), Ok(Some(old))) =
-                (&undo, engine.inspect_container(&mv.container))
-            {
-                let (_, errors) =
-                    follow_dependents(engine, store, &old.id, &old.name, None, mv.verify);
-                for e in errors {
-                    log::error!("{e}");
-                }
-            }
             applied.result = undo.result();
-            applied.error = Some(undo.message());
+            let mut message = undo.message();
+            for e in &errors {
+                message = format!("{message}; {e}");
+            }
+            applied.error = Some(message);
             entries.push(entry(mv, started, applied.result, applied.error.clone()));
         }
     }

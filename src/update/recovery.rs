@@ -9,17 +9,17 @@ use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
 use crate::store::journal::{Step, Transaction, now_ms};
 use crate::store::state;
-use crate::update::dependents::follow_dependents;
+use crate::update::dependents::{DEPENDENT, settle};
 use crate::update::verify::Verify;
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to
 /// the original name and started (and paused) as it was; created again from the
-/// journaled plan when the engine removed it (`AutoRemove`). Idempotent: safe to repeat
-/// from any point of a half-done transaction. True when it had to start the old
-/// container again (it then has a new network namespace: its dependents must rejoin).
-pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
+/// journaled plan when the engine removed it (`AutoRemove`), or, for a dependent, whose
+/// old container is tied to a network namespace that is gone, always. Idempotent: safe
+/// to repeat from any point of a half-done transaction.
+pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
     outlast_stop(engine, tx)?;
-    let old = outlast_removal(engine, tx)?;
+    let mut old = outlast_removal(engine, tx)?;
     // Whatever carries the original name and is not the old container is the new one
     // (or an earlier, interrupted attempt at recreating the old one).
     let mut doomed: Vec<String> = tx.new_id.iter().cloned().collect();
@@ -29,11 +29,15 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
     {
         doomed.push(holder.id);
     }
+    // A dependent follows a container that was replaced: its old self can never start
+    // again (the namespace it joined is gone), its journaled plan joins the new one.
+    if tx.kind == DEPENDENT && tx.restore_plan.is_some() && old.is_some() {
+        doomed.push(tx.old_id.clone());
+        old = None;
+    }
     for id in doomed {
-        if id != tx.old_id {
-            remove_leaving(engine, &id)
-                .with_context(|| format!("cannot remove the new container {}", short(&id)))?;
-        }
+        remove_leaving(engine, &id)
+            .with_context(|| format!("cannot remove the new container {}", short(&id)))?;
     }
     let Some(old) = old else {
         return recreate_old(engine, tx);
@@ -62,12 +66,12 @@ pub fn restore(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
             .pause(&tx.old_id)
             .with_context(|| format!("cannot pause the old container {} again", tx.container))?;
     }
-    Ok(restart)
+    Ok(())
 }
 
 /// Creates the old container again from the journaled plan, on its old image (kept
 /// locally until an update is verified), under its own name.
-fn recreate_old(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
+fn recreate_old(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
     let Some(plan) = &tx.restore_plan else {
         bail!(
             "the old container {} ({}) is gone and this journal entry has no plan to create it again",
@@ -75,11 +79,13 @@ fn recreate_old(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
             short(&tx.old_id)
         );
     };
-    log::warn!(
-        "{}: the engine removed the old container ({}, AutoRemove); creating it again from its journaled settings",
-        tx.container,
-        short(&tx.old_id)
-    );
+    if tx.kind != DEPENDENT {
+        log::warn!(
+            "{}: the engine removed the old container ({}, AutoRemove); creating it again from its journaled settings",
+            tx.container,
+            short(&tx.old_id)
+        );
+    }
     let id = engine
         .create(&tx.container, &plan.body)
         .with_context(|| format!("cannot create the old container {} again", tx.container))?;
@@ -99,7 +105,7 @@ fn recreate_old(engine: &dyn Engine, tx: &Transaction) -> Result<bool> {
             })?;
         }
     }
-    Ok(tx.was_running)
+    Ok(())
 }
 
 /// A restored container counts only once the engine says it runs: the journal keeps
@@ -223,29 +229,35 @@ pub fn complete(engine: &dyn Engine, tx: &Transaction) -> Result<()> {
 }
 
 /// Converges every transaction a killed run left: completes verified ones, restores
-/// the rest. Returns each transaction with the history entry describing what was done
-/// (`Recovered`: completed, `RolledBack`: restored, `Failed`: still pending), and
-/// whether the old container was started again.
-pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transaction, Entry, bool)>> {
+/// the rest, and journals them `Updated` or `Restored` for
+/// [`crate::update::dependents::settle`]. Returns each transaction with the history
+/// entry describing what was done (`Recovered`: completed, `RolledBack`: restored,
+/// `Failed`: still pending). Dependents' transactions come first: a dependent restored
+/// from its plan is no longer mistaken for one left in the old namespace.
+pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transaction, Entry)>> {
     let mut entries = Vec::new();
-    for tx in store.pending() {
-        let verified = tx.step == Step::Verified;
-        let outcome = if verified {
-            complete(engine, &tx).map(|()| false)
-        } else {
-            restore(engine, &tx)
+    let mut pending = store.pending();
+    pending.sort_by_key(|tx| tx.kind != DEPENDENT);
+    for mut tx in pending {
+        let interrupted = tx.step;
+        let outcome = match tx.step {
+            Step::Verified => complete(engine, &tx).map(|()| Step::Updated),
+            Step::Updated | Step::Restored => Ok(tx.step),
+            _ => restore(engine, &tx).map(|()| Step::Restored),
         };
-        let restarted = matches!(outcome, Ok(true));
+        let outcome = outcome.and_then(|step| {
+            tx.step = step;
+            store.record(&tx).map(|()| step)
+        });
         let (result, reason) = match &outcome {
-            Ok(_) if verified => (
+            Ok(Step::Updated) => (
                 ResultKind::Recovered,
                 "an interrupted run had verified the new container; finished it".to_string(),
             ),
             Ok(_) => (
                 ResultKind::RolledBack,
                 format!(
-                    "an interrupted run stopped at step {:?}; the old container was restored",
-                    tx.step
+                    "an interrupted run stopped at step {interrupted:?}; the old container was restored"
                 ),
             ),
             Err(e) => (
@@ -267,10 +279,7 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
             reason: Some(reason),
             duration_ms: now_ms().saturating_sub(tx.started_ms),
         };
-        if outcome.is_ok() {
-            store.clear(&tx.container)?;
-        }
-        entries.push((tx, entry, restarted));
+        entries.push((tx, entry));
     }
     Ok(entries)
 }
@@ -289,25 +298,16 @@ const CONVERGE_VERIFY: Verify = Verify {
 /// keeps it for the next run).
 pub fn converge(engine: &dyn Engine, store: &mut Store) -> Result<()> {
     let recovered = recover(engine, store)?;
-    for (tx, entry, restarted) in &recovered {
-        let new_id = match entry.result {
-            ResultKind::Recovered => tx.new_id.as_deref(),
-            ResultKind::RolledBack if *restarted => None,
-            _ => continue,
-        };
-        let (_, errors) = follow_dependents(
-            engine,
-            store,
-            &tx.old_id,
-            &tx.container,
-            new_id,
-            Some(CONVERGE_VERIFY),
-        );
+    for (tx, entry) in &recovered {
+        if entry.result == ResultKind::Failed {
+            continue;
+        }
+        let (_, errors) = settle(engine, store, &tx.container, Some(CONVERGE_VERIFY));
         for e in errors {
             log::error!("{e}");
         }
     }
-    let entries: Vec<Entry> = recovered.into_iter().map(|(_, e, _)| e).collect();
+    let entries: Vec<Entry> = recovered.into_iter().map(|(_, e)| e).collect();
     store.append_history(&entries)?;
     if entries.iter().any(|e| e.result == ResultKind::Failed) {
         bail!(

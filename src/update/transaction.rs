@@ -114,9 +114,8 @@ const WATCH_LIMIT: Duration = Duration::from_secs(3600);
 /// How a transaction failed.
 #[derive(Debug)]
 pub enum Undo {
-    /// The old container runs again, as before; true when it was started again (its
-    /// dependents must rejoin its new network namespace).
-    RolledBack(anyhow::Error, bool),
+    /// The old container runs again, as before.
+    RolledBack(anyhow::Error),
     /// Nothing was changed (the failure came before the old container was touched).
     Untouched(anyhow::Error),
     /// Restoring failed too; the journal keeps the transaction for the next run.
@@ -135,7 +134,7 @@ impl Undo {
     /// What went wrong and what was done about it, one line.
     pub fn message(&self) -> String {
         match self {
-            Undo::RolledBack(e, _) => format!("{e:#}; rolled back to the old container"),
+            Undo::RolledBack(e) => format!("{e:#}; rolled back to the old container"),
             Undo::Untouched(e) => format!("{e:#}"),
             Undo::Stuck(e) => format!("{e:#}"),
         }
@@ -144,7 +143,9 @@ impl Undo {
 
 /// Runs the whole transaction for one container whose new image is present locally.
 /// `restore_plan` creates the old container again on its own image, should the engine
-/// remove it (`AutoRemove`). Returns the new container's ID.
+/// remove it (`AutoRemove`). Returns the new container's ID. Unless it is stuck, the
+/// transaction stays journaled (`Updated` or `Restored`) until
+/// [`crate::update::dependents::settle`] has brought its dependents along.
 pub fn recreate(
     engine: &dyn Engine,
     store: &mut Store,
@@ -168,6 +169,7 @@ pub fn recreate(
         was_paused: old.state.paused,
         restore_plan,
         stop_deadline_ms: None,
+        dependents: None,
     };
     match engine.inspect_container(&tx.backup_name) {
         Ok(None) => {}
@@ -206,7 +208,8 @@ pub fn recreate(
                 fault::point("verified");
                 recovery::complete(engine, &tx)?;
                 fault::point("backup-removed");
-                store.clear(&tx.container)
+                tx.step = Step::Updated;
+                store.record(&tx)
             };
             // The new container is verified and runs; a failure here leaves only the
             // backup behind, and the journal lets the next run remove it.
@@ -216,15 +219,15 @@ pub fn recreate(
         }
         Err(failure) => {
             tx.step = Step::RollingBack;
-            let mut undo = || -> Result<bool> {
+            let mut undo = || -> Result<()> {
                 store.record(&tx)?;
                 fault::point("rolling-back");
-                let restarted = recovery::restore(engine, &tx)?;
-                store.clear(&tx.container)?;
-                Ok(restarted)
+                recovery::restore(engine, &tx)?;
+                tx.step = Step::Restored;
+                store.record(&tx)
             };
             match undo() {
-                Ok(restarted) => Err(Undo::RolledBack(failure, restarted)),
+                Ok(()) => Err(Undo::RolledBack(failure)),
                 Err(e) => Err(Undo::Stuck(anyhow!(
                     "{failure:#}; restoring the old container failed too: {e:#} (the journal keeps the transaction; the next dum run retries)"
                 ))),

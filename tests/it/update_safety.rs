@@ -131,6 +131,46 @@ fn an_autoremove_container_survives_a_failed_update() {
     assert_eq!(next.code, 100, "{next:?}");
 }
 
+/// A `--rm` container whose update fails is created again by the rollback (the engine
+/// removed the old one): a container in its network namespace (`--network
+/// container:`) must end up in the restored container's namespace, running.
+#[test]
+fn a_rolled_back_autoremove_container_takes_its_dependent_along() {
+    let (image, v1, _) = versions("rmdep", false);
+    let c = Container::run("rmdep", &v1.reference, &["--rm"]);
+    let side = Container::run_cmd(
+        "rmdep-side",
+        crate::harness::image::base(),
+        &["--network", &format!("container:{}", c.name())],
+        SERVE,
+    );
+    let dum = dum_for(&image, json!({}));
+    let out = dum.run(&["update", c.name()]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("ROLLED BACK"), "{out:?}");
+    let now = c.inspect();
+    assert_eq!(now["State"]["Running"], true, "{}", now["State"]);
+    assert_eq!(now["Config"]["Image"], v1.reference.as_str());
+    let dep = side.inspect();
+    assert_eq!(dep["State"]["Running"], true, "{}", dep["State"]);
+    let mode = dep["HostConfig"]["NetworkMode"].as_str().unwrap_or("");
+    assert!(
+        mode == format!("container:{}", now["Id"].as_str().unwrap_or(""))
+            || mode == format!("container:{}", c.name()),
+        "{mode}"
+    );
+    assert_eq!(netns(&dep), netns(&now), "the same network namespace");
+    assert_eq!(dum.state().unwrap()["journal"], json!([]));
+}
+
+fn netns(inspect: &Value) -> String {
+    let pid = inspect["State"]["Pid"].as_u64().unwrap();
+    std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
 /// SIGKILL at every step of an update of a `--rm` container, one that verifies and one
 /// that fails: the next run leaves exactly one container, running, with its data.
 #[test]
@@ -169,7 +209,7 @@ fn an_autoremove_container_killed_at_every_step_converges() {
         );
         let now = c.inspect();
         assert_eq!(now["HostConfig"]["AutoRemove"], true, "{point}");
-        let want = if matches!(point, "verified" | "backup-removed") {
+        let want = if matches!(point, "verified" | "backup-removed" | "following") {
             image.reference("2.0.0")
         } else {
             v1.reference.clone()
