@@ -41,6 +41,13 @@ fn paginated_tag_lists_are_read_to_the_last_page() {
         pages >= 3,
         "dum read {pages} tags/list pages, expected at least 3"
     );
+    // 252 tags (v1.0.0, 250 seeded, latest) at PAGE_SIZE a page: each page once.
+    let want = 252usize.div_ceil(registry::PAGE_SIZE);
+    assert_eq!(want, 3);
+    assert_eq!(
+        pages, want,
+        "dum read {pages} tags/list pages of 252 tags, expected exactly {want}"
+    );
 
     let out = dum.run(&[
         "tags",

@@ -416,14 +416,56 @@ fn without_targets_only_auto_update_images_are_updated() {
     let c = Container::run("auto", &app.v1.reference, &[]);
     let before = c.inspect();
     let dum = Dum::new().config_json(config(&app, json!({"auto_update": false})));
-    dum.run(&["update"]).assert_code(0);
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(0);
+    assert_moves(&out, &[]);
+    assert_eq!(out.json()["skipped"], json!([]), "{out:?}");
     assert_eq!(c.inspect()["Id"], before["Id"]);
     dum.write_config(&config(&app, json!({"auto_update": true})));
-    dum.run(&["update"]).assert_code(101);
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    // What moved where: this container, from v1 to v2, pulled by digest.
+    assert_moves(
+        &out,
+        &[json!({
+            "kind": "update",
+            "container": c.name(),
+            "image": app.image.name(),
+            "pull": format!("{}@{}", app.image.name(), app.v2.digest),
+            "tags": [app.image.reference("2.0.0")],
+            "run_as": app.image.reference("2.0.0"),
+            "from_version": "1.0.0",
+            "to_version": "2.0.0",
+            "from_digest": app.v1.digest,
+            "to_digest": app.v2.digest,
+        })],
+    );
     assert_eq!(c.inspect()["Config"]["Image"], app.image.reference("2.0.0"));
+    assert_ne!(c.inspect()["Id"], before["Id"]);
     // Nothing left to do.
-    dum.run(&["update"]).assert_code(0);
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(0);
+    assert_moves(&out, &[]);
     dum.run(&["check"]).assert_code(0);
+}
+
+/// The update document's moves are exactly `want` (each planned, then applied and
+/// `updated`), in order: what moved where, not how many.
+fn assert_moves(out: &crate::harness::Output, want: &[Value]) {
+    let doc = out.json();
+    assert_eq!(doc["planned"], json!(want), "planned moves:\n{out:?}");
+    let applied: Vec<Value> = want
+        .iter()
+        .map(|mv| {
+            let mut mv = mv.clone();
+            let fields = mv.as_object_mut().unwrap();
+            fields.insert("result".into(), json!("updated"));
+            fields.insert("error".into(), Value::Null);
+            fields.insert("dependents".into(), json!([]));
+            mv
+        })
+        .collect();
+    assert_eq!(doc["updates"], json!(applied), "applied moves:\n{out:?}");
 }
 
 #[test]
@@ -491,6 +533,49 @@ fn rollback_returns_to_the_previous_version_and_cleanup_keeps_keep_versions() {
     assert_eq!(last["kind"], "rollback");
     assert_eq!(last["to_version"], "1.2.0");
     assert_eq!(last["result"], "updated");
+    // What moved where, in order: 1.2.0 -> 1.3.0, then back, each by its digest.
+    let moved: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!([
+                e["kind"],
+                e["container"],
+                e["image"],
+                e["from_version"],
+                e["from_digest"],
+                e["to_version"],
+                e["to_digest"],
+                e["result"]
+            ])
+        })
+        .collect();
+    let (v12, v13) = (&versions[2].digest, &versions[3].digest);
+    assert_eq!(
+        moved,
+        [
+            json!([
+                "update",
+                c.name(),
+                base.name(),
+                "1.2.0",
+                v12,
+                "1.3.0",
+                v13,
+                "updated"
+            ]),
+            json!([
+                "rollback",
+                c.name(),
+                base.name(),
+                "1.3.0",
+                v13,
+                "1.2.0",
+                v12,
+                "updated"
+            ]),
+        ],
+        "{entries:#?}"
+    );
 }
 
 #[test]
@@ -509,8 +594,23 @@ fn never_a_downgrade_unless_asked_for_explicitly() {
     out.assert_code(0);
     assert!(out.stdout.contains("never a downgrade"), "{out:?}");
     assert_eq!(c.inspect()["Config"]["Image"], v2.reference.as_str());
-    dum.run(&["update", c.name(), "--allow-downgrade"])
-        .assert_code(101);
+    let out = dum.run(&["update", c.name(), "--allow-downgrade", "--format", "json"]);
+    out.assert_code(101);
+    assert_moves(
+        &out,
+        &[json!({
+            "kind": "update",
+            "container": c.name(),
+            "image": base.name(),
+            "pull": format!("{}@{}", base.name(), v1.digest),
+            "tags": [base.reference("1.0.0")],
+            "run_as": base.reference("1.0.0"),
+            "from_version": "2.0.0",
+            "to_version": "1.0.0",
+            "from_digest": v2.digest,
+            "to_digest": v1.digest,
+        })],
+    );
     assert_eq!(c.inspect()["Config"]["Image"], v1.reference.as_str());
 }
 
@@ -612,6 +712,12 @@ fn killed_at_every_step_the_next_run_converges() {
             );
             let image = now["Config"]["Image"].as_str().unwrap();
             let expect_new = matches!(point, "verified" | "backup-removed" | "following");
+            // Converged onto 2.0.0 nothing is pending; back on 1.0.0, 2.0.0 still is.
+            assert_eq!(
+                next.code,
+                if expect_new { 0 } else { 100 },
+                "{why}: {next:?}"
+            );
             let want = if expect_new {
                 app.image.reference("2.0.0")
             } else {
