@@ -11,7 +11,16 @@ use crate::image::reference::Reference;
 /// An image entry for one running container, or `None` when it was not started from a
 /// registry reference (an image ID).
 pub fn entry_for(container: &ContainerSummary) -> Option<ImageConfig> {
-    if container.state != "running" || container.image.starts_with("sha256:") {
+    if container.state != "running" {
+        return None;
+    }
+    entry_for_container(container)
+}
+
+/// [`entry_for`] whatever the container's state: a container its labels ask to watch
+/// is watched stopped too.
+pub fn entry_for_container(container: &ContainerSummary) -> Option<ImageConfig> {
+    if container.image.starts_with("sha256:") {
         return None;
     }
     let reference = Reference::parse(&container.image).ok()?;
@@ -30,6 +39,10 @@ pub fn entry_for(container: &ContainerSummary) -> Option<ImageConfig> {
         regex,
         base_tag,
         container_name: Some(container.name().to_string()),
+        origin: crate::config::Origin {
+            discovered: true,
+            ..Default::default()
+        },
         ..ImageConfig::new(reference.familiar_name())
     })
 }

@@ -161,6 +161,9 @@ impl Inventory {
         };
         let mut found = Vec::new();
         for row in &self.containers {
+            if config.except.iter().any(|n| n == row.summary.name()) {
+                continue;
+            }
             let shows_id = is_image_id(&row.summary.image, &row.summary.image_id);
             if !shows_id && !same_repo(&row.summary.image) {
                 continue;

@@ -5,6 +5,7 @@
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
 pub mod discover;
+pub mod effective;
 pub mod inventory;
 pub mod local;
 pub mod record;
@@ -444,6 +445,8 @@ mod tests {
             registry: None,
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            except: Vec::new(),
+            origin: Default::default(),
         }
     }
 

@@ -121,11 +121,16 @@ dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]
         #[arg(long, default_value = "latest")]
         base_tag: String,
     },
-    /// Validate a configuration file and list every problem (exit 0 or 2)
-    #[command(after_help = "Examples:\n  dum validate\n  dum validate /etc/dum/config.json")]
+    /// Validate a configuration file and the containers' dum.* labels; list every problem (exit 0 or 2)
+    #[command(
+        after_help = "Examples:\n  dum validate\n  dum validate /etc/dum/config.json\n  dum validate --effective"
+    )]
     Validate {
         /// The file (default: the configured one)
         path: Option<PathBuf>,
+        /// Show each container's effective settings and where each comes from (label, file, default)
+        #[arg(long)]
+        effective: bool,
     },
     /// Print the configuration's JSON Schema
     #[command(after_help = "Example:\n  dum schema > dum.schema.json")]
@@ -246,7 +251,7 @@ impl Cli {
                 regex,
                 base_tag,
             },
-            CommandArg::Validate { path } => Command::Validate { path },
+            CommandArg::Validate { path, effective } => Command::Validate { path, effective },
             CommandArg::Schema => Command::Schema,
             CommandArg::Notify { test } => Command::Notify { test },
             CommandArg::Completions { shell } => Command::Completions {

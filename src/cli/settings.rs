@@ -69,6 +69,8 @@ pub enum Command {
     Validate {
         /// The file; none = the configured one.
         path: Option<PathBuf>,
+        /// Show each container's effective settings and their sources.
+        effective: bool,
     },
     /// Print the configuration's JSON Schema.
     Schema,

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::check::{self, ImageReport, Status, discover, inventory, record};
+use crate::check::{self, ImageReport, Status, discover, effective, inventory, record};
 use crate::command::context::Context;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::targets;
@@ -18,53 +18,52 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
     let config = ctx.config()?;
     let engine = ctx.engine()?;
     let mut store = ctx.converged_store(&engine)?;
-    // The container list is needed up front only to resolve targets or to discover
-    // images; otherwise the check reads it while its registry requests are under way.
-    // Read up front, rows showing an image ID get their reference back once, for the
-    // selection and the check alike.
-    let containers = match &config {
-        Some(_) if targets.is_empty() => None,
-        _ => Some(inventory::with_references(
-            &engine,
-            &engine.containers().map_err(Failure::runtime)?,
-        )),
-    };
-    let listed = containers.as_deref().unwrap_or(&[]);
-    let selected = match &config {
-        Some(c) if targets.is_empty() => Some(c.images.clone()),
-        Some(c) => Some(targets::select(c.images.clone(), targets, listed)?),
-        None => None,
-    };
+    // The container list comes first: containers' `dum.*` labels decide which entries
+    // there are. Rows showing an image ID get their reference back once, for the
+    // labels, the selection and the check alike.
+    let containers =
+        inventory::with_references(&engine, &engine.containers().map_err(Failure::runtime)?);
     let notify_targets = config
         .as_ref()
         .map(|c| c.notify.clone())
         .unwrap_or_default();
-    let (images, insecure, discovered) = match (config, selected) {
-        (Some(c), Some(images)) => (images, c.insecure_registries, false),
-        _ => {
+    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), &containers);
+    let (label_rows, rest) = effective.failed_for(targets).map_err(Failure::usage)?;
+    let only_failed = !targets.is_empty() && rest.is_empty();
+    let (images, insecure, discovered) = match config {
+        Some(c) => {
+            let images = match (targets.is_empty(), only_failed) {
+                (true, _) => effective.entries,
+                (false, true) => Vec::new(),
+                (false, false) => targets::select(effective.entries, &rest, &containers)?,
+            };
+            (images, c.insecure_registries, false)
+        }
+        None => {
             log::warn!(
                 "no configuration at {}: checking every running container against its own tag (see `dum tags IMAGE` and config.example.json to write one)",
                 settings.config.path().display()
             );
-            let found = discover::images(listed);
-            (
-                discover::select(found, targets).map_err(Failure::usage)?,
-                Vec::new(),
-                true,
-            )
+            let images = if only_failed {
+                Vec::new()
+            } else {
+                discover::select(effective.entries, &rest).map_err(Failure::usage)?
+            };
+            (images, Vec::new(), true)
         }
     };
     let registry = ctx.registry(&insecure);
-    let rows = check::check_all(
+    let mut rows = check::check_all(
         &engine,
         &registry,
-        containers.as_deref(),
+        Some(&containers),
         &images,
         settings.resolution,
         &record::known(store.state()),
         settings.jobs,
     )
     .map_err(Failure::runtime)?;
+    rows.splice(0..0, label_rows);
     if !settings.dry_run {
         record::remember(store.state_mut(), &rows);
         store.save().map_err(Failure::runtime)?;

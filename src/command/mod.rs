@@ -28,7 +28,7 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
         Command::Schema => docs::schema(),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
-        Command::Validate { path } => validate::run(&ctx, path.as_deref()),
+        Command::Validate { path, effective } => validate::run(&ctx, path.as_deref(), *effective),
         Command::Tags {
             image,
             regex,

@@ -3,9 +3,11 @@
 
 use anyhow::anyhow;
 
+use crate::check::{effective, inventory};
 use crate::command::context::Context;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::update::{self, Report};
+use crate::docker::EngineRead;
 use crate::image::reference::Reference;
 use crate::registry::Registry;
 use crate::store::history::{self, ResultKind};
@@ -25,9 +27,20 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
                 history_file.display()
             ))
         })?;
-    let image_config = config
-        .as_ref()
-        .and_then(|c| c.images.iter().find(|i| i.image == last.image));
+    // The container's labels count as for an update (verification, registry mirror).
+    let containers =
+        inventory::with_references(&engine, &engine.containers().map_err(Failure::runtime)?);
+    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), &containers);
+    let image_config = effective
+        .entries
+        .iter()
+        .find(|i| i.image == last.image && i.container_name.as_deref() == Some(target))
+        .or_else(|| {
+            effective
+                .entries
+                .iter()
+                .find(|i| i.image == last.image && i.container_name.is_none())
+        });
     let (reference, query) = match image_config {
         Some(c) => c.references().map_err(Failure::usage)?,
         None => {

@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 
-use crate::check::{self, ImageReport, Status, inventory, record};
+use crate::check::{self, ImageReport, Status, effective, inventory, record};
 use crate::command::context::Context;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::targets;
@@ -32,12 +32,10 @@ pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<O
     let engine = ctx.engine()?;
     let mut store = ctx.converged_store(&engine)?;
     let explicit = !targets.is_empty();
-    let mut containers = engine.containers().map_err(Failure::runtime)?;
-    if explicit {
-        // Targets may name a container whose tag has moved: give such rows their
-        // reference back once, for the selection and the check alike.
-        containers = inventory::with_references(&engine, &containers);
-    }
+    // Rows showing an image ID (the tag has moved) get their reference back once, for
+    // the labels, the selection and the check alike.
+    let containers =
+        inventory::with_references(&engine, &engine.containers().map_err(Failure::runtime)?);
     for target in targets {
         let owner = containers
             .iter()
@@ -50,15 +48,16 @@ pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<O
             )));
         }
     }
-    let images = if explicit {
-        targets::select(config.images.clone(), targets, &containers)?
-    } else {
-        config
-            .images
-            .iter()
+    let effective = effective::effective(Some(&config.images), &containers);
+    let (label_rows, rest) = effective.failed_for(targets).map_err(Failure::usage)?;
+    let images = match (explicit, rest.is_empty()) {
+        (false, _) => effective
+            .entries
+            .into_iter()
             .filter(|i| i.auto_update)
-            .cloned()
-            .collect()
+            .collect(),
+        (true, true) => Vec::new(),
+        (true, false) => targets::select(effective.entries, &rest, &containers)?,
     };
     let registry = ctx.registry(&config.insecure_registries);
     let rows = check::check_all(
@@ -71,6 +70,7 @@ pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<O
         settings.jobs,
     )
     .map_err(Failure::runtime)?;
+    let rows: Vec<ImageReport> = label_rows.into_iter().chain(rows).collect();
     let (moves, skips) = update::plan_moves(&rows, &images, explicit, allow_downgrade);
     let paused: Vec<&str> = containers
         .iter()

@@ -5,6 +5,7 @@
 //! schema (types, unknown keys, ranges; the same schema editors use), then checks a schema cannot
 //! express (regexes compile, container names are unique, image references look sane).
 
+pub mod labels;
 pub mod notify;
 
 use std::collections::HashMap;
@@ -63,6 +64,26 @@ pub struct ImageConfig {
     pub grace_seconds: u64,
     /// How long to wait for a new container's healthcheck to report healthy.
     pub health_timeout_seconds: u64,
+    /// Containers this entry leaves alone though they run its image: those with an
+    /// entry of their own from their `dum.*` labels, and those labelled
+    /// `dum.enable=false`.
+    pub except: Vec<String>,
+    /// Where the settings came from, for `dum validate --effective`.
+    pub origin: Origin,
+}
+
+/// Where an entry's settings came from: each one set by a label, else by the file's
+/// entry, else its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The index of the file's entry (`/images/N`), if any.
+    pub entry: Option<usize>,
+    /// The keys that entry sets.
+    pub file_keys: Vec<String>,
+    /// The keys the container's `dum.*` labels set (without the prefix).
+    pub label_keys: Vec<String>,
+    /// Made for a container found running, without any entry (discovery, or labels).
+    pub discovered: bool,
 }
 
 /// One problem: JSON pointer (e.g. "/images/3/regex", "" for the root) + reason.
@@ -98,6 +119,8 @@ impl ImageConfig {
             registry: None,
             grace_seconds: DEFAULT_GRACE_SECONDS,
             health_timeout_seconds: DEFAULT_HEALTH_TIMEOUT_SECONDS,
+            except: Vec::new(),
+            origin: Origin::default(),
         }
     }
 
@@ -414,6 +437,12 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 .unwrap_or(DEFAULT_GRACE_SECONDS),
             health_timeout_seconds: uint(entry, "health_timeout_seconds", &at, problems)
                 .unwrap_or(DEFAULT_HEALTH_TIMEOUT_SECONDS),
+            except: Vec::new(),
+            origin: Origin {
+                entry: Some(index),
+                file_keys: entry.keys().cloned().collect(),
+                ..Origin::default()
+            },
         });
     }
     let registries = doc.get("insecure_registries").and_then(Value::as_array);

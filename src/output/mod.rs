@@ -11,6 +11,7 @@ use crate::check::{ImageReport, Status};
 use crate::store::history::ResultKind;
 
 mod document;
+pub mod effective;
 
 pub use self::document::{CheckDocument, Delivery, Summary, TagsDocument, UpdateDocument};
 
@@ -56,7 +57,7 @@ fn status_text(s: &Status) -> &'static str {
 
 /// A table for stdout, as wide as the terminal on a terminal (rendered by [`render`]),
 /// unwrapped into a pipe so greps see whole rows.
-fn new_table(header: Vec<&str>) -> Table {
+pub(crate) fn new_table(header: Vec<&str>) -> Table {
     let width = std::io::stdout().is_terminal().then(|| {
         // Without a terminal-size dependency: $COLUMNS when the shell exports it, else 80.
         std::env::var("COLUMNS")
@@ -83,7 +84,7 @@ fn sized_table(header: Vec<&str>, width: Option<u16>) -> Table {
 /// Renders `table` within its width. Columns in `whole` are never wrapped (a version
 /// split over two lines reads as two versions); the others share what is left, each
 /// keeping at least its heading's width.
-fn render(mut table: Table, header: &[&str], whole: &[usize]) -> String {
+pub(crate) fn render(mut table: Table, header: &[&str], whole: &[usize]) -> String {
     let Some(width) = table.width() else {
         return table.to_string();
     };

@@ -55,9 +55,14 @@ pub fn plan_moves(
     let mut moves = Vec::new();
     let mut skips = Vec::new();
     for row in rows {
-        let Some(config) = configs.iter().find(|c| {
-            c.image == row.image
-                && (c.container_name.is_none() || c.container_name == row.container)
+        // The entry of that very container (from its labels, say) before the image's.
+        let named = configs.iter().find(|c| {
+            c.image == row.image && c.container_name.is_some() && c.container_name == row.container
+        });
+        let Some(config) = named.or_else(|| {
+            configs
+                .iter()
+                .find(|c| c.image == row.image && c.container_name.is_none())
         }) else {
             continue;
         };
@@ -241,6 +246,8 @@ mod tests {
             registry: Some("mirror.lan:5000".into()),
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            except: Vec::new(),
+            origin: Default::default(),
         }
     }
 
@@ -312,6 +319,8 @@ mod tests {
             registry: None,
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            except: Vec::new(),
+            origin: Default::default(),
         };
         const CASES: &[(bool, bool, usize)] = &[
             (false, false, 0),
@@ -428,6 +437,8 @@ mod properties {
             registry: None,
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            except: Vec::new(),
+            origin: Default::default(),
         }
     }
 

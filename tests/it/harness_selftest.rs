@@ -279,7 +279,7 @@ fn container_network_volume_are_cleaned_up() {
             &["sleep", "600"],
         );
         assert_eq!(c.inspect()["State"]["Running"], true);
-        assert_eq!(c.inspect()["Config"]["Labels"]["dum.test"], "1");
+        assert_eq!(c.inspect()["Config"]["Labels"]["dum-test"], "1");
         cname = c.name().to_string();
         nname = net.name().to_string();
         vname = vol.name().to_string();
@@ -316,7 +316,7 @@ fn image_options_reach_the_image() {
         .build_and_push();
     let config = inspect_local(&pushed.reference)["Config"].clone();
     assert_eq!(config["Labels"]["k"], "v");
-    assert_eq!(config["Labels"]["dum.test"], "1");
+    assert_eq!(config["Labels"]["dum-test"], "1");
     assert_eq!(config["StopSignal"], "SIGINT");
     assert!(config["Volumes"].get("/data").is_some(), "{config}");
     assert!(config["ExposedPorts"].get("8080/tcp").is_some(), "{config}");

@@ -20,6 +20,7 @@ mod failures;
 mod faults;
 mod harness;
 mod harness_selftest;
+mod labels;
 mod lock;
 mod many_tags;
 mod notify;

@@ -99,7 +99,7 @@ fn update_keeps_every_user_setting_and_takes_the_new_image_defaults() {
         "network",
         "create",
         "--label",
-        "dum.test=1",
+        "dum-test=1",
         "--subnet",
         "172.16.77.0/24",
         front.name(),

@@ -1,5 +1,5 @@
 //! Containers, networks and volumes owned by one test: uniquely named, labelled
-//! `dum.test=1`, removed on drop (by name, so a container dum recreated under the
+//! `dum-test=1`, removed on drop (by name, so a container dum recreated under the
 //! same name is removed too).
 
 use super::{LABEL_ARG, docker, docker_output, docker_ready, unique};
@@ -13,7 +13,7 @@ pub struct Container {
 }
 
 impl Container {
-    /// `docker run -d --name dumt-<run>-<n>-<hint> --label dum.test=1 ARGS IMAGE`
+    /// `docker run -d --name dumt-<run>-<n>-<hint> --label dum-test=1 ARGS IMAGE`
     /// (the image's own command). Panics with docker's stderr if it fails.
     pub fn run(name_hint: &str, image: &str, args: &[&str]) -> Container {
         Container::run_cmd(name_hint, image, args, &[])
@@ -118,7 +118,7 @@ pub struct Network {
 }
 
 impl Network {
-    /// `docker network create --label dum.test=1 dumt-<run>-<n>-<hint>`.
+    /// `docker network create --label dum-test=1 dumt-<run>-<n>-<hint>`.
     pub fn create(name_hint: &str) -> Network {
         docker_ready();
         let name = format!("dumt-{}", unique(name_hint));
@@ -145,7 +145,7 @@ pub struct Volume {
 }
 
 impl Volume {
-    /// `docker volume create --label dum.test=1 dumt-<run>-<n>-<hint>`.
+    /// `docker volume create --label dum-test=1 dumt-<run>-<n>-<hint>`.
     pub fn create(name_hint: &str) -> Volume {
         docker_ready();
         let name = format!("dumt-{}", unique(name_hint));

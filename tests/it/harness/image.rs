@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Local tag of the busybox base image.
-pub const BASE: &str = "dum-test/base:busybox";
+pub const BASE: &str = "dum-test/base:busybox-2";
 
 /// Default command of built images: runs forever and exits at once on SIGTERM/SIGINT,
 /// so stopping a container does not wait for docker's kill timeout.
@@ -22,7 +22,7 @@ pub const DEFAULT_CMD: &[&str] = &[
     "trap 'exit 0' TERM INT; while :; do sleep 1 & wait $!; done",
 ];
 
-/// Imports the busybox base image (`dum-test/base:busybox`, labelled `dum.test=1`)
+/// Imports the busybox base image (`dum-test/base:busybox-2`, labelled `dum-test=1`)
 /// unless the engine has it, and returns its tag. Every busybox applet is linked in
 /// `/bin`. Checked on every call (cheap) so a cleanup by another run on the same
 /// engine does not break later builds.
@@ -221,7 +221,7 @@ impl<'r> Image<'r> {
         let mut lines = vec![
             format!("FROM {}", base()),
             "COPY dum-version /dum-version".to_string(),
-            format!("LABEL {LABEL_ARG} dum.test.version={}", q(&self.version)),
+            format!("LABEL {LABEL_ARG} dum-test.version={}", q(&self.version)),
         ];
         for (k, v) in &self.labels {
             lines.push(format!("LABEL {}={}", q(k), q(v)));
@@ -366,7 +366,7 @@ pub fn seed_tags(registry: &Registry, repo: &str, tags: &[&str], from_tag: &str)
     tags.iter()
         .map(|tag| {
             let mut copy = manifest.clone();
-            copy["annotations"] = json!({ "dum.test.tag": tag });
+            copy["annotations"] = json!({ "dum-test.tag": tag });
             let bytes = serde_json::to_vec(&copy).unwrap();
             registry.put_manifest(repo, tag, &media_type, &bytes)
         })

@@ -40,10 +40,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Label (key) carried by every container, image, network and volume the tests create.
-pub const LABEL: &str = "dum.test";
+pub const LABEL: &str = "dum-test";
 
 /// `--label` argument value for docker commands.
-pub const LABEL_ARG: &str = "dum.test=1";
+pub const LABEL_ARG: &str = "dum-test=1";
 
 /// Environment variable naming a directory for the harness' temp dirs (set by
 /// `scripts/test` so one `rm -rf` removes whatever a crashed run left).

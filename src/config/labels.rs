@@ -1,0 +1,273 @@
+//! Per-container settings in `dum.*` labels, beside the service that runs the container
+//! (a compose file's `labels:`), under the configuration file's own field names.
+//!
+//! Label values are strings; each is typed by the schema's type for that field and then
+//! validated by the very rules of the configuration file (the schema and the checks it
+//! cannot express), so a label accepts exactly what the file accepts.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::ImageConfig;
+
+/// The prefix of dum's labels.
+pub const PREFIX: &str = "dum.";
+
+/// The fields a label may set: an image entry's, but `image` and `container_name`,
+/// which the container itself answers.
+pub const FIELDS: &[&str] = &[
+    "regex",
+    "base_tag",
+    "auto_update",
+    "cleanup_old_images",
+    "keep_versions",
+    "grace_seconds",
+    "health_timeout_seconds",
+    "registry",
+];
+
+/// What a container's `dum.*` labels say.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// `dum.enable`, when given.
+    pub enable: Option<bool>,
+    /// The fields set, without the prefix, in [`FIELDS`] order.
+    pub keys: Vec<String>,
+    /// An entry holding the labels' values (defaults elsewhere).
+    parsed: ImageConfig,
+}
+
+/// One label problem, said as the label and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelProblem {
+    /// The label, e.g. `dum.keep_versions`.
+    pub label: String,
+    /// What is wrong, one line.
+    pub message: String,
+}
+
+impl Labels {
+    /// `entry` with every field the labels set taken from them: labels sit beside the
+    /// container, so they are more specific than the file's entry for its image.
+    pub fn apply(&self, mut entry: ImageConfig) -> ImageConfig {
+        let from = &self.parsed;
+        for key in &self.keys {
+            match key.as_str() {
+                "regex" => entry.regex = from.regex.clone(),
+                "base_tag" => entry.base_tag = from.base_tag.clone(),
+                "auto_update" => entry.auto_update = from.auto_update,
+                "cleanup_old_images" => entry.cleanup_old_images = from.cleanup_old_images,
+                "keep_versions" => entry.keep_versions = from.keep_versions,
+                "grace_seconds" => entry.grace_seconds = from.grace_seconds,
+                "health_timeout_seconds" => {
+                    entry.health_timeout_seconds = from.health_timeout_seconds;
+                }
+                "registry" => entry.registry = from.registry.clone(),
+                _ => {}
+            }
+        }
+        entry.origin.label_keys = self.keys.clone();
+        entry
+    }
+}
+
+/// Reads the `dum.*` labels of a container running `image` (a repository, without
+/// tag). `Ok(None)` when it has none; every problem at once otherwise.
+pub fn read(
+    labels: &BTreeMap<String, String>,
+    image: &str,
+) -> Result<Option<Labels>, Vec<LabelProblem>> {
+    let ours: Vec<(&str, &str)> = labels
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str())))
+        .collect();
+    if ours.is_empty() {
+        return Ok(None);
+    }
+    let mut problems = Vec::new();
+    let mut enable = None;
+    let mut entry = Map::new();
+    entry.insert("image".into(), Value::String(image.to_string()));
+    let mut known: Vec<&str> = FIELDS.to_vec();
+    known.push("enable");
+    for (key, text) in ours {
+        let label = format!("{PREFIX}{key}");
+        let typed = if key == "enable" {
+            boolean(text).map(|b| enable = Some(b))
+        } else if !FIELDS.contains(&key) {
+            Err(super::unknown_key(key, &known)
+                .replacen("unknown key \"", &format!("unknown label \"{PREFIX}"), 1)
+                .replace("did you mean \"", &format!("did you mean \"{PREFIX}")))
+        } else {
+            typed(key, text).map(|v| {
+                entry.insert(key.to_string(), v);
+            })
+        };
+        if let Err(message) = typed {
+            problems.push(LabelProblem { label, message });
+        }
+    }
+    let doc = serde_json::json!({ "images": [Value::Object(entry.clone())] });
+    let parsed = match super::parse(&doc.to_string(), std::path::Path::new("labels")) {
+        Ok(mut config) if problems.is_empty() => config.images.pop(),
+        Ok(_) => None,
+        Err(e) => {
+            for p in e.problems {
+                let key = p.pointer.rsplit('/').next().unwrap_or_default();
+                problems.push(LabelProblem {
+                    label: format!("{PREFIX}{key}"),
+                    message: p.message,
+                });
+            }
+            None
+        }
+    };
+    match parsed {
+        Some(parsed) if problems.is_empty() => Ok(Some(Labels {
+            enable,
+            keys: FIELDS
+                .iter()
+                .filter(|k| entry.contains_key(**k))
+                .map(|k| k.to_string())
+                .collect(),
+            parsed,
+        })),
+        _ => {
+            problems.sort_by(|a, b| a.label.cmp(&b.label));
+            Err(problems)
+        }
+    }
+}
+
+/// A label's text as the JSON value the schema expects for `key`.
+fn typed(key: &str, text: &str) -> Result<Value, String> {
+    match key {
+        "auto_update" | "cleanup_old_images" => boolean(text).map(Value::Bool),
+        "keep_versions" | "grace_seconds" | "health_timeout_seconds" => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("must be a whole number, found {text:?}")),
+        _ => Ok(Value::String(text.to_string())),
+    }
+}
+
+fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("must be true or false, found {text:?}")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn labels_set_what_they_name_and_nothing_else() {
+        let read = read(
+            &labels(&[
+                ("dum.regex", "^[0-9]+$"),
+                ("dum.auto_update", "true"),
+                ("dum.keep_versions", "5"),
+                ("com.docker.compose.service", "app"),
+            ]),
+            "r.io/app",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(read.enable, None);
+        assert_eq!(read.keys, ["regex", "auto_update", "keep_versions"]);
+        let base = ImageConfig {
+            base_tag: "stable".into(),
+            grace_seconds: 30,
+            ..ImageConfig::new("r.io/app")
+        };
+        let applied = read.apply(base);
+        assert_eq!(applied.regex.unwrap().as_str(), "^[0-9]+$");
+        assert!(applied.auto_update);
+        assert_eq!(applied.keep_versions, 5);
+        // Not labelled: the entry's.
+        assert_eq!(applied.base_tag, "stable");
+        assert_eq!(applied.grace_seconds, 30);
+        assert_eq!(
+            applied.origin.label_keys,
+            ["regex", "auto_update", "keep_versions"]
+        );
+    }
+
+    #[test]
+    fn no_dum_labels_is_none() {
+        assert!(
+            read(&labels(&[("com.example", "1")]), "app")
+                .unwrap()
+                .is_none()
+        );
+        let enabled = read(&labels(&[("dum.enable", "false")]), "app")
+            .unwrap()
+            .unwrap();
+        assert_eq!(enabled.enable, Some(false));
+        assert!(enabled.keys.is_empty());
+    }
+
+    #[test]
+    fn every_field_with_a_wrong_value_names_the_label_and_the_problem() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("dum.enable", "yes", "must be true or false, found \"yes\""),
+            ("dum.auto_update", "1", "must be true or false, found \"1\""),
+            ("dum.cleanup_old_images", "TRUE", "must be true or false"),
+            ("dum.keep_versions", "three", "must be a whole number"),
+            ("dum.keep_versions", "0", "must be at least 1"),
+            ("dum.grace_seconds", "-1", "must be at least 0"),
+            ("dum.grace_seconds", "1.5", "must be a whole number"),
+            ("dum.health_timeout_seconds", "0", "must be at least 1"),
+            ("dum.regex", "^[0-9", "invalid regular expression"),
+            ("dum.regex", "", "must not be empty"),
+            ("dum.base_tag", "a b", "tag"),
+            ("dum.base_tag", "", "must not be empty"),
+            ("dum.registry", "http://x", ""),
+            (
+                "dum.rgex",
+                "^1$",
+                "unknown label \"dum.rgex\" (did you mean \"dum.regex\"?)",
+            ),
+            ("dum.image", "other", "unknown label \"dum.image\""),
+        ];
+        for (label, value, want) in cases {
+            let problems = read(&labels(&[(label, value)]), "r.io/app").unwrap_err();
+            assert_eq!(problems.len(), 1, "{label}={value}: {problems:?}");
+            assert_eq!(problems[0].label, *label, "{label}={value}");
+            assert!(
+                problems[0].message.contains(want),
+                "{label}={value}: {}",
+                problems[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn all_problems_come_at_once() {
+        let problems = read(
+            &labels(&[
+                ("dum.regex", "("),
+                ("dum.keep_versions", "x"),
+                ("dum.enable", "maybe"),
+            ]),
+            "app",
+        )
+        .unwrap_err();
+        let names: Vec<&str> = problems.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(names, ["dum.enable", "dum.keep_versions", "dum.regex"]);
+    }
+}

@@ -1,0 +1,103 @@
+//! `dum validate --effective`: each container's settings and where each comes from.
+
+use serde::Serialize;
+
+use crate::config::ImageConfig;
+use crate::output::{new_table, render};
+
+/// One container (or an entry no container uses) with its effective settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The container; `None` when no container uses the entry's image.
+    pub container: Option<String>,
+    /// The watched repository.
+    pub image: String,
+    /// Every setting, in the configuration file's field order.
+    pub settings: Vec<Setting>,
+}
+
+/// One setting's value and its source.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting {
+    /// The configuration file's field name.
+    pub name: &'static str,
+    /// The value, as the file would hold it (`null` when unset).
+    pub value: serde_json::Value,
+    /// `label dum.<name>`, `file /images/N`, `discovered` (from the container's tag) or
+    /// `default`.
+    pub from: String,
+}
+
+impl Row {
+    /// The row of `entry` for `container`.
+    pub fn of(container: Option<String>, entry: &ImageConfig) -> Row {
+        use serde_json::json;
+        let values: [(&'static str, serde_json::Value); 8] = [
+            ("regex", json!(entry.regex.as_ref().map(|r| r.as_str()))),
+            ("base_tag", json!(entry.base_tag)),
+            ("auto_update", json!(entry.auto_update)),
+            ("cleanup_old_images", json!(entry.cleanup_old_images)),
+            ("keep_versions", json!(entry.keep_versions)),
+            ("grace_seconds", json!(entry.grace_seconds)),
+            (
+                "health_timeout_seconds",
+                json!(entry.health_timeout_seconds),
+            ),
+            ("registry", json!(entry.registry)),
+        ];
+        let origin = &entry.origin;
+        let settings = values
+            .into_iter()
+            .map(|(name, value)| {
+                let from = if origin.label_keys.iter().any(|k| k == name) {
+                    format!("label dum.{name}")
+                } else if let (Some(i), true) =
+                    (origin.entry, origin.file_keys.iter().any(|k| k == name))
+                {
+                    format!("file /images/{i}")
+                } else if origin.discovered && matches!(name, "regex" | "base_tag") {
+                    "discovered".to_string()
+                } else {
+                    "default".to_string()
+                };
+                Setting { name, value, from }
+            })
+            .collect();
+        Row {
+            container,
+            image: entry.image.clone(),
+            settings,
+        }
+    }
+}
+
+/// The table: one line per setting, the container and image on its first.
+pub fn table(rows: &[Row]) -> String {
+    let header = ["CONTAINER", "IMAGE", "SETTING", "VALUE", "FROM"];
+    let mut table = new_table(header.to_vec());
+    for row in rows {
+        for (i, s) in row.settings.iter().enumerate() {
+            let (container, image) = if i == 0 {
+                (
+                    row.container.clone().unwrap_or_else(|| "-".into()),
+                    row.image.clone(),
+                )
+            } else {
+                (String::new(), String::new())
+            };
+            let value = match &s.value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            table.add_row(vec![
+                container,
+                image,
+                s.name.to_string(),
+                value,
+                s.from.clone(),
+            ]);
+        }
+    }
+    render(table, &header, &[0, 2])
+}
