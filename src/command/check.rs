@@ -21,13 +21,22 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
     // The container list comes first: containers' `dum.*` labels decide which entries
     // there are. Rows showing an image ID get their reference back once, for the
     // labels, the selection and the check alike.
-    let containers =
-        inventory::with_references(&engine, &engine.containers().map_err(Failure::runtime)?);
+    // An engine that refuses the list fails every row of a plain check (the check reads
+    // the list again and says so per image); targets and discovery need it up front.
+    let containers = match engine.containers() {
+        Ok(list) => Some(inventory::with_references(&engine, &list)),
+        Err(e) if config.is_some() && targets.is_empty() => {
+            log::debug!("cannot list the containers: {e:#}");
+            None
+        }
+        Err(e) => return Err(Failure::runtime(e)),
+    };
+    let listed = containers.as_deref().unwrap_or(&[]);
     let notify_targets = config
         .as_ref()
         .map(|c| c.notify.clone())
         .unwrap_or_default();
-    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), &containers);
+    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), listed);
     let (label_rows, rest) = effective.failed_for(targets).map_err(Failure::usage)?;
     let only_failed = !targets.is_empty() && rest.is_empty();
     let (images, insecure, discovered) = match config {
@@ -35,7 +44,7 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
             let images = match (targets.is_empty(), only_failed) {
                 (true, _) => effective.entries,
                 (false, true) => Vec::new(),
-                (false, false) => targets::select(effective.entries, &rest, &containers)?,
+                (false, false) => targets::select(effective.entries, &rest, listed)?,
             };
             (images, c.insecure_registries, false)
         }
@@ -56,7 +65,7 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
     let mut rows = check::check_all(
         &engine,
         &registry,
-        Some(&containers),
+        containers.as_deref(),
         &images,
         settings.resolution,
         &record::known(store.state()),

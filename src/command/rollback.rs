@@ -28,8 +28,14 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
             ))
         })?;
     // The container's labels count as for an update (verification, registry mirror).
-    let containers =
-        inventory::with_references(&engine, &engine.containers().map_err(Failure::runtime)?);
+    let containers = match engine.containers() {
+        Ok(list) => inventory::with_references(&engine, &list),
+        // The transaction says what the engine refuses; the file's entry still counts.
+        Err(e) => {
+            log::debug!("cannot list the containers for their labels: {e:#}");
+            Vec::new()
+        }
+    };
     let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), &containers);
     let image_config = effective
         .entries
