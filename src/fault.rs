@@ -18,6 +18,9 @@ pub const POINTS: &[&str] = &[
     "rolling-back",
 ];
 
+/// The points of a transaction compose applies (`update/compose.rs`), in order.
+pub const COMPOSE_POINTS: &[&str] = &["journaled", "pulled", "applied", "rolling-back"];
+
 /// Kills the process with SIGKILL when `DUM_FAULT` names `point`.
 #[cfg(feature = "fault-injection")]
 pub fn point(point: &str) {

@@ -14,6 +14,7 @@ pub mod fault;
 pub mod logging;
 
 mod check;
+mod compose;
 mod config;
 mod docker;
 mod http;

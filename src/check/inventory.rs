@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
 
+use crate::compose::service::Service;
 use crate::config::ImageConfig;
 use crate::docker::EngineRead;
 use crate::docker::types::{ContainerInspect, ContainerSummary, ImageSummary};
@@ -30,6 +31,8 @@ pub struct Deployed {
     pub running: bool,
     /// The orchestrator that owns it (`Swarm service web`), which alone may recreate it.
     pub managed_by: Option<String>,
+    /// The compose service it belongs to, when compose created it.
+    pub compose: Option<Service>,
 }
 
 impl Deployed {
@@ -40,6 +43,7 @@ impl Deployed {
             image_id: c.image_id.clone(),
             running: c.state.running,
             managed_by: c.config.labels.as_ref().and_then(orchestrator),
+            compose: c.config.labels.as_ref().and_then(Service::from_labels),
         }
     }
 }
@@ -197,6 +201,7 @@ impl Inventory {
                             "running" | "paused" | "restarting"
                         ),
                         managed_by: summary.labels.as_ref().and_then(orchestrator),
+                        compose: summary.labels.as_ref().and_then(Service::from_labels),
                     }));
                 }
                 engine

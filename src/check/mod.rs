@@ -20,6 +20,7 @@ use anyhow::{Result, anyhow};
 use serde::Serialize;
 
 use crate::check::inventory::Inventory;
+use crate::compose::service::Service;
 use crate::config::ImageConfig;
 use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
@@ -77,6 +78,13 @@ pub struct ImageReport {
     /// The orchestrator that owns the container (`Swarm service web`): dum reports it
     /// but never recreates it.
     pub managed_by: Option<String>,
+    /// The tag the container was created from (`latest`, `1.2.0`), when it was created
+    /// from a tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The compose service the container belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<Service>,
 }
 
 impl ImageReport {
@@ -100,6 +108,8 @@ impl ImageReport {
             note: None,
             error: Some(format!("{error:#}")),
             managed_by: None,
+            tag: None,
+            compose: None,
         }
     }
 }
@@ -191,6 +201,8 @@ fn report_image(
         note: base_note,
         error: None,
         managed_by: None,
+        tag: None,
+        compose: None,
     };
     if found.is_empty() {
         let note = match &config.container_name {
@@ -208,6 +220,14 @@ fn report_image(
             let mut report = ImageReport {
                 container: Some(container.name.clone()),
                 managed_by: container.managed_by.clone(),
+                tag: Reference::parse(&container.created_as)
+                    .ok()
+                    .and_then(|r| match r.digest {
+                        // `repo` alone is `repo:latest`; `repo@digest` has no tag.
+                        None => Some(r.tag_or_latest().to_string()),
+                        Some(_) => r.tag,
+                    }),
+                compose: container.compose.clone(),
                 ..template.clone()
             };
             let outcome = l.and_then(|mut l| {

@@ -95,6 +95,10 @@ dum update --dry-run       # print the plan, change nothing"
         /// Allow moving an explicitly named target to an older version
         #[arg(long)]
         allow_downgrade: bool,
+        /// Update a compose service even when its compose file changed since its last
+        /// deploy (compose then applies those edits too)
+        #[arg(long)]
+        force: bool,
     },
     /// Recreate a container on the version it ran before its last update
     #[command(after_help = "Example:\n  dum rollback calibre")]
@@ -236,9 +240,11 @@ impl Cli {
             CommandArg::Update {
                 targets,
                 allow_downgrade,
+                force,
             } => Command::Update {
                 targets,
                 allow_downgrade,
+                force,
             },
             CommandArg::Rollback { target } => Command::Rollback { target },
             CommandArg::History { target } => Command::History { target },

@@ -54,6 +54,8 @@ pub enum Command {
         targets: Vec<String>,
         /// Allow an explicitly targeted version older than the running one.
         allow_downgrade: bool,
+        /// Apply a compose service's move even when its file changed since its deploy.
+        force: bool,
     },
     /// Return a container to the version it ran before its last update.
     Rollback {

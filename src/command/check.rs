@@ -152,6 +152,8 @@ mod tests {
             note: None,
             error: None,
             managed_by: None,
+            tag: None,
+            compose: None,
         }
     }
 

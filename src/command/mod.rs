@@ -38,7 +38,8 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
         Command::Update {
             targets,
             allow_downgrade,
-        } => update::run(&ctx, targets, *allow_downgrade),
+            force,
+        } => update::run(&ctx, targets, *allow_downgrade, *force),
         Command::Rollback { target } => rollback::run(&ctx, target),
         Command::History { target } => history::run(&ctx, target.as_deref()),
         Command::Notify { test } => notify::run(&ctx, *test),

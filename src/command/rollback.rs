@@ -80,7 +80,16 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
             )));
         }
     };
-    let mv = plan::rollback(&last, &reference, &query, image_config, digest);
+    let mut mv = plan::rollback(&last, &reference, &query, image_config, digest);
+    // A compose service stays on the tag its file names: the tag goes back with it.
+    if let Some(c) = containers.iter().find(|c| c.name() == target)
+        && c.labels
+            .as_ref()
+            .and_then(crate::compose::service::Service::from_labels)
+            .is_some()
+    {
+        plan::keep_tag(&mut mv, &c.image, &reference);
+    }
     let mut report = Report {
         dry_run: ctx.settings.dry_run,
         rows: &[],
@@ -96,8 +105,15 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
     }
     let auth = registry.engine_auth(&query).ok().flatten();
     let own_id = selfcontainer::own_container_id();
-    let (applied, entries) =
-        transaction::apply(&engine, &mut store, &mv, auth.as_deref(), own_id.as_deref());
+    let composer = transaction::Composer::new(false);
+    let (applied, entries) = transaction::apply(
+        &engine,
+        &mut store,
+        &mv,
+        auth.as_deref(),
+        own_id.as_deref(),
+        &composer,
+    );
     store.append_history(&entries).map_err(Failure::runtime)?;
     report.applied = std::slice::from_ref(&applied);
     update::print(ctx, &report)?;

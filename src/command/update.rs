@@ -16,7 +16,12 @@ use crate::update::cleanup::{self, CleanupReport};
 use crate::update::{self, Applied, Move, Skip, selfcontainer};
 
 /// Runs `dum update [TARGETS] [--allow-downgrade]`.
-pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<Outcome, Failure> {
+pub fn run(
+    ctx: &Context,
+    targets: &[String],
+    allow_downgrade: bool,
+    force: bool,
+) -> Result<Outcome, Failure> {
     let settings = &ctx.settings;
     let config = ctx.config()?.ok_or_else(|| {
         Failure::usage(anyhow!(
@@ -77,7 +82,8 @@ pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<O
         .filter(|c| c.state == "paused")
         .map(|c| c.name())
         .collect();
-    let (moves, skips) = update::hold_paused(moves, skips, &paused, explicit);
+    let (moves, mut skips) = update::hold_paused(moves, skips, &paused, explicit);
+    let moves = update::plan::dependencies_first(moves);
     for skip in &skips {
         log::warn!("{}: {}", skip.container, skip.reason);
     }
@@ -99,8 +105,21 @@ pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<O
         });
     }
     let own_id = selfcontainer::own_container_id();
-    let mut applied = Vec::new();
+    let composer = update::Composer::new(force);
+    let mut applied: Vec<Applied> = Vec::new();
+    // Compose services whose update did not go through: their dependents wait.
+    let mut stopped: Vec<&Move> = Vec::new();
     for mv in &moves {
+        if let Some(failed) = update::plan::failed_dependency(mv, &stopped) {
+            stopped.push(mv);
+            let skip = Skip {
+                container: mv.container.clone(),
+                reason: format!("not updated: the update of {failed}, which it depends on, failed"),
+            };
+            log::warn!("{}: {}", skip.container, skip.reason);
+            skips.push(skip);
+            continue;
+        }
         let auth = Reference::parse(&mv.pull)
             .ok()
             .and_then(|r| match registry.engine_auth(&r) {
@@ -110,10 +129,19 @@ pub fn run(ctx: &Context, targets: &[String], allow_downgrade: bool) -> Result<O
                     None
                 }
             });
-        let (result, entries) =
-            update::apply(&engine, &mut store, mv, auth.as_deref(), own_id.as_deref());
+        let (result, entries) = update::apply(
+            &engine,
+            &mut store,
+            mv,
+            auth.as_deref(),
+            own_id.as_deref(),
+            &composer,
+        );
         // History after each container, so a later crash loses nothing already done.
         store.append_history(&entries).map_err(Failure::runtime)?;
+        if result.result != ResultKind::Updated {
+            stopped.push(mv);
+        }
         applied.push(result);
     }
     let cleanup = cleanup::after(&engine, &images, &applied);

@@ -163,6 +163,8 @@ pub(crate) mod tests {
             base_tag_digest: None,
             error: (status == Status::Failed).then(|| "registry said 500".into()),
             managed_by: None,
+            tag: None,
+            compose: None,
             status,
             note: None,
         }
@@ -182,10 +184,13 @@ pub(crate) mod tests {
                     to: Pin::new(Some("2.0".into()), Some("sha256:2.0".into())),
                 },
                 verify: None,
+                compose: None,
             },
             error: (result != ResultKind::Updated).then(|| "exited with 1".into()),
             result,
             dependents: Vec::new(),
+            note: None,
+            via: "api",
         }
     }
 

@@ -331,6 +331,9 @@ pub fn update_text(doc: &UpdateDocument) -> String {
             a.mv.change.from.version.as_deref().unwrap_or("?"),
             a.mv.change.to.name().unwrap_or("?")
         ));
+        if a.via == "compose" {
+            out.push_str(" (by docker compose)");
+        }
         if !a.dependents.is_empty() {
             out.push_str(&format!(
                 " (recreated dependents: {})",
@@ -339,6 +342,9 @@ pub fn update_text(doc: &UpdateDocument) -> String {
         }
         if let Some(e) = &a.error {
             out.push_str(&format!("\n  {e}"));
+        }
+        if let Some(n) = &a.note {
+            out.push_str(&format!("\n  note: {n}"));
         }
         out.push('\n');
     }

@@ -18,6 +18,9 @@ use crate::store::state::State;
 pub enum Step {
     /// About to rename the old (still running) container to its backup name.
     Renaming,
+    /// A compose service: its tag is moved to the new image and `docker compose up`
+    /// recreates it (see [`Handover`]).
+    Applying,
     /// About to create the new container under the original name.
     Creating,
     /// Stopping the old container; the engine may still be at it after a kill.
@@ -79,6 +82,24 @@ pub struct Transaction {
     /// `Restored`, so a killed run still brings them along.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<String>>,
+    /// Compose recreates the container: how to make it do so again (forward or back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<Handover>,
+}
+
+/// A transaction compose applies: the tag the service's file names is moved to the new
+/// image, then `docker compose up -d --no-deps --pull never SERVICE` recreates it; to
+/// undo, the tag goes back to the old image and compose recreates it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    /// `-p P --project-directory D -f F… --env-file E…`, as the container's labels said.
+    pub project_args: Vec<String>,
+    /// The service.
+    pub service: String,
+    /// The `repo:tag` the compose file names.
+    pub tag: String,
+    /// The image ID the tag named before the update.
+    pub old_image: String,
 }
 
 /// Milliseconds since the epoch.
@@ -148,6 +169,7 @@ mod tests {
             restore_plan: None,
             stop_deadline_ms: None,
             dependents: None,
+            compose: None,
         }
     }
 

@@ -221,6 +221,7 @@ fn follow(
             to: Pin::new(None, Some(old.image_id.clone())),
         },
         verify: verify_with,
+        compose: None,
     };
     let outcome = recreate(
         engine,

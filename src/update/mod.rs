@@ -8,6 +8,7 @@
 //! namespace; [`recovery`] converges what a killed run left in the journal.
 
 pub mod cleanup;
+pub mod compose;
 pub mod dependents;
 pub mod plan;
 pub mod recovery;
@@ -31,6 +32,7 @@ use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
 use crate::store::state;
 
+pub use self::compose::Composer;
 pub use self::dependents::settle;
 pub use self::plan::{Move, Skip, hold_paused, plan_moves};
 pub use self::transaction::{Undo, recreate};
@@ -71,7 +73,7 @@ pub fn pull(engine: &dyn Engine, mv: &Move, auth: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn split_tag(reference: &str) -> (&str, &str) {
+pub(crate) fn split_tag(reference: &str) -> (&str, &str) {
     let slash = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[slash..].rfind(':') {
         Some(i) => (&reference[..slash + i], &reference[slash + i + 1..]),
@@ -105,16 +107,24 @@ pub struct Applied {
     pub error: Option<String>,
     /// Containers recreated because they share its network namespace.
     pub dependents: Vec<String>,
+    /// How it was applied, when that is worth saying (a compose service recreated
+    /// through the Engine API, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// `compose` when compose recreated the container, `api` otherwise.
+    pub via: &'static str,
 }
 
 /// Applies one move: pull, plan, transaction, dependents. Never panics on engine data;
-/// every failure is in the returned record.
+/// every failure is in the returned record. A compose service is recreated by compose
+/// when it can be ([`compose`]).
 pub fn apply(
     engine: &dyn Engine,
     store: &mut Store,
     mv: &Move,
     auth: Option<&str>,
     own_id: Option<&str>,
+    composer: &Composer,
 ) -> (Applied, Vec<Entry>) {
     let started = Instant::now();
     let mut applied = Applied {
@@ -122,50 +132,85 @@ pub fn apply(
         result: ResultKind::Failed,
         error: None,
         dependents: Vec::new(),
+        note: None,
+        via: "api",
     };
     let mut entries = Vec::new();
-    let prepared = (|| -> Result<(ContainerInspect, CreatePlan, CreatePlan)> {
-        let old = engine
-            .inspect_container(&mv.container)?
-            .ok_or_else(|| anyhow!("container {} does not exist", mv.container))?;
-        if own_id.is_some_and(|id| id == old.id) {
-            bail!(
-                "dum runs inside {}: it will not recreate its own container (update it from the host or another container)",
-                mv.container
-            );
-        }
-        pull(engine, mv, auth)
-            .with_context(|| format!("pull failed; {} is untouched", mv.container))?;
-        fault::point("pulled");
-        let old_image = engine.inspect_image(&old.image_id)?.ok_or_else(|| {
-            anyhow!(
-                "the image of {} ({}) is gone from the engine",
-                mv.container,
-                old.image_id
-            )
-        })?;
-        let plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
-        let restore_plan = restore_plan(engine, &old, &old_image.raw)?;
-        Ok((old, plan, restore_plan))
-    })();
-    let outcome = prepared
-        .map_err(Undo::Untouched)
-        .and_then(|(old, plan, restore_plan)| {
-            recreate(
-                engine,
-                store,
-                &old,
-                &plan,
-                Some(restore_plan),
-                mv,
-                mv.verify,
-            )
+    let old = engine
+        .inspect_container(&mv.container)
+        .and_then(|o| o.ok_or_else(|| anyhow!("container {} does not exist", mv.container)))
+        .and_then(|old| {
+            if own_id.is_some_and(|id| id == old.id) {
+                bail!(
+                    "dum runs inside {}: it will not recreate its own container (update it from the host or another container)",
+                    mv.container
+                );
+            }
+            Ok(old)
         });
+    let route = match &old {
+        Ok(old) => compose::route(composer, old),
+        Err(_) => compose::Route::Plain,
+    };
+    let outcome = match (old, route) {
+        (Err(e), _) => Err(Undo::Untouched(e)),
+        (Ok(old), compose::Route::Compose(service)) => {
+            applied.via = "compose";
+            compose::apply(engine, store, mv, auth, &old, &service, composer)
+        }
+        (Ok(old), route) => {
+            let compose_api = match route {
+                compose::Route::Api(why) => {
+                    applied.note = Some(compose::api_note(&why));
+                    true
+                }
+                _ => false,
+            };
+            let prepared = (|| -> Result<(CreatePlan, CreatePlan)> {
+                pull(engine, mv, auth)
+                    .with_context(|| format!("pull failed; {} is untouched", mv.container))?;
+                fault::point("pulled");
+                let old_image = engine.inspect_image(&old.image_id)?.ok_or_else(|| {
+                    anyhow!(
+                        "the image of {} ({}) is gone from the engine",
+                        mv.container,
+                        old.image_id
+                    )
+                })?;
+                let mut plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
+                if compose_api {
+                    let new_image = engine.inspect_image(&mv.pull)?.ok_or_else(|| {
+                        anyhow!("the pulled image {} is not in the engine", mv.pull)
+                    })?;
+                    let digest = mv.change.to.digest.as_deref().unwrap_or(&new_image.id);
+                    compose::relabel(&mut plan, &old, &new_image.id, digest);
+                }
+                let restore_plan = restore_plan(engine, &old, &old_image.raw)?;
+                Ok((plan, restore_plan))
+            })();
+            prepared
+                .map_err(Undo::Untouched)
+                .and_then(|(plan, restore_plan)| {
+                    recreate(
+                        engine,
+                        store,
+                        &old,
+                        &plan,
+                        Some(restore_plan),
+                        mv,
+                        mv.verify,
+                    )
+                })
+        }
+    };
     // Updated or rolled back, the transaction is journaled until its dependents
-    // followed; a stuck one stays for the next run, which brings them along.
+    // followed; a stuck one stays for the next run, which brings them along. Compose
+    // transactions are cleared by compose::apply.
     let (done, errors) = match &outcome {
-        Ok(_) | Err(Undo::RolledBack(_)) => settle(engine, store, &mv.container, mv.verify),
-        Err(_) => (Vec::new(), Vec::new()),
+        Ok(_) | Err(Undo::RolledBack(_)) if applied.via == "api" => {
+            settle(engine, store, &mv.container, mv.verify)
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     applied.dependents = done;
     match outcome {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::check::{ImageReport, Status};
+use crate::compose::service::Service;
 use crate::config::ImageConfig;
 use crate::image::pin::{Change, Pin};
 use crate::image::reference::Reference;
@@ -32,6 +33,10 @@ pub struct Move {
     /// Verification settings.
     #[serde(skip)]
     pub verify: Option<Verify>,
+    /// The compose service of the container: compose applies the move when its files
+    /// are here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<Service>,
 }
 
 /// Why a row is not turned into a move.
@@ -117,6 +122,33 @@ pub fn plan_moves(
             continue;
         };
         let familiar = reference.familiar_name();
+        let base = config.base_tag.as_str();
+        let runs_base = row.tag.as_deref() == Some(base);
+        let base_is_target = row.latest_version.is_none()
+            || row.base_tag_version.as_deref() == row.latest_version.as_deref();
+        if let Some(service) = &row.compose {
+            // Compose recreates a service whose container does not run what the file's
+            // tag names locally: the container must stay on the file's tag.
+            if !runs_base {
+                let tag = row.tag.as_deref().unwrap_or("a digest");
+                skips.push(skip(format!(
+                    "pinned to {tag} by compose file {}: dum does not move a compose service off its file's tag",
+                    service
+                        .config_files
+                        .last()
+                        .map_or_else(|| "(unknown)".into(), |f| f.display().to_string())
+                )));
+                continue;
+            }
+            if !base_is_target {
+                skips.push(skip(format!(
+                    "the compose file tracks :{base} ({}), not yet the newest {}: dum keeps compose services on their file's tag",
+                    row.base_tag_version.as_deref().unwrap_or("no version"),
+                    row.latest_version.as_deref().unwrap_or("?")
+                )));
+                continue;
+            }
+        }
         let mut tags = Vec::new();
         let run_as = match &row.latest_version {
             Some(version) => {
@@ -124,13 +156,20 @@ pub fn plan_moves(
                 // Users who run the base tag keep running it: it moves with the update
                 // when it points at the version we install.
                 if row.base_tag_version.as_deref() == Some(version.as_str()) {
-                    tags.push(format!("{familiar}:{}", config.base_tag));
+                    tags.push(format!("{familiar}:{base}"));
                 }
-                format!("{familiar}:{version}")
+                // A container created from the base tag stays on it (what `docker run
+                // app` or a compose file names); one created from a version tag moves
+                // to the new version tag.
+                if runs_base && base_is_target {
+                    format!("{familiar}:{base}")
+                } else {
+                    format!("{familiar}:{version}")
+                }
             }
             None => {
-                tags.push(format!("{familiar}:{}", config.base_tag));
-                format!("{familiar}:{}", config.base_tag)
+                tags.push(format!("{familiar}:{base}"));
+                format!("{familiar}:{base}")
             }
         };
         moves.push(Move {
@@ -145,9 +184,48 @@ pub fn plan_moves(
                 to: Pin::new(row.latest_version.clone(), Some(to_digest.clone())),
             },
             verify: Some(Verify::of(config)),
+            compose: row.compose.clone(),
         });
     }
     (moves, skips)
+}
+
+/// Orders the moves so that, within one compose project, a service's move comes after
+/// the moves of the services it depends on (`depends_on`: dependencies first, as compose
+/// starts them); any other order is kept. A dependency cycle keeps its written order.
+pub fn dependencies_first(moves: Vec<Move>) -> Vec<Move> {
+    let mut rest = moves;
+    let mut ordered = Vec::with_capacity(rest.len());
+    while !rest.is_empty() {
+        let ready = rest
+            .iter()
+            .position(|m| !rest.iter().any(|o| depends_on(m, o)))
+            .unwrap_or(0);
+        ordered.push(rest.remove(ready));
+    }
+    ordered
+}
+
+/// Whether `m`'s service depends on `o`'s, in the same compose project.
+fn depends_on(m: &Move, o: &Move) -> bool {
+    match (&m.compose, &o.compose) {
+        (Some(a), Some(b)) => {
+            m.container != o.container
+                && a.project == b.project
+                && a.depends_on.contains(&b.service)
+        }
+        _ => false,
+    }
+}
+
+/// The first service `mv` depends on among `stopped` (moves of this run that failed or
+/// were not applied because a dependency failed): its update must not go ahead.
+pub fn failed_dependency<'a>(mv: &Move, stopped: &[&'a Move]) -> Option<&'a str> {
+    stopped
+        .iter()
+        .find(|o| depends_on(mv, o))
+        .and_then(|o| o.compose.as_ref())
+        .map(|c| c.service.as_str())
 }
 
 /// Keeps paused containers out of an unattended run: the user paused them for a reason,
@@ -208,7 +286,28 @@ pub fn rollback(
             to: Pin::new(last.change.from.version.clone(), Some(digest)),
         },
         verify: Some(config.map(Verify::of).unwrap_or_default()),
+        compose: None,
     }
+}
+
+/// Makes `mv` run the container on the tag it was created from (`created_as`, a
+/// reference to `reference`'s repository with a tag), moved to the target: what a compose
+/// file names must keep naming what runs.
+pub fn keep_tag(mv: &mut Move, created_as: &str, reference: &Reference) {
+    let Ok(created) = Reference::parse(created_as) else {
+        return;
+    };
+    if created.digest.is_some()
+        || created.registry != reference.registry
+        || created.repository != reference.repository
+    {
+        return;
+    }
+    let keep = format!("{}:{}", reference.familiar_name(), created.tag_or_latest());
+    if !mv.tags.contains(&keep) {
+        mv.tags.push(keep.clone());
+    }
+    mv.run_as = keep;
 }
 
 #[cfg(test)]
@@ -231,6 +330,8 @@ mod tests {
             note: None,
             error: (status == Status::Failed).then(|| "HTTP 503".to_string()),
             managed_by: None,
+            tag: None,
+            compose: None,
         }
     }
 
@@ -289,6 +390,99 @@ mod tests {
         assert_eq!(m[0].run_as, "r.io/app:2.0");
     }
 
+    fn compose_service(service: &str, depends_on: &[&str]) -> Service {
+        Service {
+            project: "shop".into(),
+            service: service.into(),
+            working_dir: Some("/srv/shop".into()),
+            config_files: vec!["/srv/shop/compose.yaml".into()],
+            env_files: Vec::new(),
+            depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+            config_hash: None,
+            image_label: None,
+        }
+    }
+
+    /// The tag a container was created from decides what it runs after the move: the
+    /// base tag stays (moved to the target) when it points at the target; a compose
+    /// service never leaves its file's tag.
+    #[test]
+    fn containers_keep_the_base_tag_and_compose_services_their_files_tag() {
+        // (tag, compose, base tag's version) -> run_as, or the skip's start
+        let cases: &[(&str, bool, &str, Result<&str, &str>)] = &[
+            ("latest", false, "2.0", Ok("r.io/app:latest")),
+            ("latest", false, "1.5", Ok("r.io/app:2.0")),
+            ("1.0", false, "2.0", Ok("r.io/app:2.0")),
+            ("latest", true, "2.0", Ok("r.io/app:latest")),
+            (
+                "latest",
+                true,
+                "1.5",
+                Err("the compose file tracks :latest (1.5)"),
+            ),
+            (
+                "1.0",
+                true,
+                "2.0",
+                Err("pinned to 1.0 by compose file /srv/shop/compose.yaml"),
+            ),
+        ];
+        for (tag, compose, base_version, want) in cases {
+            let mut r = row(Status::UpdateAvailable, "1.0", "2.0");
+            r.tag = Some(tag.to_string());
+            r.base_tag_version = Some(base_version.to_string());
+            r.compose = compose.then(|| compose_service("app", &[]));
+            let (m, s) = plan_moves(&[r], &[config(true)], false, false);
+            match want {
+                Ok(run_as) => {
+                    assert_eq!(m.len(), 1, "{tag} {compose}: {s:?}");
+                    assert_eq!(m[0].run_as, *run_as, "{tag} {compose}");
+                    assert_eq!(m[0].compose.is_some(), *compose);
+                }
+                Err(reason) => {
+                    assert!(m.is_empty(), "{tag} {compose}");
+                    assert!(
+                        s[0].reason.starts_with(reason),
+                        "{tag} {compose}: {}",
+                        s[0].reason
+                    );
+                }
+            }
+        }
+    }
+
+    /// Dependencies first within a project; a failed one stops its dependents, directly
+    /// or through another dependent.
+    #[test]
+    fn compose_dependencies_go_first_and_stop_their_dependents() {
+        let mv = |container: &str, compose: Option<Service>| {
+            let mut r = row(Status::UpdateAvailable, "1.0", "2.0");
+            r.container = Some(container.into());
+            r.tag = Some("latest".into());
+            r.compose = compose;
+            plan_moves(&[r], &[config(true)], false, false).0.remove(0)
+        };
+        let web = mv("shop-web-1", Some(compose_service("web", &["api"])));
+        let api = mv("shop-api-1", Some(compose_service("api", &["db"])));
+        let db = mv("shop-db-1", Some(compose_service("db", &[])));
+        let plain = mv("other", None);
+        let ordered = dependencies_first(vec![web.clone(), plain.clone(), api.clone(), db.clone()]);
+        let names: Vec<&str> = ordered.iter().map(|m| m.container.as_str()).collect();
+        assert_eq!(names, ["other", "shop-db-1", "shop-api-1", "shop-web-1"]);
+        // Another project's db is not this one's.
+        let mut elsewhere = db.clone();
+        elsewhere.compose.as_mut().unwrap().project = "blog".into();
+        assert_eq!(failed_dependency(&api, &[&elsewhere]), None);
+        assert_eq!(failed_dependency(&api, &[&db]), Some("db"));
+        // api was stopped because db failed: web waits too.
+        assert_eq!(failed_dependency(&web, &[&db, &api]), Some("api"));
+        assert_eq!(failed_dependency(&plain, &[&db, &api]), None);
+        // A cycle keeps its order rather than losing a move.
+        let a = mv("a", Some(compose_service("a", &["b"])));
+        let b = mv("b", Some(compose_service("b", &["a"])));
+        assert_eq!(dependencies_first(vec![a, b]).len(), 2);
+    }
+
     /// Found by `an_update_is_never_a_downgrade`: a row saying "update available" for an
     /// older version was planned as a move.
     #[test]
@@ -307,6 +501,8 @@ mod tests {
             note: None,
             error: None,
             managed_by: None,
+            tag: None,
+            compose: None,
         };
         let config = crate::config::ImageConfig {
             image: "reg.lan/app".into(),
@@ -421,6 +617,8 @@ mod properties {
                 note: None,
                 error: None,
                 managed_by: None,
+                tag: None,
+                compose: None,
             },
         )
     }

@@ -9,6 +9,7 @@ use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
 use crate::store::journal::{Step, Transaction, now_ms};
 use crate::store::state;
+use crate::update::compose;
 use crate::update::dependents::{DEPENDENT, settle};
 use crate::update::verify::Verify;
 
@@ -241,8 +242,14 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
     for mut tx in pending {
         let interrupted = tx.step;
         let outcome = match tx.step {
-            Step::Verified => complete(engine, &tx).map(|()| Step::Updated),
             Step::Updated | Step::Restored => Ok(tx.step),
+            // Compose removed the old container when it recreated the service: what
+            // is verified is done; anything else goes back to the old image.
+            Step::Verified if tx.compose.is_some() => Ok(Step::Updated),
+            _ if tx.compose.is_some() => {
+                compose::restore(engine, &tx, None, Some(CONVERGE_VERIFY)).map(|()| Step::Restored)
+            }
+            Step::Verified => complete(engine, &tx).map(|()| Step::Updated),
             _ => restore(engine, &tx).map(|()| Step::Restored),
         };
         let outcome = outcome.and_then(|step| {
@@ -300,6 +307,10 @@ pub fn converge(engine: &dyn Engine, store: &mut Store) -> Result<()> {
     let recovered = recover(engine, store)?;
     for (tx, entry) in &recovered {
         if entry.result == ResultKind::Failed {
+            continue;
+        }
+        if tx.compose.is_some() {
+            store.clear(&tx.container)?;
             continue;
         }
         let (_, errors) = settle(engine, store, &tx.container, Some(CONVERGE_VERIFY));

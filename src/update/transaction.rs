@@ -170,6 +170,7 @@ pub fn recreate(
         restore_plan,
         stop_deadline_ms: None,
         dependents: None,
+        compose: None,
     };
     match engine.inspect_container(&tx.backup_name) {
         Ok(None) => {}

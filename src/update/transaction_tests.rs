@@ -17,6 +17,7 @@ use crate::image::reference::Reference;
 use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
 use crate::store::journal::Step;
+use crate::update::Composer;
 use crate::update::plan::{self, Move};
 use crate::update::transaction::backup_name;
 use crate::update::verify::Verify;
@@ -43,6 +44,7 @@ fn move_to_v2(container: &str) -> Move {
             to: Pin::new(Some("2".into()), Some("sha256:v2".into())),
         },
         verify: Some(NOW),
+        compose: None,
     }
 }
 
@@ -82,7 +84,14 @@ fn an_update_creates_the_new_container_before_stopping_the_old_one() {
     let (_dir, path, mut store) = store();
     let engine = MemoryEngine::new(fixture("web", true), Some(path));
     let old_id = field(&engine.model(), "web", "/Id").clone();
-    let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, entries) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
     assert_eq!(results(&entries), [ResultKind::Updated]);
     let model = engine.model();
@@ -116,7 +125,14 @@ fn a_new_version_that_fails_verification_is_rolled_back() {
         let mut model = fixture("web", true).crashing(V2);
         model.containers[0]["HostConfig"]["AutoRemove"] = json!(auto_remove);
         let engine = MemoryEngine::new(model, Some(path));
-        let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        let (applied, entries) = apply(
+            &engine,
+            &mut store,
+            &move_to_v2("web"),
+            None,
+            None,
+            &Composer::default(),
+        );
         assert_eq!(applied.result, ResultKind::RolledBack, "{case}");
         let error = applied.error.unwrap_or_default();
         assert!(
@@ -150,7 +166,14 @@ fn an_autoremove_container_is_updated_and_keeps_autoremove() {
     let mut model = fixture("web", true);
     model.containers[0]["HostConfig"]["AutoRemove"] = json!(true);
     let engine = MemoryEngine::new(model, Some(path));
-    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, _) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
     let model = engine.model();
     settled(&model, "web", V2, &[], false, "autoremove");
@@ -164,7 +187,14 @@ fn a_paused_container_is_paused_again_after_its_update() {
     model.containers[0]["State"]["Status"] = json!("paused");
     model.containers[0]["State"]["Paused"] = json!(true);
     let engine = MemoryEngine::new(model, Some(path));
-    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, _) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
     settled(&engine.model(), "web", V2, &[], true, "paused");
 }
@@ -180,7 +210,14 @@ fn dependents_follow_the_new_container() {
     side["HostConfig"]["NetworkMode"] = json!(format!("container:{web_id}"));
     side["NetworkSettings"]["Networks"] = json!({});
     let engine = MemoryEngine::new(model.with_container(side, true), Some(path));
-    let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, entries) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
     assert_eq!(applied.dependents, ["side"]);
     assert_eq!(results(&entries), [ResultKind::Updated]);
@@ -207,7 +244,14 @@ fn text_of(model: &Model, name: &str, pointer: &str) -> String {
 fn the_rollback_command_moves_back_to_the_version_before() {
     let (_dir, path, mut store) = store();
     let engine = MemoryEngine::new(fixture("web", true), Some(path));
-    let (_, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (_, entries) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     store.append_history(&entries).unwrap();
     let last = crate::store::history::last_update(store.history().unwrap(), "web")
         .cloned()
@@ -223,9 +267,10 @@ fn the_rollback_command_moves_back_to_the_version_before() {
     assert_eq!(mv.run_as, "dum-spec/app:1");
     let mv = Move {
         verify: Some(NOW),
+        compose: None,
         ..mv
     };
-    let (applied, entries) = apply(&engine, &mut store, &mv, None, None);
+    let (applied, entries) = apply(&engine, &mut store, &mv, None, None, &Composer::default());
     assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
     assert_eq!(entries[0].kind, "rollback");
     settled(&engine.model(), "web", V1, &[], false, "rolled back");
@@ -242,7 +287,14 @@ fn the_rollback_command_moves_back_to_the_version_before() {
 fn writes(model: &Model) -> usize {
     let (_dir, path, mut store) = store();
     let engine = MemoryEngine::new(model.clone(), Some(path));
-    apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     engine.calls().len()
 }
 
@@ -256,7 +308,14 @@ fn a_failure_at_any_engine_write_leaves_the_journal_and_the_engine_in_agreement(
             let case = format!("{variant}, write {n} fails");
             let (_dir, path, mut store) = store();
             let engine = MemoryEngine::new(model.clone(), Some(path.clone())).fail_write(n);
-            let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            let (applied, _) = apply(
+                &engine,
+                &mut store,
+                &move_to_v2("web"),
+                None,
+                None,
+                &Composer::default(),
+            );
             let failed_call = engine.calls()[n - 1].clone();
             let mut now = engine.model();
             if !store.pending().is_empty() {
@@ -323,7 +382,14 @@ fn a_run_killed_at_any_point_is_converged_by_the_next() {
                 model = model.crashing(V2);
             }
             let engine = MemoryEngine::new(model, Some(path));
-            apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            apply(
+                &engine,
+                &mut store,
+                &move_to_v2("web"),
+                None,
+                None,
+                &Composer::default(),
+            );
             for checkpoint in engine.checkpoints() {
                 let case = format!(
                     "AutoRemove {auto_remove}, {variant}, killed {} `{}`",
@@ -384,7 +450,14 @@ fn a_healthcheck_decides_verification() {
         let model = fixture("web", true).health(V2, health);
         let old_id = text_of(&model, "web", "/Id");
         let engine = MemoryEngine::new(model, Some(path));
-        let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        let (applied, entries) = apply(
+            &engine,
+            &mut store,
+            &move_to_v2("web"),
+            None,
+            None,
+            &Composer::default(),
+        );
         assert_eq!(applied.result, want, "{health}: {:?}", applied.error);
         assert_eq!(results(&entries), [want], "{health}");
         let message = applied.error.unwrap_or_default();
@@ -435,7 +508,14 @@ fn a_rollback_restarts_the_dependents_in_the_old_container_namespace() {
     let model = with_dependent(fixture("web", true).crashing(V2));
     let old_id = text_of(&model, "web", "/Id");
     let engine = MemoryEngine::new(model, Some(path));
-    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, _) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     assert_eq!(
         applied.result,
         ResultKind::RolledBack,
@@ -459,7 +539,14 @@ fn a_rollback_of_an_autoremove_container_brings_its_dependents_along() {
     let mut model = fixture("web", true).crashing(V2);
     model.containers[0]["HostConfig"]["AutoRemove"] = json!(true);
     let engine = MemoryEngine::new(with_dependent(model), Some(path));
-    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, _) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     assert_eq!(
         applied.result,
         ResultKind::RolledBack,
@@ -495,7 +582,14 @@ fn errors_while_looking_for_dependents_are_reported() {
         let (_dir, path, mut store) = store();
         let model = with_dependent(fixture("web", true));
         let engine = MemoryEngine::new(model, Some(path)).fail_on(call, 1);
-        let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        let (applied, entries) = apply(
+            &engine,
+            &mut store,
+            &move_to_v2("web"),
+            None,
+            None,
+            &Composer::default(),
+        );
         // The update itself went through; the run says what it could not check.
         assert_eq!(results(&entries), [ResultKind::Updated], "{call}");
         assert_eq!(applied.result, ResultKind::Failed, "{call}");
@@ -554,7 +648,14 @@ fn a_failure_at_any_engine_call_reads_included_leaves_the_journal_and_the_engine
         let all = {
             let (_dir, path, mut store) = store();
             let engine = MemoryEngine::new(model.clone(), Some(path));
-            apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            apply(
+                &engine,
+                &mut store,
+                &move_to_v2("web"),
+                None,
+                None,
+                &Composer::default(),
+            );
             engine.log()
         };
         assert!(all.iter().any(|c| c.starts_with("inspect_")), "{variant}");
@@ -562,7 +663,14 @@ fn a_failure_at_any_engine_call_reads_included_leaves_the_journal_and_the_engine
             let case = format!("{variant}, call {} fails: `{call}`", n + 1);
             let (_dir, path, mut store) = store();
             let engine = MemoryEngine::new(model.clone(), Some(path.clone())).fail_call(n + 1);
-            let (applied, entries) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+            let (applied, entries) = apply(
+                &engine,
+                &mut store,
+                &move_to_v2("web"),
+                None,
+                None,
+                &Composer::default(),
+            );
             let touched = engine.calls().iter().any(|c| c.starts_with("rename"));
             let pending = store.pending();
             let mut now = engine.model();
@@ -640,7 +748,14 @@ fn killed_with_a_dependent(wanted: impl Fn(&[String]) -> bool) -> (Vec<String>, 
             model = model.crashing(V2);
         }
         let engine = MemoryEngine::new(model, Some(path));
-        apply(&engine, &mut store, &move_to_v2("web"), None, None);
+        apply(
+            &engine,
+            &mut store,
+            &move_to_v2("web"),
+            None,
+            None,
+            &Composer::default(),
+        );
         for checkpoint in engine.checkpoints() {
             let journal: Value = checkpoint
                 .state
@@ -705,7 +820,14 @@ fn a_dependent_that_fails_to_start_is_converged() {
     let model = with_dependent(fixture("web", true));
     // The second start is the new side's (the first is the new web's).
     let engine = MemoryEngine::new(model, Some(path.clone())).fail_on("start", 2);
-    let (applied, _) = apply(&engine, &mut store, &move_to_v2("web"), None, None);
+    let (applied, _) = apply(
+        &engine,
+        &mut store,
+        &move_to_v2("web"),
+        None,
+        None,
+        &Composer::default(),
+    );
     let error = applied.error.unwrap_or_default();
     assert!(error.contains("dependent side"), "{error}");
     let healthy = MemoryEngine::new(engine.model(), None);

@@ -12,6 +12,7 @@
 mod auth;
 mod check;
 mod check_targets;
+mod compose;
 mod concurrency;
 mod config_errors;
 mod discovery;

@@ -1,0 +1,528 @@
+//! Compose services: compose stays in charge of the containers it created. Real compose
+//! (the CLI plugin of the engine under test), real engine, real registry: after dum's
+//! update `docker compose ps` lists the service, and a following `docker compose up -d`
+//! recreates nothing (container IDs compared).
+//!
+//! The compose plugin comes with the engines of the matrix (`scripts/engine`: trixie's
+//! 2.26, sid's 2.40), not with the host's Debian 12 docker.io: these tests are
+//! `#[ignore]`d and `scripts/test` runs them on each engine of the matrix.
+
+use crate::harness::{Dum, Image, Pushed, docker, registry, temp_dir, unique};
+use serde_json::{Value, json};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The compose plugin the test's docker CLI uses; panics when there is none.
+fn plugin() -> PathBuf {
+    let mut places: Vec<PathBuf> = Vec::new();
+    if let Ok(dir) = std::env::var("DOCKER_CONFIG") {
+        places.push(Path::new(&dir).join("cli-plugins/docker-compose"));
+    }
+    places.push("/usr/libexec/docker/cli-plugins/docker-compose".into());
+    places.push("/usr/lib/docker/cli-plugins/docker-compose".into());
+    places.into_iter().find(|p| p.exists()).unwrap_or_else(|| {
+        panic!(
+            "no docker compose plugin: these tests run on the engines of the matrix \
+                 (eval \"$(scripts/engine env engine28)\"; scripts/test does this)"
+        )
+    })
+}
+
+/// A dum whose docker CLI finds the compose plugin (dum runs with its own DOCKER_CONFIG).
+fn dum_with_compose(config: Value) -> Dum {
+    let dum = Dum::new().config_json(config);
+    let plugins = dum.docker_config_dir().join("cli-plugins");
+    fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(plugin(), plugins.join("docker-compose")).unwrap();
+    dum
+}
+
+/// One compose project in its own directory; `down -v` on drop.
+struct Project {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl Project {
+    fn new(compose_yaml: &str, env: &str) -> Project {
+        let dir = temp_dir("dum-test-compose-");
+        fs::write(dir.path().join("compose.yaml"), compose_yaml).unwrap();
+        fs::write(dir.path().join(".env"), env).unwrap();
+        let name = unique("proj").to_lowercase().replace(['.', '_'], "-");
+        Project { dir, name }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("compose.yaml")
+    }
+
+    fn compose(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new("docker");
+        cmd.current_dir(self.dir.path())
+            .args(["compose", "-p", &self.name])
+            .args(args);
+        cmd.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.compose(args);
+        assert!(
+            out.status.success(),
+            "docker compose {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn up(&self) {
+        self.ok(&["up", "-d", "--pull", "never"]);
+    }
+
+    /// Container name of `service`.
+    fn container(&self, service: &str) -> String {
+        format!("{}-{service}-1", self.name)
+    }
+
+    fn inspect(&self, service: &str) -> Value {
+        let out = docker(&["inspect", &self.container(service)]);
+        serde_json::from_str::<Value>(&out).unwrap()[0].clone()
+    }
+
+    /// `service -> container ID` for every container of the project.
+    fn ids(&self) -> Vec<(String, String)> {
+        let out = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.name),
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.ID}} {{.State}}",
+        ]);
+        let mut ids: Vec<(String, String)> = out
+            .lines()
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                let service = w.next().unwrap().to_string();
+                let id = w.next().unwrap().to_string();
+                assert_eq!(w.next(), Some("running"), "{l}");
+                (service, id)
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// `docker compose up -d` recreates nothing: compose agrees the containers are
+    /// current. Returns the IDs.
+    fn assert_up_recreates_nothing(&self) -> Vec<(String, String)> {
+        let before = self.ids();
+        self.up();
+        let after = self.ids();
+        assert_eq!(before, after, "docker compose up -d recreated containers");
+        // `compose ps` lists every service under the project.
+        let ps = self.ok(&["ps", "--format", "{{.Service}}"]);
+        for (service, _) in &after {
+            assert!(ps.lines().any(|l| l.trim() == service), "{ps}");
+        }
+        after
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
+    }
+}
+
+/// A compose file with a named network, a named volume and an env file: `db` holds
+/// the volume, `app` depends on it and takes `GREETING` from the env file.
+fn stack(db: &str, app: &str, app_extra: &str) -> String {
+    format!(
+        r#"services:
+  db:
+    image: {db}
+    labels:
+      dum-test: "1"
+    volumes:
+      - data:/data
+    networks: [back]
+  app:
+    image: {app}
+    labels:
+      dum-test: "1"
+    depends_on: [db]
+    environment:
+      GREETING: ${{GREETING}}
+    networks: [back]{app_extra}
+networks:
+  back:
+    labels:
+      dum-test: "1"
+volumes:
+  data:
+    labels:
+      dum-test: "1"
+"#
+    )
+}
+
+const REGEX: &str = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
+
+fn entries(images: &[&Image]) -> Value {
+    let list: Vec<Value> = images
+        .iter()
+        .map(|i| {
+            json!({"image": i.name(), "regex": REGEX, "grace_seconds": 1,
+                   "health_timeout_seconds": 20, "auto_update": true})
+        })
+        .collect();
+    json!({ "images": list })
+}
+
+/// v1.0.0 (also `latest`) of a repository, for the stack to start from.
+fn first(name: &str) -> (Image<'static>, Pushed) {
+    let image = Image::new(registry::anon(), name);
+    let v1 = image
+        .clone()
+        .version("1.0.0")
+        .also_tag("latest")
+        .build_and_push();
+    // The engine has `latest` locally as compose would after a pull.
+    docker(&["pull", &image.reference("latest")]);
+    (image, v1)
+}
+
+fn image_id(reference: &str) -> String {
+    docker(&["image", "inspect", "--format", "{{.Id}}", reference])
+        .trim()
+        .to_string()
+}
+
+/// Same-tag services (`image: …:latest`): compose recreates them, dependencies first;
+/// they stay on `:latest`, in the project, with their volume data and network, and
+/// compose agrees afterwards.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn same_tag_services_are_recreated_by_compose_dependencies_first() {
+    let (db, _) = first("cdb");
+    let (app, _) = first("capp");
+    let project = Project::new(
+        &stack(&db.reference("latest"), &app.reference("latest"), ""),
+        "GREETING=hello\n",
+    );
+    project.up();
+    docker(&[
+        "exec",
+        &project.container("db"),
+        "sh",
+        "-c",
+        "echo kept > /data/file",
+    ]);
+    let before = project.assert_up_recreates_nothing();
+    db.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+
+    let dum = dum_with_compose(entries(&[&db, &app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    let doc = out.json();
+    let updates = doc["updates"].as_array().unwrap();
+    let order: Vec<&str> = updates
+        .iter()
+        .map(|u| u["container"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [project.container("db"), project.container("app")],
+        "dependencies first: {doc}"
+    );
+    for u in updates {
+        assert_eq!(u["result"], "updated", "{u}");
+        assert_eq!(u["via"], "compose", "{u}");
+        assert_eq!(u["compose"]["project"], project.name.as_str(), "{u}");
+    }
+    let after = project.assert_up_recreates_nothing();
+    assert_ne!(before, after, "dum recreated the services");
+    for (service, image) in [("db", &db), ("app", &app)] {
+        let c = project.inspect(service);
+        assert_eq!(c["Config"]["Image"], image.reference("latest"), "{service}");
+        assert_eq!(c["Image"], image_id(&image.reference("1.1.0")), "{service}");
+        assert_eq!(
+            c["Config"]["Labels"]["com.docker.compose.project"],
+            project.name.as_str()
+        );
+    }
+    assert_eq!(
+        docker(&["exec", &project.container("db"), "cat", "/data/file"]).trim(),
+        "kept",
+        "named volume data"
+    );
+    let app_now = project.inspect("app");
+    assert!(
+        app_now["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("GREETING=hello")),
+        "env file: {app_now}"
+    );
+    assert!(
+        app_now["NetworkSettings"]["Networks"]
+            .as_object()
+            .unwrap()
+            .contains_key(&format!("{}_back", project.name)),
+        "named network"
+    );
+    // Nothing pending now.
+    dum.run(&["check"]).assert_code(0);
+}
+
+/// A dependency whose new version turns unhealthy is rolled back through compose (the
+/// tag back on the old image); its dependent is not updated; compose agrees.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_failed_dependency_is_rolled_back_and_stops_its_dependents() {
+    let (db, _) = first("cdbbad");
+    let (app, _) = first("cappok");
+    let project = Project::new(
+        &stack(&db.reference("latest"), &app.reference("latest"), ""),
+        "GREETING=hello\n",
+    );
+    project.up();
+    let before = project.assert_up_recreates_nothing();
+    let old_db = image_id(&db.reference("latest"));
+    db.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .healthcheck(
+            "test -e /nonexistent",
+            std::time::Duration::from_millis(200),
+        )
+        .build_and_push();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+
+    let dum = dum_with_compose(entries(&[&db, &app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(1);
+    let doc = out.json();
+    let updates = doc["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 1, "only db was tried: {doc}");
+    assert_eq!(updates[0]["result"], "rolled_back", "{doc}");
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["container"] == project.container("app").as_str()
+                && s["reason"].as_str().unwrap().contains("db")),
+        "{doc}"
+    );
+    assert_eq!(image_id(&db.reference("latest")), old_db, "tag restored");
+    assert_eq!(project.inspect("db")["Image"], old_db.as_str());
+    let after = project.assert_up_recreates_nothing();
+    let app_id = |ids: &[(String, String)]| ids.iter().find(|(s, _)| s == "app").cloned();
+    assert_eq!(app_id(&before), app_id(&after), "app untouched");
+}
+
+/// Without the compose plugin, or without the project's files, the container is
+/// recreated through the Engine API with compose's labels, `com.docker.compose.image`
+/// written as compose reads it: compose still agrees.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn without_the_plugin_or_the_files_the_engine_api_keeps_compose_in_agreement() {
+    for case in ["no plugin", "files gone"] {
+        let (app, _) = first("capi");
+        let (db, _) = first("cdbapi");
+        let project = Project::new(
+            &stack(&db.reference("latest"), &app.reference("latest"), ""),
+            "GREETING=hello\n",
+        );
+        project.up();
+        app.clone()
+            .version("1.1.0")
+            .also_tag("latest")
+            .build_and_push();
+        let dum = match case {
+            // No `docker` on PATH: no plugin.
+            "no plugin" => Dum::new()
+                .config_json(entries(&[&app]))
+                .env("PATH", "/nonexistent"),
+            _ => dum_with_compose(entries(&[&app])),
+        };
+        let moved = project.dir.path().with_extension("away");
+        if case == "files gone" {
+            fs::rename(project.dir.path(), &moved).unwrap();
+        }
+        let out = dum.run(&["update", "--format", "json"]);
+        if case == "files gone" {
+            fs::rename(&moved, project.dir.path()).unwrap();
+        }
+        out.assert_code(101);
+        let u = &out.json()["updates"][0];
+        assert_eq!(u["via"], "api", "{case}: {u}");
+        let note = u["note"].as_str().unwrap();
+        assert!(note.contains("Engine API"), "{case}: {note}");
+        let c = project.inspect("app");
+        assert_eq!(c["Config"]["Image"], app.reference("latest"), "{case}");
+        let new_id = image_id(&app.reference("1.1.0"));
+        assert_eq!(c["Image"], new_id.as_str(), "{case}");
+        assert_eq!(
+            c["Config"]["Labels"]["com.docker.compose.image"],
+            new_id.as_str(),
+            "{case}"
+        );
+        project.assert_up_recreates_nothing();
+    }
+}
+
+/// A compose file edited since the last deploy is not deployed behind the user's back:
+/// the update fails and says so; `--force` applies both.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn an_edited_compose_file_is_applied_only_with_force() {
+    let (app, v1) = first("cedit");
+    let (db, _) = first("cdbedit");
+    let project = Project::new(
+        &stack(&db.reference("latest"), &app.reference("latest"), ""),
+        "GREETING=hello\n",
+    );
+    project.up();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    fs::write(
+        project.file(),
+        stack(
+            &db.reference("latest"),
+            &app.reference("latest"),
+            "\n    working_dir: /tmp",
+        ),
+    )
+    .unwrap();
+    let before = project.ids();
+    let dum = dum_with_compose(entries(&[&app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(1);
+    let u = &out.json()["updates"][0];
+    assert_eq!(u["result"], "failed", "{u}");
+    assert!(
+        u["error"]
+            .as_str()
+            .unwrap()
+            .contains("changed since its last deploy"),
+        "{u}"
+    );
+    assert_eq!(project.ids(), before, "nothing touched");
+    assert_eq!(project.inspect("app")["Image"], image_id(&v1.reference));
+
+    let out = dum.run(&["update", "--force", &project.container("app")]);
+    out.assert_code(101);
+    let c = project.inspect("app");
+    assert_eq!(c["Config"]["WorkingDir"], "/tmp", "the edit is applied too");
+    assert_eq!(c["Image"], image_id(&app.reference("1.1.0")));
+    project.assert_up_recreates_nothing();
+}
+
+/// A service whose file pins a version tag is never moved off it through the Engine
+/// API (compose would take it back, or drift from its file).
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_pinned_service_stays_on_its_files_tag() {
+    let (app, v1) = first("cpin");
+    let (db, _) = first("cdbpin");
+    let project = Project::new(
+        &stack(&db.reference("latest"), &v1.reference, ""),
+        "GREETING=hello\n",
+    );
+    project.up();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    let before = project.ids();
+    let dum = dum_with_compose(entries(&[&app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(0);
+    let doc = out.json();
+    let reason = doc["skipped"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("pinned to 1.0.0 by compose file"), "{doc}");
+    assert!(reason.contains("compose.yaml"), "{doc}");
+    assert_eq!(project.ids(), before);
+    project.assert_up_recreates_nothing();
+}
+
+/// SIGKILL at every step of a compose transaction: the next run converges (back on the
+/// old image, which the tag names again), and compose agrees.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn sigkill_during_a_compose_update_converges() {
+    use std::os::unix::process::ExitStatusExt;
+    crate::harness::dum::require_fault_injection();
+    let (app, v1) = first("ckill");
+    let (db, _) = first("cdbkill");
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    let old = image_id(&v1.reference);
+    for &point in dum::fault::COMPOSE_POINTS {
+        if point == "rolling-back" {
+            // Last: a newest version that fails verification, to reach the rollback.
+            app.clone()
+                .version("1.2.0")
+                .also_tag("latest")
+                .healthcheck(
+                    "test -e /nonexistent",
+                    std::time::Duration::from_millis(200),
+                )
+                .build_and_push();
+        }
+        // The service starts on 1.0.0 under `latest`, as after a pull a while ago.
+        docker(&["tag", &v1.reference, &app.reference("latest")]);
+        let project = Project::new(
+            &stack(&db.reference("latest"), &app.reference("latest"), ""),
+            "GREETING=hello\n",
+        );
+        project.up();
+        assert_eq!(project.inspect("app")["Image"], old.as_str(), "{point}");
+        let dum = dum_with_compose(entries(&[&app]));
+        let killed = dum
+            .command(&["update", &project.container("app")])
+            .env("DUM_FAULT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            killed.status.signal(),
+            Some(9),
+            "{point}: not killed: {}",
+            String::from_utf8_lossy(&killed.stderr)
+        );
+        // The next run converges before anything else: the old version is back under
+        // the file's tag, and an update is pending again.
+        let next = dum.run(&["check", "--format", "json"]);
+        next.assert_code(100);
+        let state = dum.state().unwrap();
+        assert_eq!(state["journal"], json!([]), "{point}: journal cleared");
+        assert_eq!(image_id(&app.reference("latest")), old, "{point}: tag back");
+        let c = project.inspect("app");
+        assert_eq!(c["Image"], old.as_str(), "{point}");
+        assert_eq!(c["Config"]["Image"], app.reference("latest"), "{point}");
+        project.assert_up_recreates_nothing();
+        let history = dum.run(&["history", "--format", "json"]);
+        assert!(
+            history.stdout.contains("rolled_back"),
+            "{point}: {}",
+            history.stdout
+        );
+    }
+}
