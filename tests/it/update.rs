@@ -462,6 +462,7 @@ fn assert_moves(out: &crate::harness::Output, want: &[Value]) {
             fields.insert("result".into(), json!("updated"));
             fields.insert("error".into(), Value::Null);
             fields.insert("dependents".into(), json!([]));
+            fields.insert("via".into(), json!("api"));
             mv
         })
         .collect();
