@@ -19,7 +19,7 @@ pub const POINTS: &[&str] = &[
 ];
 
 /// The points of a transaction compose applies (`update/compose.rs`), in order.
-pub const COMPOSE_POINTS: &[&str] = &["journaled", "pulled", "applied", "rolling-back"];
+pub const COMPOSE_POINTS: &[&str] = &["journaled", "pulled", "edited", "applied", "rolling-back"];
 
 /// Kills the process with SIGKILL when `DUM_FAULT` names `point`.
 #[cfg(feature = "fault-injection")]

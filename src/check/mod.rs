@@ -12,6 +12,7 @@ pub mod record;
 pub mod resolve;
 pub mod verdict;
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -20,6 +21,7 @@ use anyhow::{Result, anyhow};
 use serde::Serialize;
 
 use crate::check::inventory::Inventory;
+use crate::compose::edit::{self, Pin};
 use crate::compose::service::Service;
 use crate::config::ImageConfig;
 use crate::docker::EngineRead;
@@ -85,6 +87,45 @@ pub struct ImageReport {
     /// The compose service the container belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<Service>,
+    /// For a compose service whose file pins a tag other than the base tag: where, and
+    /// what an update would write there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pinned>,
+}
+
+/// A compose service pinned to a tag by its compose file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pinned {
+    /// The compose file that pins it.
+    pub file: PathBuf,
+    /// The version `dum update` writes there (an update is pending and the file can be
+    /// edited).
+    pub writes: Option<String>,
+    /// The file that edit changes: the compose file, or the env file that sets the
+    /// tag's variable.
+    pub edits: Option<PathBuf>,
+    /// The edit as a unified diff.
+    pub diff: Option<String>,
+    /// Why it cannot be moved (a file not readable here, a tag dum cannot edit).
+    pub problem: Option<String>,
+}
+
+impl Pinned {
+    /// What [`edit::find`] found, for a row whose update to `writes` is pending (or
+    /// `None`).
+    fn of(pin: &Pin, writes: Option<&str>) -> Pinned {
+        let edit = match pin {
+            Pin::Editable { edit, .. } => Some(edit),
+            _ => None,
+        };
+        Pinned {
+            file: pin.file().to_path_buf(),
+            writes: writes.filter(|_| edit.is_some()).map(str::to_string),
+            edits: edit.map(|e| e.path.clone()),
+            diff: edit.filter(|_| writes.is_some()).map(|e| e.diff()),
+            problem: pin.problem(),
+        }
+    }
 }
 
 impl ImageReport {
@@ -110,6 +151,7 @@ impl ImageReport {
             managed_by: None,
             tag: None,
             compose: None,
+            pinned: None,
         }
     }
 }
@@ -203,6 +245,7 @@ fn report_image(
         managed_by: None,
         tag: None,
         compose: None,
+        pinned: None,
     };
     if found.is_empty() {
         let note = match &config.container_name {
@@ -241,6 +284,25 @@ fn report_image(
                     report.current_digest = l.digests.first().cloned();
                     report.status = status;
                     report.note = note.or(report.note);
+                    if let Some(service) = &container.compose
+                        && report.tag.as_deref() != Some(config.base_tag.as_str())
+                    {
+                        let pending = (report.status == Status::UpdateAvailable)
+                            .then_some(report.latest_version.as_deref())
+                            .flatten();
+                        let tag = pending.or(report.tag.as_deref()).unwrap_or("latest");
+                        let pinned = Pinned::of(&edit::find(service, tag), pending);
+                        let note = match (&pinned.problem, &pinned.writes) {
+                            (Some(p), _) => Some(p.clone()),
+                            (None, Some(v)) => Some(format!(
+                                "pinned by {}: `dum update` writes {v} there",
+                                pinned.file.display()
+                            )),
+                            _ => None,
+                        };
+                        report.note = note.or(report.note);
+                        report.pinned = Some(pinned);
+                    }
                     if let Some(owner) = &container.managed_by {
                         let managed = format!("managed by {owner}: dum never recreates it");
                         report.note = Some(match report.note.take() {

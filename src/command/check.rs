@@ -154,6 +154,7 @@ mod tests {
             managed_by: None,
             tag: None,
             compose: None,
+            pinned: None,
         }
     }
 

@@ -81,14 +81,19 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
         }
     };
     let mut mv = plan::rollback(&last, &reference, &query, image_config, digest);
-    // A compose service stays on the tag its file names: the tag goes back with it.
+    // A compose service on the base tag stays on it: the tag goes back with it. One
+    // its file pins to a version goes back by an edit of the file (update/compose.rs).
+    let base_tag = image_config.map_or("latest", |c| c.base_tag.as_str());
     if let Some(c) = containers.iter().find(|c| c.name() == target)
-        && c.labels
+        && let Some(service) = c
+            .labels
             .as_ref()
             .and_then(crate::compose::service::Service::from_labels)
-            .is_some()
     {
-        plan::keep_tag(&mut mv, &c.image, &reference);
+        if Reference::parse(&c.image).is_ok_and(|r| r.tag_or_latest() == base_tag) {
+            plan::keep_tag(&mut mv, &c.image, &reference);
+        }
+        mv.compose = Some(service);
     }
     let mut report = Report {
         dry_run: ctx.settings.dry_run,

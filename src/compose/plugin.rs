@@ -3,14 +3,13 @@
 //! `post_start` hooks, which a recreate through the Engine API cannot), so dum hands it
 //! the recreate when the project's files are here.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
-
-use crate::compose::service::Service;
+use anyhow::{Context, Result, bail};
 
 /// How long one compose command may take: `up -d` of one service stops the old
 /// container (its stop timeout) and starts the new one.
@@ -49,38 +48,49 @@ impl Plugin {
         }
     }
 
-    /// `docker compose config --hash SERVICE`: the hash compose would label a container
-    /// of the service with if it were deployed from the files now.
-    pub fn config_hash(&self, s: &Service) -> Result<String> {
+    /// `docker compose config --hash S1,S2,…`: the hash compose would label each
+    /// service's container with if it were deployed from the files now.
+    pub fn config_hashes(
+        &self,
+        project_args: &[String],
+        services: &[String],
+    ) -> Result<BTreeMap<String, String>> {
+        let list = services.join(",");
         let out = self.run(
-            &s.project_args(),
-            &["config", "--hash", &s.service],
+            project_args,
+            &["config", "--hash", &list],
             Duration::from_secs(60),
         )?;
-        out.lines()
-            .find_map(|l| {
+        let hashes: BTreeMap<String, String> = out
+            .lines()
+            .filter_map(|l| {
                 let mut words = l.split_whitespace();
-                (words.next() == Some(s.service.as_str()))
-                    .then(|| words.next())
-                    .flatten()
+                Some((words.next()?.to_string(), words.next()?.to_string()))
             })
-            .map(str::to_string)
-            .ok_or_else(|| {
-                anyhow!(
-                    "docker compose config --hash printed no hash for {}",
-                    s.service
-                )
-            })
+            .collect();
+        match services.iter().find(|s| !hashes.contains_key(*s)) {
+            Some(missing) => bail!("docker compose config --hash printed no hash for {missing}"),
+            None => Ok(hashes),
+        }
     }
 
-    /// `docker compose up -d --no-deps --pull never SERVICE`: compose recreates the
-    /// service's container from the image its tag now names, and nothing else.
-    /// `project_args` are [`Service::project_args`] (journaled, so a later run repeats
+    /// `docker compose config -q`: whether the project's files are valid.
+    pub fn validate(&self, project_args: &[String]) -> Result<()> {
+        self.run(project_args, &["config", "-q"], Duration::from_secs(60))
+            .map(drop)
+    }
+
+    /// `docker compose up -d --pull never SERVICE`: compose recreates the service's
+    /// container from the image its tag now names. Not `--no-deps`: compose 2.26 (Debian 13's)
+    /// then hashes the service without its `depends_on`, and the next plain `up`
+    /// recreates it once more; the caller makes sure the dependencies are current, so
+    /// compose leaves them alone.
+    /// `project_args` are [`crate::compose::service::Service::project_args`] (journaled, so a later run repeats
     /// the same command).
     pub fn up(&self, project_args: &[String], service: &str) -> Result<()> {
         self.run(
             project_args,
-            &["up", "-d", "--no-deps", "--pull", "never", service],
+            &["up", "-d", "--pull", "never", service],
             TIMEOUT,
         )
         .map(drop)

@@ -165,6 +165,7 @@ pub(crate) mod tests {
             managed_by: None,
             tag: None,
             compose: None,
+            pinned: None,
             status,
             note: None,
         }

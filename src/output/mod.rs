@@ -317,6 +317,22 @@ pub fn update_text(doc: &UpdateDocument) -> String {
                 mv.container,
                 mv.run_as
             ));
+            // A service its compose file pins: the edit dum would make, as a diff.
+            let diff = doc
+                .images
+                .iter()
+                .find(|r| r.container.as_deref() == Some(mv.container.as_str()))
+                .and_then(|r| r.pinned.as_ref())
+                .and_then(|p| p.diff.as_deref());
+            if let Some(diff) = diff {
+                out.push_str(
+                    "  edit (then `docker compose up -d` of the service):
+",
+                );
+                for line in diff.lines() {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
         }
     }
     for a in doc.updates {

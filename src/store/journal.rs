@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::compose::edit::Edit;
 use crate::docker::types::CreatePlan;
 use crate::image::pin::Change;
 use crate::store::state::State;
@@ -88,7 +89,7 @@ pub struct Transaction {
 }
 
 /// A transaction compose applies: the tag the service's file names is moved to the new
-/// image, then `docker compose up -d --no-deps --pull never SERVICE` recreates it; to
+/// image, then `docker compose up -d --pull never SERVICE` recreates it; to
 /// undo, the tag goes back to the old image and compose recreates it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handover {
@@ -100,6 +101,10 @@ pub struct Handover {
     pub tag: String,
     /// The image ID the tag named before the update.
     pub old_image: String,
+    /// For a service its file pins to a version: the edit of the file that moves it
+    /// (undone with the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<Edit>,
 }
 
 /// Milliseconds since the epoch.

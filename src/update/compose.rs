@@ -1,7 +1,7 @@
 //! Moves that compose applies. A compose service's container is recreated by compose
 //! itself when its project's files are here and the compose plugin is installed: the
-//! tag the file names is moved to the new image, `docker compose up -d --no-deps
-//! --pull never SERVICE` recreates the container (re-injecting `configs:`/`secrets:`
+//! tag the file names is moved to the new image, `docker compose up -d --pull never
+//! SERVICE` recreates the container (re-injecting `configs:`/`secrets:`
 //! and running `post_start` hooks, which an Engine API recreate cannot), and dum
 //! verifies it. To undo, the tag goes back to the old image and compose recreates the
 //! container again. Every step is journaled ([`Handover`]).
@@ -10,11 +10,13 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::compose::edit::{self, Pin};
 use crate::compose::plugin::Plugin;
 use crate::compose::service::{self, Service};
-use crate::docker::types::{ContainerInspect, CreatePlan};
+use crate::docker::types::{ContainerInspect, CreatePlan, ImageInspect};
 use crate::docker::{Engine, transport::Endpoint};
 use crate::fault;
+use crate::image::reference::Reference;
 use crate::store::Store;
 use crate::store::journal::{self, Handover, Step, Transaction};
 use crate::update::plan::Move;
@@ -89,21 +91,35 @@ pub fn api_note(why: &str) -> String {
     )
 }
 
-/// Sets `com.docker.compose.image` in a create plan the way compose reads it, so the
-/// next `docker compose up` sees the container as current: compose writes the image
-/// ID; where it wrote something else (a manifest digest, newer compose on an engine that
-/// lists manifests), `digest` (the new image's) takes its place.
-pub fn relabel(plan: &mut CreatePlan, old: &ContainerInspect, new_image_id: &str, digest: &str) {
-    let old_label = old
-        .config
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(service::IMAGE))
-        .cloned();
-    let value = match old_label {
-        Some(v) if v != old.image_id && v.starts_with("sha256:") => digest.to_string(),
-        _ => new_image_id.to_string(),
-    };
+/// The value of `com.docker.compose.image` for a container of `new` whose old container
+/// ran `old` labelled `old_label`, so the next `docker compose up` sees it as current:
+/// compose writes the image ID, or, newer compose on an engine that reports it, the
+/// digest the engine stores the image as; the new value takes the old one's form. A
+/// form dum does not recognise gets the image ID and a warning for the report.
+pub fn image_label(
+    old_label: Option<&str>,
+    old: &ImageInspect,
+    new: &ImageInspect,
+) -> (String, Option<String>) {
+    let stored = |i: &ImageInspect| i.descriptor.as_ref().map(|d| d.digest.clone());
+    match old_label {
+        None => (new.id.clone(), None),
+        Some(l) if l == old.id => (new.id.clone(), None),
+        Some(l) if Some(l) == stored(old).as_deref() => {
+            (stored(new).unwrap_or_else(|| new.id.clone()), None)
+        }
+        Some(l) => (
+            new.id.clone(),
+            Some(format!(
+                "{} held {l}, neither the old image's ID nor its stored digest: set to the new image's ID, so the next `docker compose up` may recreate it once",
+                service::IMAGE
+            )),
+        ),
+    }
+}
+
+/// Sets `com.docker.compose.image` in a create plan to `value`.
+pub fn relabel(plan: &mut CreatePlan, value: &str) {
     if let Some(labels) = plan
         .body
         .pointer_mut("/Labels")
@@ -128,20 +144,29 @@ pub fn apply(
         .plugin()
         .ok_or_else(|| Undo::Untouched(anyhow!("the docker compose plugin is not installed")))?;
     let force = composer.force;
-    let hash = plugin
-        .config_hash(s)
-        .with_context(|| format!("cannot read the compose project of {}", s.service))
-        .map_err(Undo::Untouched)?;
-    if s.config_hash.as_deref() != Some(hash.as_str()) && !force {
-        return Err(Undo::Untouched(anyhow!(
-            "the compose file of service {} changed since its last deploy (config hash {} now {}): dum does not apply those edits unasked; deploy them with `docker compose up -d {}`, or run `dum update --force {}` to apply them with the update",
-            s.service,
-            short(s.config_hash.as_deref().unwrap_or("none")),
-            short(&hash),
-            s.service,
-            old.name
-        )));
+    if let Err(e) = unchanged_since_deploy(engine, plugin, s, &old.name) {
+        if !force {
+            return Err(Undo::Untouched(e));
+        }
+        log::warn!("{}: --force: {e:#}", old.name);
     }
+    // A service its file pins to a version moves by an edit of that file; one that
+    // runs the file's tag (the base tag) by moving the tag.
+    let pinned = !same_reference(&old.config.image, &mv.run_as);
+    let edit = if pinned {
+        let (_, new_tag) = crate::update::split_tag(&mv.run_as);
+        match edit::find(s, new_tag) {
+            Pin::Editable { edit, .. } => Some(edit),
+            other => {
+                return Err(Undo::Untouched(anyhow!(
+                    "{}",
+                    other.problem().unwrap_or_default()
+                )));
+            }
+        }
+    } else {
+        None
+    };
     let mut tx = Transaction {
         kind: mv.kind.clone(),
         container: old.name.clone(),
@@ -160,8 +185,15 @@ pub fn apply(
         compose: Some(Handover {
             project_args: s.project_args(),
             service: s.service.clone(),
-            tag: mv.run_as.clone(),
+            // What must name the old image on the way back: the moved base tag, or
+            // the pinned tag the file names again once restored.
+            tag: if pinned {
+                old.config.image.clone()
+            } else {
+                mv.run_as.clone()
+            },
             old_image: old.image_id.clone(),
+            edit: edit.clone(),
         }),
     };
     store.record(&tx).map_err(Undo::Untouched)?;
@@ -170,6 +202,13 @@ pub fn apply(
         crate::update::pull(engine, mv, auth)
             .with_context(|| format!("pull failed; {} is untouched", old.name))?;
         fault::point("pulled");
+        if let Some(e) = &edit {
+            edit::swap(e, &e.old_text, &e.new_text)?;
+            fault::point("edited");
+            plugin
+                .validate(&s.project_args())
+                .with_context(|| format!("{} is not valid after the edit", e.path.display()))?;
+        }
         plugin.up(&s.project_args(), &s.service)?;
         fault::point("applied");
         let new = engine
@@ -224,6 +263,98 @@ pub fn apply(
     }
 }
 
+/// Makes sure `docker compose up SERVICE` changes nothing but the service's image:
+/// the service and the services it depends on (which compose brings up with it) run
+/// what their files say now (config hash), their images are the ones their tags name
+/// (compose's image label), and the dependencies run. An error says what compose would
+/// also change; `--force` lets it.
+fn unchanged_since_deploy(
+    engine: &dyn Engine,
+    plugin: &Plugin,
+    s: &Service,
+    container: &str,
+) -> Result<()> {
+    let project: Vec<_> = engine
+        .containers()?
+        .into_iter()
+        .filter_map(|c| {
+            let svc = c.labels.as_ref().and_then(Service::from_labels)?;
+            (svc.project == s.project).then_some((svc, c))
+        })
+        .collect();
+    // The service and every service it depends on, directly or not.
+    let mut services = vec![s.service.clone()];
+    let mut i = 0;
+    while i < services.len() {
+        let deps = if i == 0 {
+            s.depends_on.clone()
+        } else {
+            project
+                .iter()
+                .find(|(svc, _)| svc.service == services[i])
+                .map(|(svc, _)| svc.depends_on.clone())
+                .unwrap_or_default()
+        };
+        for d in deps {
+            if !services.contains(&d) {
+                services.push(d);
+            }
+        }
+        i += 1;
+    }
+    let hashes = plugin
+        .config_hashes(&s.project_args(), &services)
+        .with_context(|| format!("cannot read the compose project of {}", s.service))?;
+    for name in &services {
+        let is_self = name == &s.service;
+        let (label_hash, image_label, summary) = if is_self {
+            (s.config_hash.clone(), None, None)
+        } else {
+            match project.iter().find(|(svc, _)| &svc.service == name) {
+                Some((svc, c)) => (svc.config_hash.clone(), svc.image_label.clone(), Some(c)),
+                None => bail!(
+                    "service {name}, which {} depends on, has no container: `docker compose up {}` would create it",
+                    s.service,
+                    s.service
+                ),
+            }
+        };
+        let now = hashes.get(name).map(String::as_str).unwrap_or_default();
+        if label_hash.as_deref() != Some(now) {
+            bail!(
+                "the compose file of service {name} changed since its last deploy (config hash {} now {}): dum does not apply those edits unasked; deploy them with `docker compose up -d {name}`, or run `dum update --force {container}` to apply them with the update",
+                short(label_hash.as_deref().unwrap_or("none")),
+                short(now),
+            );
+        }
+        if let Some(c) = summary {
+            if c.state != "running" {
+                bail!(
+                    "service {name}, which {} depends on, is {}: `docker compose up {}` would start it (`dum update --force {container}` lets it)",
+                    s.service,
+                    c.state,
+                    s.service
+                );
+            }
+            // Compose labels with the image ID it ran (older compose) and recreates when
+            // the tag names another image now.
+            let local = engine.inspect_image(&c.image)?.map(|i| i.id);
+            if let (Some(label), Some(local)) = (&image_label, &local)
+                && label == &c.image_id
+                && local != &c.image_id
+            {
+                bail!(
+                    "service {name}, which {} depends on, runs another image than its tag {} names now: `docker compose up {}` would recreate it (`dum update --force {container}` lets it)",
+                    s.service,
+                    c.image,
+                    s.service
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Puts the old version back: the tag on the old image, compose recreates the service
 /// from it, and the container runs. Idempotent: compose recreates nothing when the
 /// container already runs the old image. `plugin`: `None` looks for it.
@@ -252,6 +383,10 @@ pub fn restore(
             })?
         }
     };
+    if let Some(e) = &h.edit {
+        edit::swap(e, &e.new_text, &e.old_text)
+            .with_context(|| format!("cannot restore {}", e.path.display()))?;
+    }
     let (repo, tag) = crate::update::split_tag(&h.tag);
     engine.tag(&h.old_image, repo, tag).with_context(|| {
         format!(
@@ -282,6 +417,57 @@ pub fn restore(
     Ok(())
 }
 
+/// Whether two references name the same repository and tag (`app` is `app:latest`;
+/// `docker.io/library/app` is `app`).
+fn same_reference(a: &str, b: &str) -> bool {
+    match (Reference::parse(a), Reference::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.registry == b.registry
+                && a.repository == b.repository
+                && a.tag_or_latest() == b.tag_or_latest()
+                && a.digest == b.digest
+        }
+        _ => a == b,
+    }
+}
+
 fn short(id: &str) -> &str {
     crate::docker::short_id(id)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::docker::types::Descriptor;
+
+    fn image(id: &str, stored: Option<&str>) -> ImageInspect {
+        ImageInspect {
+            id: id.into(),
+            repo_tags: Vec::new(),
+            repo_digests: Vec::new(),
+            descriptor: stored.map(|d| Descriptor {
+                digest: d.into(),
+                media_type: String::new(),
+            }),
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn compose_image_labels_keep_their_form() {
+        let old = image("sha256:old-id", Some("sha256:old-index"));
+        let new = image("sha256:new-id", Some("sha256:new-index"));
+        let cases: &[(Option<&str>, &str, bool)] = &[
+            (None, "sha256:new-id", false),
+            (Some("sha256:old-id"), "sha256:new-id", false),
+            (Some("sha256:old-index"), "sha256:new-index", false),
+            (Some("sha256:platform"), "sha256:new-id", true),
+        ];
+        for (label, want, warns) in cases {
+            let (got, warning) = image_label(*label, &old, &new);
+            assert_eq!(got, *want, "{label:?}");
+            assert_eq!(warning.is_some(), *warns, "{label:?}");
+        }
+    }
 }

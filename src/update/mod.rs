@@ -166,6 +166,7 @@ pub fn apply(
                 }
                 _ => false,
             };
+            let mut label_warning = None;
             let prepared = (|| -> Result<(CreatePlan, CreatePlan)> {
                 pull(engine, mv, auth)
                     .with_context(|| format!("pull failed; {} is untouched", mv.container))?;
@@ -182,12 +183,25 @@ pub fn apply(
                     let new_image = engine.inspect_image(&mv.pull)?.ok_or_else(|| {
                         anyhow!("the pulled image {} is not in the engine", mv.pull)
                     })?;
-                    let digest = mv.change.to.digest.as_deref().unwrap_or(&new_image.id);
-                    compose::relabel(&mut plan, &old, &new_image.id, digest);
+                    let old_label = old
+                        .config
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(crate::compose::service::IMAGE));
+                    let (value, warning) =
+                        compose::image_label(old_label.map(String::as_str), &old_image, &new_image);
+                    compose::relabel(&mut plan, &value);
+                    label_warning = warning;
                 }
                 let restore_plan = restore_plan(engine, &old, &old_image.raw)?;
                 Ok((plan, restore_plan))
             })();
+            if let Some(w) = label_warning {
+                applied.note = Some(match applied.note.take() {
+                    Some(n) => format!("{n}; {w}"),
+                    None => w,
+                });
+            }
             prepared
                 .map_err(Undo::Untouched)
                 .and_then(|(plan, restore_plan)| {

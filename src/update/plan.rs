@@ -131,13 +131,43 @@ pub fn plan_moves(
             // tag names locally: the container must stay on the file's tag.
             if !runs_base {
                 let tag = row.tag.as_deref().unwrap_or("a digest");
-                skips.push(skip(format!(
-                    "pinned to {tag} by compose file {}: dum does not move a compose service off its file's tag",
-                    service
-                        .config_files
-                        .last()
-                        .map_or_else(|| "(unknown)".into(), |f| f.display().to_string())
-                )));
+                let file = service
+                    .config_files
+                    .last()
+                    .map_or_else(|| "(unknown)".into(), |f| f.display().to_string());
+                // The file pins a version tag: the move edits it (see compose/edit.rs).
+                let reason = match &row.pinned {
+                    Some(p) if p.problem.is_some() => p.problem.clone(),
+                    Some(p) if p.writes.is_none() => {
+                        Some(format!("pinned by {}: nothing to write", p.file.display()))
+                    }
+                    Some(_) if row.current_version.as_deref() != Some(tag) => Some(format!(
+                        "pinned to {tag} by compose file {file}: not a version tag, dum does not move it"
+                    )),
+                    Some(_) => None,
+                    None => Some(format!("pinned to {tag} by compose file {file}")),
+                };
+                if let Some(reason) = reason {
+                    skips.push(skip(reason));
+                    continue;
+                }
+                if let Some(version) = &row.latest_version {
+                    let run_as = format!("{familiar}:{version}");
+                    moves.push(Move {
+                        kind: "update".into(),
+                        container: container.clone(),
+                        image: config.image.clone(),
+                        pull: format!("{}@{to_digest}", query.familiar_name()),
+                        tags: vec![run_as.clone()],
+                        run_as,
+                        change: Change {
+                            from: Pin::new(row.current_version.clone(), row.current_digest.clone()),
+                            to: Pin::new(row.latest_version.clone(), Some(to_digest.clone())),
+                        },
+                        verify: Some(Verify::of(config)),
+                        compose: Some(service.clone()),
+                    });
+                }
                 continue;
             }
             if !base_is_target {
@@ -332,6 +362,7 @@ mod tests {
             managed_by: None,
             tag: None,
             compose: None,
+            pinned: None,
         }
     }
 
@@ -451,6 +482,54 @@ mod tests {
         }
     }
 
+    /// A service its file pins to a version moves to the newest version tag when the
+    /// file can be edited; otherwise the row is skipped with the reason the check found.
+    #[test]
+    fn pinned_compose_services_move_only_when_their_file_can_be_edited() {
+        use crate::check::Pinned;
+        let pinned = |writes: Option<&str>, problem: Option<&str>| Pinned {
+            file: "/srv/shop/compose.yaml".into(),
+            writes: writes.map(str::to_string),
+            edits: writes.map(|_| "/srv/shop/compose.yaml".into()),
+            diff: None,
+            problem: problem.map(str::to_string),
+        };
+        let cases: &[(&str, Pinned, Result<&str, &str>)] = &[
+            ("1.0", pinned(Some("2.0"), None), Ok("r.io/app:2.0")),
+            (
+                "1.0",
+                pinned(
+                    None,
+                    Some("pinned by compose file /x (not readable): skipped"),
+                ),
+                Err("pinned by compose file /x (not readable): skipped"),
+            ),
+            (
+                "stable",
+                pinned(Some("2.0"), None),
+                Err("pinned to stable by compose file /srv/shop/compose.yaml: not a version tag"),
+            ),
+        ];
+        for (tag, pin, want) in cases {
+            let mut r = row(Status::UpdateAvailable, "1.0", "2.0");
+            r.tag = Some(tag.to_string());
+            r.compose = Some(compose_service("app", &[]));
+            r.pinned = Some(pin.clone());
+            let (m, s) = plan_moves(&[r], &[config(true)], false, false);
+            match want {
+                Ok(run_as) => {
+                    assert_eq!(m.len(), 1, "{tag}: {s:?}");
+                    assert_eq!(m[0].run_as, *run_as);
+                    assert_eq!(m[0].tags, vec![run_as.to_string()], "the base tag stays");
+                }
+                Err(reason) => {
+                    assert!(m.is_empty(), "{tag}");
+                    assert!(s[0].reason.starts_with(reason), "{tag}: {}", s[0].reason);
+                }
+            }
+        }
+    }
+
     /// Dependencies first within a project; a failed one stops its dependents, directly
     /// or through another dependent.
     #[test]
@@ -503,6 +582,7 @@ mod tests {
             managed_by: None,
             tag: None,
             compose: None,
+            pinned: None,
         };
         let config = crate::config::ImageConfig {
             image: "reg.lan/app".into(),
@@ -619,6 +699,7 @@ mod properties {
                 managed_by: None,
                 tag: None,
                 compose: None,
+                pinned: None,
             },
         )
     }

@@ -120,6 +120,10 @@ impl Project {
         let before = self.ids();
         self.up();
         let after = self.ids();
+        eprintln!(
+            "compose {}: IDs before `up -d` {before:?}, after {after:?}",
+            self.name
+        );
         assert_eq!(before, after, "docker compose up -d recreated containers");
         // `compose ps` lists every service under the project.
         let ps = self.ok(&["ps", "--format", "{{.Service}}"]);
@@ -433,36 +437,195 @@ fn an_edited_compose_file_is_applied_only_with_force() {
     project.assert_up_recreates_nothing();
 }
 
-/// A service whose file pins a version tag is never moved off it through the Engine
-/// API (compose would take it back, or drift from its file).
+/// A service whose file pins a version tag moves by an edit of that file: only the
+/// tag's bytes change (quotes, comment, mode kept), `--dry-run` shows the diff and
+/// changes nothing, compose agrees afterwards, and `dum rollback` puts the file's tag
+/// back.
 #[test]
 #[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
-fn a_pinned_service_stays_on_its_files_tag() {
+fn a_pinned_service_moves_by_an_edit_of_its_file() {
+    use std::os::unix::fs::PermissionsExt;
     let (app, v1) = first("cpin");
     let (db, _) = first("cdbpin");
+    let pinned = format!("\"{}\"   # pinned by hand", v1.reference);
+    let project = Project::new(
+        &stack(&db.reference("latest"), &pinned, ""),
+        "GREETING=hello\n",
+    );
+    fs::set_permissions(project.file(), fs::Permissions::from_mode(0o640)).unwrap();
+    project.up();
+    let original = fs::read_to_string(project.file()).unwrap();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    let dum = dum_with_compose(entries(&[&app]));
+
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(100);
+    let row = out.json()["images"][0].clone();
+    assert_eq!(row["tag"], "1.0.0", "{row}");
+    assert_eq!(
+        row["pinned"]["file"],
+        project.file().display().to_string(),
+        "{row}"
+    );
+    assert_eq!(row["pinned"]["writes"], "1.1.0", "{row}");
+    assert!(
+        row["note"].as_str().unwrap().starts_with("pinned by"),
+        "{row}"
+    );
+
+    let out = dum.run(&["update", "--dry-run"]);
+    out.assert_code(100);
+    let minus = format!("-    image: \"{}\"   # pinned by hand", v1.reference);
+    let plus = format!(
+        "+    image: \"{}\"   # pinned by hand",
+        app.reference("1.1.0")
+    );
+    assert!(
+        out.stdout.contains(&minus) && out.stdout.contains(&plus),
+        "{out:?}"
+    );
+    assert_eq!(fs::read_to_string(project.file()).unwrap(), original);
+
+    let before = project.ids();
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    assert_eq!(out.json()["updates"][0]["via"], "compose", "{out:?}");
+    let edited = fs::read_to_string(project.file()).unwrap();
+    assert_eq!(
+        edited,
+        original.replacen(&v1.reference, &app.reference("1.1.0"), 1),
+        "exactly the tag changed"
+    );
+    let mode = fs::metadata(project.file()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "mode kept");
+    let c = project.inspect("app");
+    assert_eq!(c["Config"]["Image"], app.reference("1.1.0"));
+    let after = project.assert_up_recreates_nothing();
+    assert_ne!(before, after);
+    dum.run(&["check"]).assert_code(0);
+
+    let out = dum.run(&["rollback", &project.container("app")]);
+    out.assert_code(101);
+    assert_eq!(
+        fs::read_to_string(project.file()).unwrap(),
+        original,
+        "file back"
+    );
+    assert_eq!(project.inspect("app")["Image"], image_id(&v1.reference));
+    project.assert_up_recreates_nothing();
+}
+
+/// `image: repo:${APP_TAG}`: the variable's value moves in the env file, the compose
+/// file is not touched.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_variable_tag_moves_in_the_env_file() {
+    let (app, v1) = first("cvar");
+    let (db, _) = first("cdbvar");
+    let project = Project::new(
+        &stack(
+            &db.reference("latest"),
+            &format!("{}:${{APP_TAG}}", app.name()),
+            "",
+        ),
+        "GREETING=hello\n# the app's version\nAPP_TAG=1.0.0 # pinned\n",
+    );
+    project.up();
+    assert_eq!(project.inspect("app")["Image"], image_id(&v1.reference));
+    let compose_before = fs::read_to_string(project.file()).unwrap();
+    app.clone().version("1.1.0").build_and_push();
+    let dum = dum_with_compose(entries(&[&app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    assert_eq!(fs::read_to_string(project.file()).unwrap(), compose_before);
+    assert_eq!(
+        fs::read_to_string(project.dir.path().join(".env")).unwrap(),
+        "GREETING=hello\n# the app's version\nAPP_TAG=1.1.0 # pinned\n"
+    );
+    assert_eq!(
+        project.inspect("app")["Config"]["Image"],
+        app.reference("1.1.0")
+    );
+    project.assert_up_recreates_nothing();
+}
+
+/// A pinned service whose new version turns unhealthy: the file's bytes and the old
+/// container's image come back, and compose agrees.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_failed_pinned_update_restores_the_file() {
+    let (app, v1) = first("cpinbad");
+    let (db, _) = first("cdbpinbad");
     let project = Project::new(
         &stack(&db.reference("latest"), &v1.reference, ""),
         "GREETING=hello\n",
     );
     project.up();
+    let original = fs::read_to_string(project.file()).unwrap();
     app.clone()
         .version("1.1.0")
-        .also_tag("latest")
+        .healthcheck(
+            "test -e /nonexistent",
+            std::time::Duration::from_millis(200),
+        )
         .build_and_push();
-    let before = project.ids();
     let dum = dum_with_compose(entries(&[&app]));
     let out = dum.run(&["update", "--format", "json"]);
-    out.assert_code(0);
-    let doc = out.json();
-    let reason = doc["skipped"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("pinned to 1.0.0 by compose file"), "{doc}");
-    assert!(reason.contains("compose.yaml"), "{doc}");
+    out.assert_code(1);
+    assert_eq!(out.json()["updates"][0]["result"], "rolled_back", "{out:?}");
+    assert_eq!(fs::read_to_string(project.file()).unwrap(), original);
+    let c = project.inspect("app");
+    assert_eq!(c["Image"], image_id(&v1.reference));
+    assert_eq!(c["Config"]["Image"], v1.reference.as_str());
+    project.assert_up_recreates_nothing();
+}
+
+/// A pinned service whose compose file is not readable here is reported and never
+/// moved off its file's tag through the Engine API.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_pinned_service_with_an_unreadable_file_is_skipped() {
+    let (app, v1) = first("cpinaway");
+    let (db, _) = first("cdbpinaway");
+    let project = Project::new(
+        &stack(&db.reference("latest"), &v1.reference, ""),
+        "GREETING=hello\n",
+    );
+    project.up();
+    app.clone().version("1.1.0").build_and_push();
+    let before = project.ids();
+    let dum = dum_with_compose(entries(&[&app]));
+    let moved = project.dir.path().with_extension("away");
+    fs::rename(project.dir.path(), &moved).unwrap();
+    let check = dum.run(&["check", "--format", "json"]);
+    let update = dum.run(&["update", "--format", "json"]);
+    fs::rename(&moved, project.dir.path()).unwrap();
+    check.assert_code(100);
+    let want = format!(
+        "pinned by compose file {} (not readable): skipped",
+        project.file().display()
+    );
+    assert_eq!(
+        check.json()["images"][0]["note"],
+        want.as_str(),
+        "{check:?}"
+    );
+    update.assert_code(0);
+    assert_eq!(
+        update.json()["skipped"][0]["reason"],
+        want.as_str(),
+        "{update:?}"
+    );
     assert_eq!(project.ids(), before);
     project.assert_up_recreates_nothing();
 }
 
-/// SIGKILL at every step of a compose transaction: the next run converges (back on the
-/// old image, which the tag names again), and compose agrees.
+/// SIGKILL at every step of a compose transaction, for a same-tag service and for one
+/// its file pins: the next run converges (back on the old image under the file's tag,
+/// the file's bytes back), and compose agrees.
 #[test]
 #[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
 fn sigkill_during_a_compose_update_converges() {
@@ -475,9 +638,16 @@ fn sigkill_during_a_compose_update_converges() {
         .also_tag("latest")
         .build_and_push();
     let old = image_id(&v1.reference);
-    for &point in dum::fault::COMPOSE_POINTS {
-        if point == "rolling-back" {
-            // Last: a newest version that fails verification, to reach the rollback.
+    let points: Vec<(&str, bool)> = dum::fault::COMPOSE_POINTS
+        .iter()
+        .flat_map(|p| [(*p, false), (*p, true)])
+        // Only an edit of the file reaches `edited`.
+        .filter(|(p, pinned)| *p != "edited" || *pinned)
+        .collect();
+    for (point, pinned) in points {
+        if point == "rolling-back" && !pinned {
+            // A newest version that fails verification, to reach the rollback (the
+            // rolling-back points come last).
             app.clone()
                 .version("1.2.0")
                 .also_tag("latest")
@@ -487,14 +657,22 @@ fn sigkill_during_a_compose_update_converges() {
                 )
                 .build_and_push();
         }
-        // The service starts on 1.0.0 under `latest`, as after a pull a while ago.
+        let why = format!("{point} (pinned: {pinned})");
+        // The service starts on 1.0.0, under `latest` as after a pull a while ago, or
+        // pinned to it.
         docker(&["tag", &v1.reference, &app.reference("latest")]);
+        let runs = if pinned {
+            v1.reference.clone()
+        } else {
+            app.reference("latest")
+        };
         let project = Project::new(
-            &stack(&db.reference("latest"), &app.reference("latest"), ""),
+            &stack(&db.reference("latest"), &runs, ""),
             "GREETING=hello\n",
         );
         project.up();
-        assert_eq!(project.inspect("app")["Image"], old.as_str(), "{point}");
+        let original = fs::read_to_string(project.file()).unwrap();
+        assert_eq!(project.inspect("app")["Image"], old.as_str(), "{why}");
         let dum = dum_with_compose(entries(&[&app]));
         let killed = dum
             .command(&["update", &project.container("app")])
@@ -504,7 +682,7 @@ fn sigkill_during_a_compose_update_converges() {
         assert_eq!(
             killed.status.signal(),
             Some(9),
-            "{point}: not killed: {}",
+            "{why}: not killed: {}",
             String::from_utf8_lossy(&killed.stderr)
         );
         // The next run converges before anything else: the old version is back under
@@ -512,16 +690,21 @@ fn sigkill_during_a_compose_update_converges() {
         let next = dum.run(&["check", "--format", "json"]);
         next.assert_code(100);
         let state = dum.state().unwrap();
-        assert_eq!(state["journal"], json!([]), "{point}: journal cleared");
-        assert_eq!(image_id(&app.reference("latest")), old, "{point}: tag back");
+        assert_eq!(state["journal"], json!([]), "{why}: journal cleared");
         let c = project.inspect("app");
-        assert_eq!(c["Image"], old.as_str(), "{point}");
-        assert_eq!(c["Config"]["Image"], app.reference("latest"), "{point}");
+        assert_eq!(c["Image"], old.as_str(), "{why}");
+        assert_eq!(c["Config"]["Image"], runs.as_str(), "{why}");
+        assert_eq!(image_id(&runs), old, "{why}: tag back");
+        assert_eq!(
+            fs::read_to_string(project.file()).unwrap(),
+            original,
+            "{why}: file back"
+        );
         project.assert_up_recreates_nothing();
         let history = dum.run(&["history", "--format", "json"]);
         assert!(
             history.stdout.contains("rolled_back"),
-            "{point}: {}",
+            "{why}: {}",
             history.stdout
         );
     }
