@@ -623,6 +623,45 @@ fn a_pinned_service_with_an_unreadable_file_is_skipped() {
     project.assert_up_recreates_nothing();
 }
 
+/// A service configured only by `dum.*` labels in its compose file (no entry in dum's
+/// configuration) is updated through compose like any other. Its labels concern every
+/// dum run on the engine, so `scripts/test` runs it after the other compose tests.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn labelled_a_service_configured_only_by_labels_is_updated_by_compose() {
+    let (app, _) = first("clab");
+    let yaml = format!(
+        r#"services:
+  app:
+    image: {}
+    labels:
+      dum-test: "1"
+      dum.regex: '{REGEX}'
+      dum.auto_update: "true"
+      dum.grace_seconds: "1"
+"#,
+        app.reference("latest")
+    );
+    let project = Project::new(&yaml, "");
+    project.up();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    let dum = dum_with_compose(json!({"images": []}));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    let u = &out.json()["updates"][0];
+    assert_eq!(u["container"], project.container("app").as_str(), "{u}");
+    assert_eq!(u["via"], "compose", "{u}");
+    let c = project.inspect("app");
+    assert_eq!(c["Config"]["Image"], app.reference("latest"));
+    assert_eq!(c["Image"], image_id(&app.reference("1.1.0")));
+    assert_eq!(c["Config"]["Labels"]["dum.regex"], REGEX, "labels kept");
+    project.assert_up_recreates_nothing();
+    dum.run(&["check"]).assert_code(0);
+}
+
 /// SIGKILL at every step of a compose transaction, for a same-tag service and for one
 /// its file pins: the next run converges (back on the old image under the file's tag,
 /// the file's bytes back), and compose agrees.
