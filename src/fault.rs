@@ -38,3 +38,25 @@ pub fn point(point: &str) {
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
 pub fn point(_point: &str) {}
+
+/// Test-only: `DUM_FAULT_HOOK=<point>:<command>` runs `sh -c <command>` when dum reaches
+/// `point`, then goes on: a test changes the world between two of dum's steps (another
+/// client updating a service between dum's read and its write).
+#[cfg(feature = "fault-injection")]
+pub fn hook(point: &str) {
+    let Ok(spec) = std::env::var("DUM_FAULT_HOOK") else {
+        return;
+    };
+    if let Some((at, command)) = spec.split_once(':')
+        && at == point
+    {
+        eprintln!("dum: DUM_FAULT_HOOK at {point}: {command}");
+        let _ = std::process::Command::new("sh")
+            .args(["-c", command])
+            .status();
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn hook(_point: &str) {}

@@ -23,6 +23,7 @@ mod notify;
 mod output;
 mod registry;
 mod store;
+mod swarm;
 mod update;
 
 /// What the fuzz targets (`fuzz/`) and the integration tests (`tests/`) call directly.

@@ -102,6 +102,7 @@ pub fn effective(file: Option<&[ImageConfig]>, containers: &[ContainerSummary]) 
                 };
                 own.push(l.apply(ImageConfig {
                     container_name: Some(name.clone()),
+                    service_name: None,
                     except: Vec::new(),
                     ..base
                 }));
@@ -176,6 +177,7 @@ mod tests {
     fn entry(image: &str, container: Option<&str>) -> ImageConfig {
         ImageConfig {
             container_name: container.map(str::to_string),
+            service_name: None,
             grace_seconds: 42,
             ..ImageConfig::new(image)
         }

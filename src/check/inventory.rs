@@ -17,6 +17,7 @@ use crate::config::ImageConfig;
 use crate::docker::EngineRead;
 use crate::docker::types::{ContainerInspect, ContainerSummary, ImageSummary};
 use crate::image::reference::Reference;
+use crate::swarm::service::{Mode, Role, Service as SwarmService};
 
 /// A container as a check sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,21 @@ pub struct Deployed {
     pub managed_by: Option<String>,
     /// The compose service it belongs to, when compose created it.
     pub compose: Option<Service>,
+    /// Set when this is a Swarm service rather than a container.
+    pub service: Option<SwarmTarget>,
+}
+
+/// A Swarm service checked like a container (see [`Inventory::containers_for`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SwarmTarget {
+    /// The service's ID.
+    pub id: String,
+    /// How many tasks it runs.
+    #[serde(flatten)]
+    pub mode: Mode,
+    /// The digest its spec pins (`repo:tag@digest`), when it does.
+    #[serde(skip)]
+    pub digest: Option<String>,
 }
 
 impl Deployed {
@@ -44,6 +60,7 @@ impl Deployed {
             running: c.state.running,
             managed_by: c.config.labels.as_ref().and_then(orchestrator),
             compose: c.config.labels.as_ref().and_then(Service::from_labels),
+            service: None,
         }
     }
 }
@@ -89,6 +106,10 @@ pub struct ImageNames {
 pub struct Inventory {
     containers: Vec<Row>,
     images: HashMap<String, ImageNames>,
+    /// The engine's Swarm services, when it is a swarm manager.
+    services: Vec<SwarmService>,
+    /// Its role in a swarm.
+    pub role: Role,
 }
 
 /// One row of the container list, and the container it describes once known.
@@ -112,7 +133,24 @@ impl Inventory {
             None => engine.containers()?,
         };
         let images = engine.images()?;
-        Ok(Inventory::new(containers, images))
+        let mut inventory = Inventory::new(containers, images);
+        // An engine that cannot say is treated as outside any swarm: its containers are
+        // still checked.
+        inventory.role = match engine.info() {
+            Ok(info) => Role::from_info(&info),
+            Err(e) => {
+                log::debug!("GET /info: {e:#}");
+                Role::None
+            }
+        };
+        if inventory.role == Role::Manager {
+            inventory.services = engine
+                .services()?
+                .iter()
+                .filter_map(SwarmService::from_json)
+                .collect();
+        }
+        Ok(inventory)
     }
 
     /// Builds the inventory from both lists.
@@ -130,14 +168,26 @@ impl Inventory {
                 )
             })
             .collect();
+        // A Swarm task container belongs to its service: the service is the row (on a
+        // manager), never its tasks.
         let containers = containers
             .into_iter()
+            .filter(|c| {
+                !c.labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key("com.docker.swarm.task.id"))
+            })
             .map(|summary| Row {
                 summary,
                 deployed: OnceLock::new(),
             })
             .collect();
-        Inventory { containers, images }
+        Inventory {
+            containers,
+            images,
+            services: Vec::new(),
+            role: Role::None,
+        }
     }
 
     /// The containers an image entry is about: the named one, else every container
@@ -148,6 +198,10 @@ impl Inventory {
         image: &Reference,
         config: &ImageConfig,
     ) -> Result<Vec<Deployed>> {
+        let services = self.services_for(image, config);
+        if config.service_name.is_some() {
+            return Ok(services);
+        }
         if let Some(name) = &config.container_name {
             return match self.containers.iter().find(|r| r.summary.name() == name) {
                 Some(row) => self.deployed(engine, row).map(|d| d.into_iter().collect()),
@@ -179,8 +233,44 @@ impl Inventory {
                 found.push(deployed);
             }
         }
+        found.extend(services);
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
+    }
+
+    /// The Swarm services an image entry is about: the one `service_name` names, else
+    /// every service whose image is from that repository.
+    fn services_for(&self, image: &Reference, config: &ImageConfig) -> Vec<Deployed> {
+        self.services
+            .iter()
+            .filter(|s| match &config.service_name {
+                Some(name) => &s.name == name,
+                None => {
+                    config.container_name.is_none()
+                        && !config.except.contains(&s.name)
+                        && Reference::parse(s.image_parts().0).is_ok_and(|r| {
+                            r.registry == image.registry && r.repository == image.repository
+                        })
+                }
+            })
+            .map(|s| {
+                let (name, digest) = s.image_parts();
+                Deployed {
+                    name: s.name.clone(),
+                    created_as: name.to_string(),
+                    image_id: String::new(),
+                    // A service at 0 replicas is still updated (without waiting).
+                    running: true,
+                    managed_by: None,
+                    compose: None,
+                    service: Some(SwarmTarget {
+                        id: s.id.clone(),
+                        mode: s.mode.clone(),
+                        digest: digest.map(str::to_string),
+                    }),
+                }
+            })
+            .collect()
     }
 
     /// One container from its list row. The list shows the image ID instead of the
@@ -202,6 +292,7 @@ impl Inventory {
                         ),
                         managed_by: summary.labels.as_ref().and_then(orchestrator),
                         compose: summary.labels.as_ref().and_then(Service::from_labels),
+                        service: None,
                     }));
                 }
                 engine
@@ -220,6 +311,23 @@ impl Inventory {
         engine: &dyn EngineRead,
         container: &Deployed,
     ) -> Result<Cow<'_, ImageNames>> {
+        // A service's image is what its spec pins: `repo:tag@digest`.
+        if let Some(service) = &container.service {
+            return Ok(Cow::Owned(ImageNames {
+                repo_tags: vec![container.created_as.clone()],
+                repo_digests: service
+                    .digest
+                    .iter()
+                    .map(|d| {
+                        let repo = Reference::parse(&container.created_as)
+                            .map(|r| r.familiar_name())
+                            .unwrap_or_default();
+                        format!("{repo}@{d}")
+                    })
+                    .collect(),
+                content_digest: None,
+            }));
+        }
         // Borrowed: one image can carry the tags of many repositories, and every
         // container of it is checked.
         if let Some(found) = self.images.get(&container.image_id) {

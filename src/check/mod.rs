@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use anyhow::{Result, anyhow};
 use serde::Serialize;
 
-use crate::check::inventory::Inventory;
+use crate::check::inventory::{Inventory, SwarmTarget};
 use crate::compose::edit::{self, Pin};
 use crate::compose::service::Service;
 use crate::config::ImageConfig;
@@ -28,6 +28,7 @@ use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
 use crate::registry::Registry;
+use crate::swarm::service::Role;
 
 pub use self::local::{identify, local};
 pub use self::resolve::{
@@ -91,6 +92,9 @@ pub struct ImageReport {
     /// what an update would write there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Pinned>,
+    /// Set when the row is a Swarm service (`container` is then its name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<SwarmTarget>,
 }
 
 /// A compose service pinned to a tag by its compose file.
@@ -152,6 +156,7 @@ impl ImageReport {
             tag: None,
             compose: None,
             pinned: None,
+            service: None,
         }
     }
 }
@@ -246,6 +251,7 @@ fn report_image(
         tag: None,
         compose: None,
         pinned: None,
+        service: None,
     };
     if found.is_empty() {
         let note = match &config.container_name {
@@ -271,6 +277,7 @@ fn report_image(
                         Some(_) => r.tag,
                     }),
                 compose: container.compose.clone(),
+                service: container.service.clone(),
                 ..template.clone()
             };
             let outcome = l.and_then(|mut l| {
@@ -418,6 +425,13 @@ pub fn check_all(
         } else {
             halves(engine, registry, all, images, known, &pool)
         };
+        if let Ok(inv) = &inventory
+            && inv.role == Role::Worker
+        {
+            log::warn!(
+                "this engine is a Swarm worker: services are checked (and updated) on a manager"
+            );
+        }
         images
             .par_iter()
             .zip(remotes)
@@ -522,6 +536,7 @@ mod tests {
             base_tag: "latest".into(),
             auto_update: false,
             container_name: None,
+            service_name: None,
             cleanup_old_images: false,
             keep_versions: 3,
             registry: None,

@@ -44,7 +44,12 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
             let images = match (targets.is_empty(), only_failed) {
                 (true, _) => effective.entries,
                 (false, true) => Vec::new(),
-                (false, false) => targets::select(effective.entries, &rest, listed)?,
+                (false, false) => targets::select(
+                    effective.entries,
+                    &rest,
+                    listed,
+                    &targets::swarm_services(&engine),
+                )?,
             };
             (images, c.insecure_registries, false)
         }
@@ -155,6 +160,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            service: None,
         }
     }
 

@@ -95,6 +95,14 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
         }
         mv.compose = Some(service);
     }
+    // A Swarm service goes back with Swarm's own `rollback=previous`.
+    if crate::command::targets::swarm_services(&engine)
+        .iter()
+        .any(|(name, _)| name == target)
+    {
+        mv.service = Some(target.to_string());
+        mv.tags.clear();
+    }
     let mut report = Report {
         dry_run: ctx.settings.dry_run,
         rows: &[],

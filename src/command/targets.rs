@@ -4,8 +4,10 @@ use anyhow::anyhow;
 
 use crate::command::outcome::Failure;
 use crate::config::ImageConfig;
+use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
+use crate::swarm::service::{Role, Service};
 
 /// Selects the configured images the targets name: a configured image or
 /// `container_name`, or the name of a container running a configured image (that entry
@@ -15,6 +17,7 @@ pub fn select(
     images: Vec<ImageConfig>,
     targets: &[String],
     containers: &[ContainerSummary],
+    services: &[(String, String)],
 ) -> Result<Vec<ImageConfig>, Failure> {
     if targets.is_empty() {
         return Ok(images);
@@ -22,10 +25,11 @@ pub fn select(
     let name_of = |image: &str| Reference::parse(image).ok().map(|r| r.name());
     let mut chosen: Vec<ImageConfig> = Vec::new();
     let mut add = |entry: ImageConfig| {
-        if !chosen
-            .iter()
-            .any(|c| c.image == entry.image && c.container_name == entry.container_name)
-        {
+        if !chosen.iter().any(|c| {
+            c.image == entry.image
+                && c.container_name == entry.container_name
+                && c.service_name == entry.service_name
+        }) {
             chosen.push(entry);
         }
     };
@@ -43,24 +47,62 @@ pub fn select(
             by_config.into_iter().cloned().for_each(&mut add);
             continue;
         }
+        let entry_for = |image: &str| {
+            let image = name_of(image)?;
+            images.iter().find(|i| {
+                i.container_name.is_none()
+                    && i.service_name.is_none()
+                    && name_of(&i.image).as_ref() == Some(&image)
+            })
+        };
         let container = containers.iter().find(|c| c.name() == target.as_str());
-        let entry = container.and_then(|c| {
-            let image = name_of(&c.image)?;
-            images
-                .iter()
-                .find(|i| i.container_name.is_none() && name_of(&i.image).as_ref() == Some(&image))
-        });
-        match entry {
-            Some(e) => add(ImageConfig {
+        if let Some(e) = container.and_then(|c| entry_for(&c.image)) {
+            add(ImageConfig {
                 container_name: Some(target.clone()),
+                service_name: None,
+                ..e.clone()
+            });
+            continue;
+        }
+        // A Swarm service's image is `repo:tag@digest`.
+        let service = services.iter().find(|(name, _)| name == target);
+        let by_service = service.and_then(|(_, image)| {
+            entry_for(image.split_once('@').map_or(image.as_str(), |(n, _)| n))
+        });
+        match by_service {
+            Some(e) => add(ImageConfig {
+                container_name: None,
+                service_name: Some(target.clone()),
                 ..e.clone()
             }),
             None => {
                 return Err(Failure::usage(anyhow!(
-                    "{target} is neither a configured image, a configured container_name, nor a container running a configured image"
+                    "{target} is neither a configured image, a configured container_name, nor a container or Swarm service running a configured image"
                 )));
             }
         }
     }
     Ok(chosen)
+}
+
+/// `(name, image)` of every Swarm service, when the engine is a swarm manager (else
+/// none): targets may name services.
+pub fn swarm_services(engine: &dyn EngineRead) -> Vec<(String, String)> {
+    let manager = engine
+        .info()
+        .is_ok_and(|i| Role::from_info(&i) == Role::Manager);
+    if !manager {
+        return Vec::new();
+    }
+    match engine.services() {
+        Ok(list) => list
+            .iter()
+            .filter_map(Service::from_json)
+            .map(|s| (s.name, s.image))
+            .collect(),
+        Err(e) => {
+            log::warn!("cannot list the Swarm services: {e:#}");
+            Vec::new()
+        }
+    }
 }

@@ -62,7 +62,12 @@ pub fn run(
             .filter(|i| i.auto_update)
             .collect(),
         (true, true) => Vec::new(),
-        (true, false) => targets::select(effective.entries, &rest, &containers)?,
+        (true, false) => targets::select(
+            effective.entries,
+            &rest,
+            &containers,
+            &targets::swarm_services(&engine),
+        )?,
     };
     let registry = ctx.registry(&config.insecure_registries);
     let rows = check::check_all(

@@ -54,6 +54,8 @@ pub struct ImageConfig {
     pub auto_update: bool,
     /// Container running this image, if dum should compare with and update it.
     pub container_name: Option<String>,
+    /// The Swarm service running this image, when the entry is about that one only.
+    pub service_name: Option<String>,
     /// Whether to remove old local images of this repository after an update.
     pub cleanup_old_images: bool,
     /// How many of the newest local versions cleanup keeps (at least 1).
@@ -114,6 +116,7 @@ impl ImageConfig {
             base_tag: DEFAULT_BASE_TAG.to_string(),
             auto_update: false,
             container_name: None,
+            service_name: None,
             cleanup_old_images: false,
             keep_versions: DEFAULT_KEEP_VERSIONS,
             registry: None,
@@ -430,6 +433,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 .to_owned(),
             auto_update: flag(entry, "auto_update"),
             container_name: string(entry, "container_name").map(str::to_owned),
+            service_name: string(entry, "service_name").map(str::to_owned),
             cleanup_old_images: flag(entry, "cleanup_old_images"),
             keep_versions,
             registry: string(entry, "registry").map(str::to_owned),

@@ -339,6 +339,26 @@ impl EngineRead for DockerClient {
         });
         Ok(watch)
     }
+
+    fn info(&self) -> Result<Value> {
+        self.request("GET", "/info", None, true)
+    }
+
+    fn services(&self) -> Result<Vec<Value>> {
+        self.get_list("/services", "service list")
+    }
+
+    fn inspect_service(&self, name: &str) -> Result<Option<Value>> {
+        self.get_optional(&format!("/services/{}", encode_segment(name)))
+    }
+
+    fn tasks(&self, service_id: &str) -> Result<Vec<Value>> {
+        let filters = serde_json::json!({ "service": [service_id] }).to_string();
+        self.get_list(
+            &format!("/tasks?filters={}", encode_segment(&filters)),
+            "task list",
+        )
+    }
 }
 
 impl Engine for DockerClient {
@@ -484,5 +504,50 @@ impl Engine for DockerClient {
             },
             (status, value) => Err(engine_error("POST", &path, status, &value)),
         }
+    }
+
+    fn update_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &Value,
+        auth: Option<&str>,
+        rollback: bool,
+    ) -> Result<()> {
+        let mut path = format!("/services/{}/update?version={version}", encode_segment(id));
+        if rollback {
+            path.push_str("&rollback=previous");
+        }
+        let url = self.url(&path, true);
+        let mut request = self.agent.post(&url);
+        if let Some(a) = auth {
+            request = request.header("X-Registry-Auth", a);
+        }
+        let what = || format!("Docker engine at {}: POST {path}", self.endpoint);
+        let mut response = request
+            .send_json(spec)
+            .map_err(|e| anyhow!("{}: {e}", what()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| anyhow!("{}: reading the answer: {e}", what()))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !(200..300).contains(&status) {
+            return Err(engine_error("POST", &path, status, &value));
+        }
+        // The engine accepts an update it can only partly honour and says so.
+        for w in value
+            .get("Warnings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            log::warn!("service {id}: {w}");
+        }
+        Ok(())
     }
 }

@@ -146,4 +146,21 @@ impl EngineRead for FakeEngine {
     fn watch(&self, _: &str, _: bool, _: std::time::Duration) -> Result<super::ExitWatch> {
         Ok(super::ExitWatch::default())
     }
+
+    /// Not a swarm node.
+    fn info(&self) -> Result<Value> {
+        Ok(serde_json::json!({"Swarm": {"LocalNodeState": "inactive"}}))
+    }
+
+    fn services(&self) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
+
+    fn inspect_service(&self, _name: &str) -> Result<Option<Value>> {
+        Ok(None)
+    }
+
+    fn tasks(&self, _service_id: &str) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
 }

@@ -438,6 +438,23 @@ impl EngineRead for MemoryEngine {
         inner.watches.push((id.to_string(), watch.clone()));
         Ok(watch.0)
     }
+
+    /// Not a swarm node.
+    fn info(&self) -> Result<Value> {
+        Ok(serde_json::json!({"Swarm": {"LocalNodeState": "inactive"}}))
+    }
+
+    fn services(&self) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
+
+    fn inspect_service(&self, _name: &str) -> Result<Option<Value>> {
+        Ok(None)
+    }
+
+    fn tasks(&self, _service_id: &str) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
 }
 
 impl Engine for MemoryEngine {
@@ -668,6 +685,18 @@ impl Engine for MemoryEngine {
             }
             Ok(())
         })
+    }
+
+    /// Not a swarm node: the engine refuses as dockerd does.
+    fn update_service(
+        &self,
+        id: &str,
+        _version: u64,
+        _spec: &Value,
+        _auth: Option<&str>,
+        _rollback: bool,
+    ) -> Result<()> {
+        anyhow::bail!("service {id}: this node is not a swarm manager")
     }
 }
 

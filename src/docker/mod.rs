@@ -41,6 +41,14 @@ pub trait EngineRead: Sync {
     /// its exit code stay known even when the engine removes it as it exits
     /// (`AutoRemove`). `tty`: whether it has a TTY (its output is then not framed).
     fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch>;
+    /// `GET /info`: the engine's facts (its swarm role among them).
+    fn info(&self) -> Result<Value>;
+    /// `GET /services` (a swarm manager only).
+    fn services(&self) -> Result<Vec<Value>>;
+    /// One service by name or ID; `None` when it does not exist.
+    fn inspect_service(&self, name: &str) -> Result<Option<Value>>;
+    /// The tasks of a service (`GET /tasks?filters={"service":[id]}`).
+    fn tasks(&self, service_id: &str) -> Result<Vec<Value>>;
 }
 
 /// What the update transaction does to an engine, on top of reading it. Every write
@@ -73,6 +81,17 @@ pub trait Engine: EngineRead {
     fn remove_image(&self, reference: &str) -> Result<()>;
     /// Pauses a running container (already paused is fine).
     fn pause(&self, id: &str) -> Result<()>;
+    /// `POST /services/{id}/update?version=N`: `spec` replaces the service's spec, or,
+    /// with `rollback`, Swarm rolls back to its previous spec. `auth` is the
+    /// `X-Registry-Auth` value; without it the daemon uses the spec's own.
+    fn update_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &Value,
+        auth: Option<&str>,
+        rollback: bool,
+    ) -> Result<()>;
 }
 
 /// What a watched container printed last and how it exited, collected in the

@@ -166,6 +166,7 @@ pub(crate) mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            service: None,
             status,
             note: None,
         }
@@ -186,6 +187,7 @@ pub(crate) mod tests {
                 },
                 verify: None,
                 compose: None,
+                service: None,
             },
             error: (result != ResultKind::Updated).then(|| "exited with 1".into()),
             result,

@@ -86,6 +86,20 @@ pub struct Transaction {
     /// Compose recreates the container: how to make it do so again (forward or back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compose: Option<Handover>,
+    /// A Swarm service's update: Swarm rolls it out, dum waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Rollout>,
+}
+
+/// A Swarm service's update in flight: the spec's image before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The service's ID.
+    pub id: String,
+    /// The image its spec named before (`repo:tag@digest`).
+    pub old_image: String,
+    /// The image the update sets.
+    pub new_image: String,
 }
 
 /// A transaction compose applies: the tag the service's file names is moved to the new
@@ -175,6 +189,7 @@ mod tests {
             stop_deadline_ms: None,
             dependents: None,
             compose: None,
+            service: None,
         }
     }
 

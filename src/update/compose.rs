@@ -195,6 +195,7 @@ pub fn apply(
             old_image: old.image_id.clone(),
             edit: edit.clone(),
         }),
+        service: None,
     };
     store.record(&tx).map_err(Undo::Untouched)?;
     fault::point("journaled");

@@ -222,6 +222,7 @@ fn follow(
         },
         verify: verify_with,
         compose: None,
+        service: None,
     };
     let outcome = recreate(
         engine,

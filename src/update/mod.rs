@@ -13,6 +13,7 @@ pub mod dependents;
 pub mod plan;
 pub mod recovery;
 pub mod selfcontainer;
+pub mod service;
 pub mod spec;
 pub mod transaction;
 #[cfg(test)]
@@ -111,7 +112,8 @@ pub struct Applied {
     /// through the Engine API, say).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// `compose` when compose recreated the container, `api` otherwise.
+    /// `compose` when compose recreated the container, `swarm` when Swarm rolled a
+    /// service out, `api` otherwise.
     pub via: &'static str,
 }
 
@@ -136,6 +138,20 @@ pub fn apply(
         via: "api",
     };
     let mut entries = Vec::new();
+    if mv.service.is_some() {
+        applied.via = "swarm";
+        let (result, outcome) = service::apply(engine, store, mv, auth);
+        applied.note = outcome.note;
+        match result {
+            Ok(()) => applied.result = ResultKind::Updated,
+            Err(undo) => {
+                applied.result = undo.result();
+                applied.error = Some(undo.message_for("the service"));
+            }
+        }
+        entries.push(entry(mv, started, applied.result, applied.error.clone()));
+        return (applied, entries);
+    }
     let old = engine
         .inspect_container(&mv.container)
         .and_then(|o| o.ok_or_else(|| anyhow!("container {} does not exist", mv.container)))

@@ -37,6 +37,10 @@ pub struct Move {
     /// are here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<Service>,
+    /// The Swarm service's ID when `container` names a service: its spec's image
+    /// becomes `run_as` (pinned by digest) and Swarm rolls it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// Why a row is not turned into a move.
@@ -166,6 +170,7 @@ pub fn plan_moves(
                         },
                         verify: Some(Verify::of(config)),
                         compose: Some(service.clone()),
+                        service: None,
                     });
                 }
                 continue;
@@ -215,7 +220,15 @@ pub fn plan_moves(
             },
             verify: Some(Verify::of(config)),
             compose: row.compose.clone(),
+            service: None,
         });
+        // A service is not pulled here: its spec names the image by digest, and Swarm
+        // pulls it on every node.
+        if let (Some(service), Some(mv)) = (&row.service, moves.last_mut()) {
+            mv.run_as = format!("{}@{to_digest}", mv.run_as);
+            mv.tags.clear();
+            mv.service = Some(service.id.clone());
+        }
     }
     (moves, skips)
 }
@@ -317,6 +330,7 @@ pub fn rollback(
         },
         verify: Some(config.map(Verify::of).unwrap_or_default()),
         compose: None,
+        service: None,
     }
 }
 
@@ -363,6 +377,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            service: None,
         }
     }
 
@@ -373,6 +388,7 @@ mod tests {
             base_tag: "latest".into(),
             auto_update,
             container_name: None,
+            service_name: None,
             cleanup_old_images: false,
             keep_versions: 3,
             registry: Some("mirror.lan:5000".into()),
@@ -583,6 +599,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            service: None,
         };
         let config = crate::config::ImageConfig {
             image: "reg.lan/app".into(),
@@ -590,6 +607,7 @@ mod tests {
             base_tag: "latest".into(),
             auto_update: true,
             container_name: None,
+            service_name: None,
             cleanup_old_images: false,
             keep_versions: 1,
             registry: None,
@@ -700,6 +718,7 @@ mod properties {
                 tag: None,
                 compose: None,
                 pinned: None,
+                service: None,
             },
         )
     }
@@ -711,6 +730,7 @@ mod properties {
             base_tag: "latest".into(),
             auto_update,
             container_name: None,
+            service_name: None,
             cleanup_old_images: false,
             keep_versions: 1,
             registry: None,

@@ -9,9 +9,9 @@ use crate::store::Store;
 use crate::store::history::{Entry, ResultKind};
 use crate::store::journal::{Step, Transaction, now_ms};
 use crate::store::state;
-use crate::update::compose;
 use crate::update::dependents::{DEPENDENT, settle};
 use crate::update::verify::Verify;
+use crate::update::{compose, service};
 
 /// Puts the old container back: the new one (if any) removed, the backup renamed to
 /// the original name and started (and paused) as it was; created again from the
@@ -243,6 +243,9 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
         let interrupted = tx.step;
         let outcome = match tx.step {
             Step::Updated | Step::Restored => Ok(tx.step),
+            _ if tx.service.is_some() => {
+                service::converge(engine, &tx, CONVERGE_VERIFY.health_timeout)
+            }
             // Compose removed the old container when it recreated the service: what
             // is verified is done; anything else goes back to the old image.
             Step::Verified if tx.compose.is_some() => Ok(Step::Updated),
@@ -309,7 +312,7 @@ pub fn converge(engine: &dyn Engine, store: &mut Store) -> Result<()> {
         if entry.result == ResultKind::Failed {
             continue;
         }
-        if tx.compose.is_some() {
+        if tx.compose.is_some() || tx.service.is_some() {
             store.clear(&tx.container)?;
             continue;
         }

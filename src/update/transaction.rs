@@ -131,6 +131,15 @@ impl Undo {
         }
     }
 
+    /// What went wrong and what was done about it, one line; `what` is what came
+    /// back on a rollback (`the old container`, `the service`).
+    pub fn message_for(&self, what: &str) -> String {
+        match self {
+            Undo::RolledBack(e) => format!("{e:#}; rolled back {what}"),
+            Undo::Untouched(e) | Undo::Stuck(e) => format!("{e:#}"),
+        }
+    }
+
     /// What went wrong and what was done about it, one line.
     pub fn message(&self) -> String {
         match self {
@@ -171,6 +180,7 @@ pub fn recreate(
         stop_deadline_ms: None,
         dependents: None,
         compose: None,
+        service: None,
     };
     match engine.inspect_container(&tx.backup_name) {
         Ok(None) => {}

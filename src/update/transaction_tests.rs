@@ -45,6 +45,7 @@ fn move_to_v2(container: &str) -> Move {
         },
         verify: Some(NOW),
         compose: None,
+        service: None,
     }
 }
 
@@ -268,6 +269,7 @@ fn the_rollback_command_moves_back_to_the_version_before() {
     let mv = Move {
         verify: Some(NOW),
         compose: None,
+        service: None,
         ..mv
     };
     let (applied, entries) = apply(&engine, &mut store, &mv, None, None, &Composer::default());
