@@ -23,6 +23,9 @@ pub struct DockerClient {
     agent: Agent,
     base: String,
     api: String,
+    /// The engine's own API version (its maximum), or DOCKER_API_VERSION when set: what
+    /// Swarm service specs are read and written in (see [`DockerClient::service_url`]).
+    engine_api: String,
     endpoint: Endpoint,
     /// `GET /version`, asked only when something needs more than the API version.
     info: OnceLock<VersionInfo>,
@@ -40,7 +43,8 @@ impl DockerClient {
                 "API {api} from DOCKER_API_VERSION (negotiated {})",
                 client.api
             );
-            client.api = api;
+            client.api = api.clone();
+            client.engine_api = api;
         }
         Ok(client)
     }
@@ -64,6 +68,7 @@ impl DockerClient {
             agent,
             base,
             api: MIN_API_VERSION.to_string(),
+            engine_api: MIN_API_VERSION.to_string(),
             endpoint,
             info: OnceLock::new(),
         };
@@ -80,6 +85,7 @@ impl DockerClient {
                 found
             }
         };
+        client.engine_api = server_api.clone();
         log::debug!(
             "Docker engine {server} at {}, API {} (engine max {server_api})",
             client.endpoint,
@@ -123,6 +129,13 @@ impl DockerClient {
     fn version(&self) -> Result<VersionInfo> {
         serde_json::from_value(self.request("GET", "/version", None, false)?)
             .with_context(|| format!("unexpected answer to GET /version from {}", self.endpoint))
+    }
+
+    /// A Swarm service endpoint at the engine's own API version, not the negotiated one:
+    /// the daemon strips the spec fields newer than the request's version from what it
+    /// returns, and an update sent back would drop them (an Engine 29 spec read at 1.51).
+    fn service_url(&self, path: &str) -> String {
+        format!("{}/v{}{}", self.base, self.engine_api, path)
     }
 
     fn url(&self, path: &str, versioned: bool) -> String {
@@ -232,6 +245,29 @@ impl DockerClient {
         match self.request_status(method, path, None, true)? {
             (status, _) if status == also_fine || (200..300).contains(&status) => Ok(()),
             (status, value) => Err(engine_error(method, path, status, &value)),
+        }
+    }
+
+    /// A GET of a Swarm service endpoint (see [`DockerClient::service_url`]); `None` on 404.
+    fn service_get(&self, path: &str) -> Result<Option<Value>> {
+        let what = || format!("Docker engine at {}: GET {path}", self.endpoint);
+        let mut response = self
+            .agent
+            .get(self.service_url(path))
+            .call()
+            .map_err(|e| anyhow!("{}: {e}", what()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| anyhow!("{}: reading the answer: {e}", what()))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        match status {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => Ok(Some(value)),
+            s => Err(engine_error("GET", path, s, &value)),
         }
     }
 
@@ -345,11 +381,14 @@ impl EngineRead for DockerClient {
     }
 
     fn services(&self) -> Result<Vec<Value>> {
-        self.get_list("/services", "service list")
+        match self.service_get("/services")? {
+            Some(Value::Array(list)) => Ok(list),
+            other => bail!("unexpected service list from the Docker engine: {other:?}"),
+        }
     }
 
     fn inspect_service(&self, name: &str) -> Result<Option<Value>> {
-        self.get_optional(&format!("/services/{}", encode_segment(name)))
+        self.service_get(&format!("/services/{}", encode_segment(name)))
     }
 
     fn tasks(&self, service_id: &str) -> Result<Vec<Value>> {
@@ -374,7 +413,7 @@ impl Engine for DockerClient {
             encode_segment(name),
             encode_segment(reference)
         );
-        let url = self.url(&path, true);
+        let url = self.service_url(&path);
         let mut request = self.agent.post(&url);
         if let Some(a) = auth {
             request = request.header("X-Registry-Auth", a);

@@ -267,12 +267,7 @@ pub fn restore(
     auth: Option<&str>,
     timeout: Duration,
 ) -> Result<()> {
-    let r = tx.service.as_ref().ok_or_else(|| {
-        anyhow!(
-            "internal error: {} is not a service transaction",
-            tx.container
-        )
-    })?;
+    let r = rollout_of(tx)?;
     let service = read(engine, &r.id)?;
     let rolling_back = matches!(
         service.update_state.as_deref(),
@@ -318,12 +313,7 @@ pub fn restore(
 /// finish, records a rollback Swarm made (`Restored`). An update that was never sent
 /// changed nothing (`Restored`).
 pub fn converge(engine: &dyn Engine, tx: &Transaction, timeout: Duration) -> Result<Step> {
-    let r = tx.service.as_ref().ok_or_else(|| {
-        anyhow!(
-            "internal error: {} is not a service transaction",
-            tx.container
-        )
-    })?;
+    let r = rollout_of(tx)?;
     let service = read(engine, &r.id)?;
     let sent = service.image == r.new_image
         || matches!(
@@ -346,4 +336,14 @@ pub fn converge(engine: &dyn Engine, tx: &Transaction, timeout: Duration) -> Res
         }
     }
     restore(engine, tx, None, timeout).map(|()| Step::Restored)
+}
+
+/// The service part of a journaled transaction.
+fn rollout_of(tx: &Transaction) -> Result<&Rollout> {
+    tx.service.as_ref().ok_or_else(|| {
+        anyhow!(
+            "internal error: {} is not a service transaction",
+            tx.container
+        )
+    })
 }
