@@ -136,10 +136,10 @@ impl Inventory {
         let mut inventory = Inventory::new(containers, images);
         // An engine that cannot say is treated as outside any swarm: its containers are
         // still checked.
-        inventory.role = match engine.info() {
-            Ok(info) => Role::from_info(&info),
+        inventory.role = match engine.swarm_state() {
+            Ok(state) => Role::from_state(&state),
             Err(e) => {
-                log::debug!("GET /info: {e:#}");
+                log::debug!("swarm state: {e:#}");
                 Role::None
             }
         };

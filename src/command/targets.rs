@@ -89,8 +89,8 @@ pub fn select(
 /// none): targets may name services.
 pub fn swarm_services(engine: &dyn EngineRead) -> Vec<(String, String)> {
     let manager = engine
-        .info()
-        .is_ok_and(|i| Role::from_info(&i) == Role::Manager);
+        .swarm_state()
+        .is_ok_and(|s| Role::from_state(&s) == Role::Manager);
     if !manager {
         return Vec::new();
     }

@@ -26,6 +26,8 @@ pub struct DockerClient {
     /// The engine's own API version (its maximum), or DOCKER_API_VERSION when set: what
     /// Swarm service specs are read and written in (see [`DockerClient::service_url`]).
     engine_api: String,
+    /// The `Swarm` header of `GET /_ping` (API ≥ 1.40), when the engine sent it.
+    swarm: Option<String>,
     endpoint: Endpoint,
     /// `GET /version`, asked only when something needs more than the API version.
     info: OnceLock<VersionInfo>,
@@ -69,12 +71,14 @@ impl DockerClient {
             base,
             api: MIN_API_VERSION.to_string(),
             engine_api: MIN_API_VERSION.to_string(),
+            swarm: None,
             endpoint,
             info: OnceLock::new(),
         };
         let (server_api, server) = match client.ping()? {
-            Some((api, server)) => {
+            Some((api, server, swarm)) => {
                 client.api = negotiate(&api, None)?;
+                client.swarm = swarm;
                 (api, server)
             }
             None => {
@@ -94,9 +98,9 @@ impl DockerClient {
         Ok(client)
     }
 
-    /// `GET /_ping`: the engine's highest API version and its `Server` header, or
-    /// `None` when the answer carries no `Api-Version`.
-    fn ping(&self) -> Result<Option<(String, String)>> {
+    /// `GET /_ping`: the engine's highest API version, its `Server` header and its
+    /// `Swarm` header, or `None` when the answer carries no `Api-Version`.
+    fn ping(&self) -> Result<Option<(String, String, Option<String>)>> {
         let what = || format!("Docker engine at {}: GET /_ping", self.endpoint);
         let mut response = self
             .agent
@@ -112,6 +116,7 @@ impl DockerClient {
         };
         let api = header("api-version");
         let server = header("server").unwrap_or_default();
+        let swarm = header("swarm");
         let status = response.status().as_u16();
         // Drain the tiny body so the connection goes back to the pool.
         let _ = response
@@ -122,7 +127,7 @@ impl DockerClient {
         if !(200..300).contains(&status) {
             bail!("{}: HTTP {status}", what());
         }
-        Ok(api.map(|api| (api, server)))
+        Ok(api.map(|api| (api, server, swarm)))
     }
 
     /// `GET /version`, unversioned: every engine answers it.
@@ -376,8 +381,22 @@ impl EngineRead for DockerClient {
         Ok(watch)
     }
 
-    fn info(&self) -> Result<Value> {
-        self.request("GET", "/info", None, true)
+    fn swarm_state(&self) -> Result<String> {
+        if let Some(state) = &self.swarm {
+            return Ok(state.clone());
+        }
+        let info = self.request("GET", "/info", None, true)?;
+        let text = |p: &str| info.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let state = text("/Swarm/LocalNodeState");
+        let manager = info
+            .pointer("/Swarm/ControlAvailable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(match (state, manager) {
+            ("active", true) => "active/manager".into(),
+            ("active", false) => "active/worker".into(),
+            (s, _) => s.to_string(),
+        })
     }
 
     fn services(&self) -> Result<Vec<Value>> {

@@ -148,8 +148,8 @@ impl EngineRead for FakeEngine {
     }
 
     /// Not a swarm node.
-    fn info(&self) -> Result<Value> {
-        Ok(serde_json::json!({"Swarm": {"LocalNodeState": "inactive"}}))
+    fn swarm_state(&self) -> Result<String> {
+        Ok("inactive".into())
     }
 
     fn services(&self) -> Result<Vec<Value>> {

@@ -41,8 +41,10 @@ pub trait EngineRead: Sync {
     /// its exit code stay known even when the engine removes it as it exits
     /// (`AutoRemove`). `tty`: whether it has a TTY (its output is then not framed).
     fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch>;
-    /// `GET /info`: the engine's facts (its swarm role among them).
-    fn info(&self) -> Result<Value>;
+    /// The node's swarm state as the engine's `Swarm` ping header says it (`inactive`,
+    /// `active/worker`, `active/manager`, …): known from the connection's first request,
+    /// so a check costs no extra request; `GET /info` only for engines without it.
+    fn swarm_state(&self) -> Result<String>;
     /// `GET /services` (a swarm manager only).
     fn services(&self) -> Result<Vec<Value>>;
     /// One service by name or ID; `None` when it does not exist.

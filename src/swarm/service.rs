@@ -140,19 +140,11 @@ pub enum Role {
 }
 
 impl Role {
-    /// From `GET /info`.
-    pub fn from_info(info: &Value) -> Role {
-        let active = info
-            .pointer("/Swarm/LocalNodeState")
-            .and_then(Value::as_str)
-            == Some("active");
-        let control = info
-            .pointer("/Swarm/ControlAvailable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        match (active, control) {
-            (true, true) => Role::Manager,
-            (true, false) => Role::Worker,
+    /// From the engine's swarm state (`active/manager`, `active/worker`, `inactive`, …).
+    pub fn from_state(state: &str) -> Role {
+        match state {
+            "active/manager" => Role::Manager,
+            "active/worker" => Role::Worker,
             _ => Role::None,
         }
     }
@@ -219,21 +211,17 @@ mod tests {
     }
 
     #[test]
-    fn roles_from_info() {
+    fn roles_from_the_swarm_state() {
         let cases = [
-            (
-                json!({"Swarm": {"LocalNodeState": "active", "ControlAvailable": true}}),
-                Role::Manager,
-            ),
-            (
-                json!({"Swarm": {"LocalNodeState": "active", "ControlAvailable": false}}),
-                Role::Worker,
-            ),
-            (json!({"Swarm": {"LocalNodeState": "inactive"}}), Role::None),
-            (json!({}), Role::None),
+            ("active/manager", Role::Manager),
+            ("active/worker", Role::Worker),
+            ("inactive", Role::None),
+            ("pending", Role::None),
+            ("locked", Role::None),
+            ("", Role::None),
         ];
-        for (info, want) in cases {
-            assert_eq!(Role::from_info(&info), want, "{info}");
+        for (state, want) in cases {
+            assert_eq!(Role::from_state(state), want, "{state}");
         }
     }
 }
