@@ -4,7 +4,7 @@
 //! the recreate when the project's files are here.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,17 +61,47 @@ impl Plugin {
             &["config", "--hash", &list],
             Duration::from_secs(60),
         )?;
-        let hashes: BTreeMap<String, String> = out
-            .lines()
-            .filter_map(|l| {
-                let mut words = l.split_whitespace();
-                Some((words.next()?.to_string(), words.next()?.to_string()))
-            })
-            .collect();
-        match services.iter().find(|s| !hashes.contains_key(*s)) {
-            Some(missing) => bail!("docker compose config --hash printed no hash for {missing}"),
-            None => Ok(hashes),
-        }
+        hashes_of(&out, services)
+    }
+
+    /// `docker compose config --format json`: the project's model as `up` loads it, the
+    /// services' environment resolved (see [`crate::compose::model`]).
+    pub fn model(&self, project_args: &[String]) -> Result<serde_json::Value> {
+        let out = self.run(
+            project_args,
+            &["config", "--format", "json"],
+            Duration::from_secs(60),
+        )?;
+        serde_json::from_str(&out)
+            .context("docker compose config --format json printed no JSON document")
+    }
+
+    /// `config --hash` of each of `services` in `model` (a project model such as
+    /// [`Plugin::model`] returns, given on stdin): not normalized again (compose 2.26
+    /// would add a resolved `volumes_from` container to `depends_on`, which it hashes)
+    /// nor checked for consistency (resolved references name containers, not
+    /// services). Interpolated again: `config` writes a value's `$` as `$$`. `stdin_args`:
+    /// [`crate::compose::service::Service::stdin_project_args`].
+    pub fn model_hashes(
+        &self,
+        stdin_args: &[String],
+        model: &serde_json::Value,
+        services: &[String],
+    ) -> Result<BTreeMap<String, String>> {
+        let list = services.join(",");
+        let out = self.run_with_input(
+            stdin_args,
+            &[
+                "config",
+                "--no-normalize",
+                "--no-consistency",
+                "--hash",
+                &list,
+            ],
+            Duration::from_secs(60),
+            Some(model.to_string().into_bytes()),
+        )?;
+        hashes_of(&out, services)
     }
 
     /// `docker compose config -q`: whether the project's files are valid.
@@ -80,37 +110,58 @@ impl Plugin {
             .map(drop)
     }
 
-    /// `docker compose up -d --pull never SERVICE`: compose recreates the service's
-    /// container from the image its tag now names. Not `--no-deps`: compose 2.26 (Debian 13's)
+    /// `docker compose up -d --pull never SERVICE…`: compose recreates the services'
+    /// containers whose image or configuration changed (the first's image its tag now
+    /// names; the others share its namespaces or volumes). Not `--no-deps`: compose 2.26 (Debian 13's)
     /// then hashes the service without its `depends_on`, and the next plain `up`
     /// recreates it once more; the caller makes sure the dependencies are current, so
     /// compose leaves them alone.
     /// `project_args` are [`crate::compose::service::Service::project_args`] (journaled, so a later run repeats
     /// the same command).
-    pub fn up(&self, project_args: &[String], service: &str) -> Result<()> {
-        self.run(
-            project_args,
-            &["up", "-d", "--pull", "never", service],
-            TIMEOUT,
-        )
-        .map(drop)
+    pub fn up(&self, project_args: &[String], services: &[String]) -> Result<()> {
+        let mut args = vec!["up", "-d", "--pull", "never"];
+        args.extend(services.iter().map(String::as_str));
+        self.run(project_args, &args, TIMEOUT).map(drop)
     }
 
     /// Runs `docker compose GLOBAL… ARGS…`; stdout on success, the last line of stderr
     /// in the error otherwise.
     fn run(&self, global: &[String], args: &[&str], timeout: Duration) -> Result<String> {
+        self.run_with_input(global, args, timeout, None)
+    }
+
+    /// [`Plugin::run`] with `input` on compose's stdin (none: `/dev/null`, never a
+    /// prompt: dum runs from timers).
+    fn run_with_input(
+        &self,
+        global: &[String],
+        args: &[&str],
+        timeout: Duration,
+        input: Option<Vec<u8>>,
+    ) -> Result<String> {
         let mut cmd = Command::new(&self.program);
         cmd.arg("compose").args(global).args(args);
         if let Some(host) = &self.docker_host {
             cmd.env("DOCKER_HOST", host);
         }
-        // Never ask: dum runs from timers.
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let shown = format!("docker compose {} {}", global.join(" "), args.join(" "));
         log::debug!("running {shown}");
         let mut child = cmd.spawn().with_context(|| format!("cannot run {shown}"))?;
+        // Written on a thread: compose may print before it has read all of its input.
+        let writer = match (input, child.stdin.take()) {
+            (Some(bytes), Some(mut stdin)) => Some(std::thread::spawn(move || {
+                // A compose that exits early closes the pipe; its exit status says why.
+                let _ = stdin.write_all(&bytes);
+            })),
+            _ => None,
+        };
         // Read both pipes on their own threads so a chatty compose cannot block on a
         // full pipe while dum waits for it.
         let mut stdout = child.stdout.take();
@@ -141,6 +192,9 @@ impl Plugin {
             }
             std::thread::sleep(Duration::from_millis(50));
         };
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
         let stdout = out.join().unwrap_or_default();
         let stderr = err.join().unwrap_or_default();
         for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
@@ -156,5 +210,21 @@ impl Plugin {
             bail!("{shown} failed ({status}): {last}");
         }
         Ok(stdout)
+    }
+}
+
+/// `SERVICE HASH` lines (`config --hash`) as a map; an error names a service of
+/// `services` that has no line.
+fn hashes_of(out: &str, services: &[String]) -> Result<BTreeMap<String, String>> {
+    let hashes: BTreeMap<String, String> = out
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.to_string(), words.next()?.to_string()))
+        })
+        .collect();
+    match services.iter().find(|s| !hashes.contains_key(*s)) {
+        Some(missing) => bail!("docker compose config --hash printed no hash for {missing}"),
+        None => Ok(hashes),
     }
 }

@@ -100,14 +100,24 @@ impl Service {
     /// The global arguments that name this project to `docker compose` exactly as it
     /// was deployed: `-p`, `--project-directory`, every `-f` and `--env-file`.
     pub fn project_args(&self) -> Vec<String> {
+        self.args(self.config_files.iter().map(|f| f.display().to_string()))
+    }
+
+    /// [`Service::project_args`] with the project's model read from stdin (`-f -`)
+    /// instead of its files.
+    pub fn stdin_project_args(&self) -> Vec<String> {
+        self.args(["-".to_string()])
+    }
+
+    fn args(&self, files: impl IntoIterator<Item = String>) -> Vec<String> {
         let mut args = vec!["-p".to_string(), self.project.clone()];
         if let Some(dir) = &self.working_dir {
             args.push("--project-directory".into());
             args.push(dir.display().to_string());
         }
-        for f in &self.config_files {
+        for f in files {
             args.push("-f".into());
-            args.push(f.display().to_string());
+            args.push(f);
         }
         for e in &self.env_files {
             args.push("--env-file".into());

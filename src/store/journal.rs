@@ -119,6 +119,10 @@ pub struct Handover {
     /// (undone with the rest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit: Option<Edit>,
+    /// Services whose containers share the service's namespaces or volumes: `up`
+    /// names them too, so compose recreates them into the new container's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followers: Vec<String>,
 }
 
 /// Milliseconds since the epoch.

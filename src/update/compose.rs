@@ -6,14 +6,16 @@
 //! verifies it. To undo, the tag goes back to the old image and compose recreates the
 //! container again. Every step is journaled ([`Handover`]).
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::compose::edit::{self, Pin};
+use crate::compose::model;
 use crate::compose::plugin::Plugin;
 use crate::compose::service::{self, Service};
-use crate::docker::types::{ContainerInspect, CreatePlan, ImageInspect};
+use crate::docker::types::{ContainerInspect, ContainerSummary, CreatePlan, ImageInspect};
 use crate::docker::{Engine, transport::Endpoint};
 use crate::fault;
 use crate::image::reference::Reference;
@@ -129,8 +131,9 @@ pub fn relabel(plan: &mut CreatePlan, value: &str) {
     }
 }
 
-/// Applies `mv` to `old` through compose; returns the new container's ID. The journal
-/// holds the transaction until it is updated or restored; the caller clears it.
+/// Applies `mv` to `old` through compose; returns the new container's ID and the
+/// containers compose recreated with it ([`followers`]). The journal holds the
+/// transaction until it is updated or restored, and clears it then.
 pub fn apply(
     engine: &dyn Engine,
     store: &mut Store,
@@ -139,12 +142,17 @@ pub fn apply(
     old: &ContainerInspect,
     s: &Service,
     composer: &Composer,
-) -> Result<String, Undo> {
+) -> Result<(String, Vec<String>), Undo> {
     let plugin = composer
         .plugin()
         .ok_or_else(|| Undo::Untouched(anyhow!("the docker compose plugin is not installed")))?;
     let force = composer.force;
-    if let Err(e) = unchanged_since_deploy(engine, plugin, s, &old.name) {
+    let project = project_of(engine, s).map_err(Undo::Untouched)?;
+    // Containers that share the old container's namespaces or volumes keep the old
+    // ones when compose recreates it (`up SERVICE` never touches its dependents):
+    // compose recreates them with it, so they join the new one.
+    let followers = followers(engine, &project, old).map_err(Undo::Untouched)?;
+    if let Err(e) = unchanged_since_deploy(engine, plugin, s, &project, &followers, &old.name) {
         if !force {
             return Err(Undo::Untouched(e));
         }
@@ -194,6 +202,7 @@ pub fn apply(
             },
             old_image: old.image_id.clone(),
             edit: edit.clone(),
+            followers: followers.iter().map(|(svc, _)| svc.clone()).collect(),
         }),
         service: None,
     };
@@ -210,7 +219,7 @@ pub fn apply(
                 .validate(&s.project_args())
                 .with_context(|| format!("{} is not valid after the edit", e.path.display()))?;
         }
-        plugin.up(&s.project_args(), &s.service)?;
+        plugin.up(&s.project_args(), &up_services(&tx))?;
         fault::point("applied");
         let new = engine
             .inspect_container(&old.name)?
@@ -228,6 +237,7 @@ pub fn apply(
         if let Some(v) = mv.verify {
             verify::verify(engine, &new.id, v, None)?;
         }
+        verify_followers(engine, &followers, mv.verify)?;
         if tx.was_paused {
             engine
                 .pause(&new.id)
@@ -242,7 +252,7 @@ pub fn apply(
                 .record(&tx)
                 .and_then(|()| store.clear(&tx.container))
                 .map_err(|e| Undo::Stuck(e.context("the update worked but finishing it failed")))?;
-            Ok(id)
+            Ok((id, followers.into_iter().map(|(_, name)| name).collect()))
         }
         Err(failure) => {
             tx.step = Step::RollingBack;
@@ -273,18 +283,18 @@ fn unchanged_since_deploy(
     engine: &dyn Engine,
     plugin: &Plugin,
     s: &Service,
+    project: &[(Service, ContainerSummary)],
+    followers: &[(String, String)],
     container: &str,
 ) -> Result<()> {
-    let project: Vec<_> = engine
-        .containers()?
-        .into_iter()
-        .filter_map(|c| {
-            let svc = c.labels.as_ref().and_then(Service::from_labels)?;
-            (svc.project == s.project).then_some((svc, c))
-        })
-        .collect();
-    // The service and every service it depends on, directly or not.
+    // The service, the services compose recreates with it, and every service those
+    // depend on, directly or not.
     let mut services = vec![s.service.clone()];
+    for (f, _) in followers {
+        if !services.contains(f) {
+            services.push(f.clone());
+        }
+    }
     let mut i = 0;
     while i < services.len() {
         let deps = if i == 0 {
@@ -303,9 +313,31 @@ fn unchanged_since_deploy(
         }
         i += 1;
     }
-    let hashes = plugin
+    let label = |name: &String| -> Option<String> {
+        if name == &s.service {
+            return s.config_hash.clone();
+        }
+        project
+            .iter()
+            .find(|(svc, _)| &svc.service == name)
+            .and_then(|(svc, _)| svc.config_hash.clone())
+    };
+    let mut hashes = plugin
         .config_hashes(&s.project_args(), &services)
         .with_context(|| format!("cannot read the compose project of {}", s.service))?;
+    let differ: Vec<String> = services
+        .iter()
+        .filter(|n| label(n).as_ref() != hashes.get(*n))
+        .cloned()
+        .collect();
+    if !differ.is_empty() {
+        // `config --hash` resolves neither env files, bare environment keys nor
+        // `service:` references, which `up` resolves before it hashes: ask again with the
+        // model as `up` sees it (two more compose runs, only for such services).
+        let resolved = up_hashes(plugin, s, project, &differ)
+            .with_context(|| format!("cannot read the compose project of {}", s.service))?;
+        hashes.extend(resolved);
+    }
     for name in &services {
         let is_self = name == &s.service;
         let (label_hash, image_label, summary) = if is_self {
@@ -356,6 +388,157 @@ fn unchanged_since_deploy(
     Ok(())
 }
 
+/// The containers of `s`'s project, each with the service its labels name.
+fn project_of(engine: &dyn Engine, s: &Service) -> Result<Vec<(Service, ContainerSummary)>> {
+    Ok(engine
+        .containers()?
+        .into_iter()
+        .filter_map(|c| {
+            let svc = c.labels.as_ref().and_then(Service::from_labels)?;
+            (svc.project == s.project).then_some((svc, c))
+        })
+        .collect())
+}
+
+/// The containers of `project` that share a namespace (`network_mode`, `ipc`, `pid`)
+/// or the volumes (`volumes_from`) of the container `old`, directly or through another
+/// such container, as `(service, container name)` in the order found.
+fn followers(
+    engine: &dyn Engine,
+    project: &[(Service, ContainerSummary)],
+    old: &ContainerInspect,
+) -> Result<Vec<(String, String)>> {
+    let mut inspected = Vec::new();
+    for (svc, c) in project {
+        if c.id == old.id {
+            continue;
+        }
+        if let Some(i) = engine.inspect_container(&c.id)? {
+            inspected.push((svc.service.clone(), i.name.clone(), i.raw));
+        }
+    }
+    Ok(sharing(&old.id, &old.name, &inspected))
+}
+
+/// Pure part of [`followers`]: of `containers` (service, name, inspect JSON), those
+/// whose host config names `id` (or a container that does, and so on) as
+/// `container:ID` in `NetworkMode`, `IpcMode` or `PidMode`, or in `VolumesFrom`.
+fn sharing(
+    id: &str,
+    name: &str,
+    containers: &[(String, String, serde_json::Value)],
+) -> Vec<(String, String)> {
+    let names = |raw: &serde_json::Value| -> Vec<String> {
+        let hc = raw.get("HostConfig");
+        let mut refs: Vec<String> = ["NetworkMode", "IpcMode", "PidMode"]
+            .iter()
+            .filter_map(|k| hc?.get(*k)?.as_str()?.strip_prefix("container:"))
+            .map(str::to_string)
+            .collect();
+        if let Some(list) = hc
+            .and_then(|h| h.get("VolumesFrom"))
+            .and_then(serde_json::Value::as_array)
+        {
+            refs.extend(
+                list.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .filter_map(|v| v.split(':').next())
+                    .map(str::to_string),
+            );
+        }
+        refs
+    };
+    let id_of = |raw: &serde_json::Value| {
+        raw.get("Id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    // A reference is a full ID, a short one, or a name.
+    let names_target = |r: &str, target: &str, target_name: &str| {
+        r == target
+            || r.trim_start_matches('/') == target_name
+            || (r.len() >= 12 && target.starts_with(r))
+    };
+    let mut targets = vec![(id.to_string(), name.trim_start_matches('/').to_string())];
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < targets.len() {
+        let (target, target_name) = targets[i].clone();
+        for (svc, name, raw) in containers {
+            if found.iter().any(|(_, n)| n == name) || id_of(raw) == id {
+                continue;
+            }
+            if names(raw)
+                .iter()
+                .any(|r| names_target(r, &target, &target_name))
+            {
+                found.push((svc.clone(), name.clone()));
+                targets.push((id_of(raw), name.clone()));
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The services `up` names for `tx`: its own, then those recreated with it.
+fn up_services(tx: &Transaction) -> Vec<String> {
+    tx.compose
+        .iter()
+        .flat_map(|h| std::iter::once(h.service.clone()).chain(h.followers.iter().cloned()))
+        .collect()
+}
+
+/// Each follower runs again (compose recreated it into the new namespaces).
+fn verify_followers(
+    engine: &dyn Engine,
+    followers: &[(String, String)],
+    verify_with: Option<Verify>,
+) -> Result<()> {
+    for (_, name) in followers {
+        let c = engine
+            .inspect_container(name)?
+            .ok_or_else(|| anyhow!("compose left no container named {name}"))?;
+        verify::verify(engine, &c.id, verify_with.unwrap_or_default(), None).with_context(
+            || {
+                format!(
+                    "{name}, which shares the namespaces or volumes of the service, does not run"
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The config hash `up` would label each of `services` with now: `config --hash` of the
+/// project's model with the environment resolved (`config --format json`) and the
+/// `service:` references resolved to the containers running now
+/// ([`crate::compose::model::as_deployed`]).
+fn up_hashes(
+    plugin: &Plugin,
+    s: &Service,
+    project: &[(Service, ContainerSummary)],
+    services: &[String],
+) -> Result<BTreeMap<String, String>> {
+    let mut first: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+    for (svc, c) in project {
+        let e = first
+            .entry(svc.service.clone())
+            .or_insert((c.name(), c.id.as_str()));
+        if c.name() < e.0 {
+            *e = (c.name(), c.id.as_str());
+        }
+    }
+    let ids = first
+        .into_iter()
+        .map(|(svc, (_, id))| (svc, id.to_string()))
+        .collect();
+    let mut model = plugin.model(&s.project_args())?;
+    model::as_deployed(&mut model, &ids).map_err(|e| anyhow!(e))?;
+    plugin.model_hashes(&s.stdin_project_args(), &model, services)
+}
+
 /// Puts the old version back: the tag on the old image, compose recreates the service
 /// from it, and the container runs. Idempotent: compose recreates nothing when the
 /// container already runs the old image. `plugin`: `None` looks for it.
@@ -396,7 +579,7 @@ pub fn restore(
             h.tag
         )
     })?;
-    plugin.up(&h.project_args, &h.service)?;
+    plugin.up(&h.project_args, &up_services(tx))?;
     let back = engine
         .inspect_container(&tx.container)?
         .ok_or_else(|| anyhow!("compose left no container named {}", tx.container))?;
@@ -452,6 +635,103 @@ mod tests {
                 media_type: String::new(),
             }),
             raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn followers_share_a_namespace_or_volumes_directly_or_not() {
+        let c = |svc: &str, id: &str, hc: serde_json::Value| {
+            (
+                svc.to_string(),
+                format!("p-{svc}-1"),
+                serde_json::json!({"Id": id, "Name": format!("/p-{svc}-1"), "HostConfig": hc}),
+            )
+        };
+        let target = "aaaaaaaaaaaaaaaaaaaa";
+        let cases: Vec<(Vec<(String, String, serde_json::Value)>, Vec<&str>)> = vec![
+            (
+                vec![c("web", "w1", serde_json::json!({"NetworkMode": "bridge"}))],
+                vec![],
+            ),
+            (
+                vec![c(
+                    "vpnc",
+                    "v1",
+                    serde_json::json!({"NetworkMode": format!("container:{target}")}),
+                )],
+                vec!["vpnc"],
+            ),
+            (
+                vec![c(
+                    "a",
+                    "a1",
+                    serde_json::json!({"IpcMode": "container:aaaaaaaaaaaa"}),
+                )],
+                vec!["a"],
+            ),
+            (
+                vec![c(
+                    "a",
+                    "a1",
+                    serde_json::json!({"PidMode": "container:aaaaaaaaaaa"}),
+                )],
+                vec![],
+            ),
+            (
+                vec![c(
+                    "a",
+                    "a1",
+                    serde_json::json!({"PidMode": "container:p-db-1"}),
+                )],
+                vec!["a"],
+            ),
+            (
+                vec![c(
+                    "a",
+                    "a1",
+                    serde_json::json!({"PidMode": "container:p-db-2"}),
+                )],
+                vec![],
+            ),
+            (
+                vec![c(
+                    "a",
+                    "a1",
+                    serde_json::json!({"VolumesFrom": [format!("{target}:ro")]}),
+                )],
+                vec!["a"],
+            ),
+            // Through another follower, whatever the order listed.
+            (
+                vec![
+                    c(
+                        "side",
+                        "s1",
+                        serde_json::json!({"PidMode": "container:b1b1b1b1b1b1b1"}),
+                    ),
+                    c(
+                        "app",
+                        "b1b1b1b1b1b1b1",
+                        serde_json::json!({"NetworkMode": format!("container:{target}")}),
+                    ),
+                ],
+                vec!["app", "side"],
+            ),
+            (
+                vec![c(
+                    "self",
+                    target,
+                    serde_json::json!({"NetworkMode": format!("container:{target}")}),
+                )],
+                vec![],
+            ),
+        ];
+        for (containers, want) in cases {
+            let got: Vec<String> = sharing(target, "/p-db-1", &containers)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            assert_eq!(got, want, "{containers:?}");
         }
     }
 

@@ -106,7 +106,8 @@ pub struct Applied {
     pub result: ResultKind,
     /// Why, when not updated.
     pub error: Option<String>,
-    /// Containers recreated because they share its network namespace.
+    /// Containers recreated because they share its network namespace (or, for a
+    /// compose service, any of its namespaces or its volumes).
     pub dependents: Vec<String>,
     /// How it was applied, when that is worth saying (a compose service recreated
     /// through the Engine API, say).
@@ -172,7 +173,12 @@ pub fn apply(
         (Err(e), _) => Err(Undo::Untouched(e)),
         (Ok(old), compose::Route::Compose(service)) => {
             applied.via = "compose";
-            compose::apply(engine, store, mv, auth, &old, &service, composer)
+            compose::apply(engine, store, mv, auth, &old, &service, composer).map(
+                |(id, followers)| {
+                    applied.dependents = followers;
+                    id
+                },
+            )
         }
         (Ok(old), route) => {
             let compose_api = match route {
@@ -242,7 +248,9 @@ pub fn apply(
         }
         _ => (Vec::new(), Vec::new()),
     };
-    applied.dependents = done;
+    if applied.via == "api" {
+        applied.dependents = done;
+    }
     match outcome {
         Ok(_) => {
             applied.result = ResultKind::Updated;

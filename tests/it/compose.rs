@@ -288,6 +288,145 @@ fn same_tag_services_are_recreated_by_compose_dependencies_first() {
     dum.run(&["check"]).assert_code(0);
 }
 
+/// Services whose config hash `docker compose config --hash` cannot reproduce (it skips
+/// what `up` resolves): environment from `env_file:` and a bare `environment:` key, and
+/// `service:` references (`network_mode`, `volumes_from`, `pid`). dum updates them
+/// without `--force` (the file is as deployed), and the containers sharing a replaced
+/// container's namespaces or volumes are recreated by compose with it, so they join the
+/// new one (`up SERVICE` alone leaves them in the old container's namespaces).
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn env_files_and_shared_namespaces_are_as_deployed_and_followed() {
+    let (db, _) = first("cnsdb");
+    let (app, _) = first("cnsapp");
+    let (side, _) = first("cnsside");
+    let yaml = format!(
+        r#"services:
+  db:
+    image: {db}
+    labels:
+      dum-test: "1"
+    volumes:
+      - data:/data
+  app:
+    image: {app}
+    labels:
+      dum-test: "1"
+    env_file: [app.env]
+    environment: [GREETING, "LITERAL=a$$b"]
+    network_mode: service:db
+    volumes_from: [db]
+  side:
+    image: {side}
+    labels:
+      dum-test: "1"
+    pid: service:app
+volumes:
+  data:
+    labels:
+      dum-test: "1"
+"#,
+        db = db.reference("latest"),
+        app = app.reference("latest"),
+        side = side.reference("latest"),
+    );
+    let project = Project::new(&yaml, "GREETING=hello\n");
+    fs::write(project.dir.path().join("app.env"), "FROM_FILE=yes\n").unwrap();
+    project.up();
+    let before = project.assert_up_recreates_nothing();
+    db.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+    app.clone()
+        .version("1.1.0")
+        .also_tag("latest")
+        .build_and_push();
+
+    let dum = dum_with_compose(entries(&[&db, &app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    let doc = out.json();
+    let updates = doc["updates"].as_array().unwrap();
+    let order: Vec<&str> = updates
+        .iter()
+        .map(|u| u["container"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [project.container("db"), project.container("app")],
+        "{doc}"
+    );
+    for u in updates {
+        assert_eq!(u["result"], "updated", "{u}");
+        assert_eq!(u["via"], "compose", "{u}");
+    }
+    assert_eq!(
+        updates[0]["dependents"],
+        json!([project.container("app"), project.container("side")]),
+        "{doc}"
+    );
+    assert_eq!(
+        updates[1]["dependents"],
+        json!([project.container("side")]),
+        "{doc}"
+    );
+    let after = project.assert_up_recreates_nothing();
+    assert_ne!(before, after);
+    let (db_now, app_now, side_now) = (
+        project.inspect("db"),
+        project.inspect("app"),
+        project.inspect("side"),
+    );
+    assert_eq!(db_now["Image"], image_id(&db.reference("1.1.0")));
+    assert_eq!(app_now["Image"], image_id(&app.reference("1.1.0")));
+    assert_eq!(
+        app_now["HostConfig"]["NetworkMode"],
+        format!("container:{}", db_now["Id"].as_str().unwrap()),
+        "app joins the new db's network namespace"
+    );
+    assert_eq!(
+        side_now["HostConfig"]["PidMode"],
+        format!("container:{}", app_now["Id"].as_str().unwrap()),
+        "side joins the new app's pid namespace"
+    );
+    let env = app_now["Config"]["Env"].as_array().unwrap();
+    for var in ["FROM_FILE=yes", "GREETING=hello", "LITERAL=a$b"] {
+        assert!(env.contains(&json!(var)), "{var}: {env:?}");
+    }
+    dum.run(&["check"]).assert_code(0);
+
+    // A new db that turns unhealthy: rolled back, and its followers join the db that
+    // runs again.
+    db.clone()
+        .version("1.2.0")
+        .also_tag("latest")
+        .healthcheck(
+            "test -e /nonexistent",
+            std::time::Duration::from_millis(200),
+        )
+        .build_and_push();
+    let out = dum.run(&["update", "--format", "json", &project.container("db")]);
+    out.assert_code(1);
+    assert_eq!(out.json()["updates"][0]["result"], "rolled_back", "{out:?}");
+    let (db_back, app_back, side_back) = (
+        project.inspect("db"),
+        project.inspect("app"),
+        project.inspect("side"),
+    );
+    assert_eq!(db_back["Image"], image_id(&db.reference("1.1.0")));
+    assert_eq!(
+        app_back["HostConfig"]["NetworkMode"],
+        format!("container:{}", db_back["Id"].as_str().unwrap()),
+        "app joins the restored db"
+    );
+    assert_eq!(
+        side_back["HostConfig"]["PidMode"],
+        format!("container:{}", app_back["Id"].as_str().unwrap())
+    );
+    project.assert_up_recreates_nothing();
+}
+
 /// A dependency whose new version turns unhealthy is rolled back through compose (the
 /// tag back on the old image); its dependent is not updated; compose agrees.
 #[test]
