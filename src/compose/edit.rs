@@ -114,7 +114,13 @@ pub fn find(service: &Service, new_tag: &str) -> Pin {
                     old_text: text,
                 },
             },
-            ImageSite::Variable { name, .. } => in_env_file(service, path, &name, new_tag),
+            ImageSite::Variable { name, .. } => match shared_variable(service, &name) {
+                Some(reason) => Pin::Uneditable {
+                    file: path.clone(),
+                    reason,
+                },
+                None => in_env_file(service, path, &name, new_tag),
+            },
             ImageSite::Uneditable { value, reason } => Pin::Uneditable {
                 file: path.clone(),
                 reason: if value.is_empty() {
@@ -132,6 +138,64 @@ pub fn find(service: &Service, new_tag: &str) -> Pin {
             service.service
         ),
     }
+}
+
+/// Why editing the variable `name` would change more than this service's tag: it is
+/// used more than once in the project's compose files (another service's image, an
+/// environment value, …), each of which the edit would move too. Cautious: a use in a
+/// comment counts.
+fn shared_variable(service: &Service, name: &str) -> Option<String> {
+    let mut uses = Vec::new();
+    for path in &service.config_files {
+        let Ok(text) = fs::read_to_string(path) else {
+            continue;
+        };
+        uses.extend(
+            variable_lines(&text, name)
+                .into_iter()
+                .map(|line| format!("{}:{line}", path.display())),
+        );
+    }
+    (uses.len() > 1).then(|| {
+        format!(
+            "its tag is ${{{name}}}, which the project's files use {} times ({}): editing it would move them all",
+            uses.len(),
+            uses.join(", ")
+        )
+    })
+}
+
+/// The 1-based lines of `text` that use the variable `name` (`$NAME` or `${NAME…}`;
+/// `$$` is compose's escaped dollar, not a use).
+fn variable_lines(text: &str, name: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let braced = bytes.get(i + 1) == Some(&b'{');
+        let start = i + 1 + usize::from(braced);
+        let end = start + name.len();
+        let named = bytes.get(start..end) == Some(name.as_bytes());
+        let ends = match bytes.get(end) {
+            None => !braced,
+            Some(&b) if braced => matches!(b, b'}' | b':' | b'-' | b'?' | b'+'),
+            Some(&b) => !is_name_byte(b),
+        };
+        if named && ends {
+            lines.push(text[..i].matches('\n').count() + 1);
+        }
+        i += 1;
+    }
+    lines
 }
 
 /// The edit of the env file that sets `name`: the project's env files from the last,
@@ -248,6 +312,65 @@ mod tests {
         s.config_files = files.iter().map(|f| dir.join(f)).collect();
         s.env_files = env_files.iter().map(|f| dir.join(f)).collect();
         s
+    }
+
+    #[test]
+    fn uses_of_a_variable_are_found_by_line() {
+        let cases: &[(&str, &[usize])] = &[
+            ("image: r/app:${TAG}\n", &[1]),
+            ("image: r/app:$TAG\n", &[1]),
+            (
+                "image: r/app:${TAG:-1.0}\nx: ${TAG-2}\ny: ${TAG?no}\n",
+                &[1, 2, 3],
+            ),
+            ("a: ${TAG}\nb: ${TAGS}\nc: $TAGX\nd: ${XTAG}\n", &[1]),
+            ("a: $$TAG\nb: $${TAG}\nc: $$$TAG\n", &[3]),
+            ("a: ${TAG}-$TAG.x\n", &[1, 1]),
+            ("a: $TAG", &[1]),
+            ("a: ${TAG", &[]),
+            ("# uses ${TAG}\na: b\n", &[1]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(variable_lines(text, "TAG"), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_variable_other_services_use_is_not_edited() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join(".env"), "TAG=1.0\n").unwrap();
+        let shared =
+            "services:\n  app:\n    image: r/app:${TAG}\n  worker:\n    image: r/worker:${TAG}\n";
+        let alone =
+            "services:\n  app:\n    image: r/app:${TAG}\n  worker:\n    image: r/worker:${OTHER}\n";
+        let in_override = "services:\n  worker:\n    environment:\n      V: ${TAG:-x}\n";
+        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+            (&[("a.yaml", alone)], None),
+            (&[("a.yaml", shared)], Some("a.yaml:3, ")),
+            (
+                &[("a.yaml", alone), ("b.yaml", in_override)],
+                Some("b.yaml:4"),
+            ),
+        ];
+        for (files, refused) in cases {
+            for (name, text) in *files {
+                fs::write(d.join(name), text).unwrap();
+            }
+            let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+            let pin = find(&service(d, &names, &[]), "2.0");
+            match refused {
+                None => assert!(matches!(pin, Pin::Editable { .. }), "{pin:?}"),
+                Some(place) => {
+                    let problem = pin.problem().unwrap();
+                    assert!(
+                        problem.contains("editing it would move them all"),
+                        "{problem}"
+                    );
+                    assert!(problem.contains(place), "{problem}");
+                }
+            }
+        }
     }
 
     #[test]
