@@ -303,6 +303,19 @@ impl EngineRead for DockerClient {
         self.inspect("images", "image", name, ImageInspect::from_value)
     }
 
+    fn inspect_image_manifests(&self, name: &str) -> Result<Option<ImageInspect>> {
+        if self.api() < (1, 48) {
+            return self.inspect_image(name);
+        }
+        let path = format!("/images/{}/json?manifests=1", encode_segment(name));
+        self.get_optional(&path)?
+            .map(|v| {
+                ImageInspect::from_value(v)
+                    .with_context(|| format!("unexpected inspect document for image {name}"))
+            })
+            .transpose()
+    }
+
     fn images(&self) -> Result<Vec<ImageSummary>> {
         self.get_list("/images/json", "image list")
     }

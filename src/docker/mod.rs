@@ -31,6 +31,12 @@ pub trait EngineRead: Sync {
     fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspect>>;
     /// One image by reference or ID; `None` when it does not exist.
     fn inspect_image(&self, name: &str) -> Result<Option<ImageInspect>>;
+    /// [`EngineRead::inspect_image`] with the manifests of the stored content
+    /// ([`ImageInspect::manifests`]) on engines that report them (API ≥ 1.48; the
+    /// containerd image store lists them).
+    fn inspect_image_manifests(&self, name: &str) -> Result<Option<ImageInspect>> {
+        self.inspect_image(name)
+    }
     /// Every image.
     fn images(&self) -> Result<Vec<ImageSummary>>;
     /// The negotiated API version as (major, minor).

@@ -156,8 +156,53 @@ pub struct ImageInspect {
     pub repo_digests: Vec<String>,
     /// The content the engine stores the image as (containerd image store, API ≥ 1.48).
     pub descriptor: Option<Descriptor>,
+    /// The manifests of the stored content (containerd image store), when asked for
+    /// (`?manifests=1`, API ≥ 1.48): empty otherwise.
+    pub manifests: Vec<ImageManifest>,
     /// The whole document as the engine sent it.
     pub raw: serde_json::Value,
+}
+
+/// One manifest of an image the containerd image store keeps (`Manifests[]` of
+/// `GET /images/{name}/json?manifests=1`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageManifest {
+    /// The manifest's digest.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// `image`, `attestation` or `unknown`.
+    #[serde(default)]
+    pub kind: String,
+    /// Whether its content is all here (a pulled platform), not only listed.
+    #[serde(default)]
+    pub available: bool,
+    /// For an `image` manifest: what it runs on.
+    #[serde(default)]
+    pub image_data: Option<ManifestImageData>,
+}
+
+/// `ImageData` of an image manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManifestImageData {
+    /// OS, architecture and variant.
+    #[serde(default)]
+    pub platform: Platform,
+}
+
+/// An OCI platform (lower-case keys, as the engine writes them).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Platform {
+    /// `linux`, …
+    #[serde(default)]
+    pub os: String,
+    /// `amd64`, `arm64`, …
+    #[serde(default)]
+    pub architecture: String,
+    /// `v8`, …; empty when none.
+    #[serde(default)]
+    pub variant: String,
 }
 
 /// An OCI descriptor: what the containerd image store keeps an image as (the index or
@@ -181,6 +226,8 @@ struct ImageInspectWire {
     repo_digests: Option<Vec<String>>,
     #[serde(default)]
     descriptor: Option<Descriptor>,
+    #[serde(default)]
+    manifests: Option<Vec<ImageManifest>>,
 }
 
 impl ImageInspect {
@@ -192,6 +239,7 @@ impl ImageInspect {
             repo_tags: wire.repo_tags.unwrap_or_default(),
             repo_digests: wire.repo_digests.unwrap_or_default(),
             descriptor: wire.descriptor,
+            manifests: wire.manifests.unwrap_or_default(),
             raw,
         })
     }

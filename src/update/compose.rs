@@ -94,29 +94,71 @@ pub fn api_note(why: &str) -> String {
 }
 
 /// The value of `com.docker.compose.image` for a container of `new` whose old container
-/// ran `old` labelled `old_label`, so the next `docker compose up` sees it as current:
-/// compose writes the image ID, or, newer compose on an engine that reports it, the
-/// digest the engine stores the image as; the new value takes the old one's form. A
-/// form dum does not recognise gets the image ID and a warning for the report.
+/// ran `old` labelled `old_label`, so the next `docker compose up` sees it as current.
+/// Compose writes the image ID; compose 5.4 and newer, on an engine that lists an
+/// image's manifests (API ≥ 1.48, containerd image store), the digest of the platform
+/// manifest it runs ([`content_digest`]); some versions between wrote the digest the
+/// engine stores the image as. The new value takes the old one's form (`old` and `new`
+/// inspected with their manifests). A form dum does not recognise gets the image ID and
+/// a warning for the report.
 pub fn image_label(
     old_label: Option<&str>,
     old: &ImageInspect,
     new: &ImageInspect,
 ) -> (String, Option<String>) {
     let stored = |i: &ImageInspect| i.descriptor.as_ref().map(|d| d.digest.clone());
+    let content = |i: &ImageInspect| content_digest(i).unwrap_or_else(|| i.id.clone());
     match old_label {
         None => (new.id.clone(), None),
         Some(l) if l == old.id => (new.id.clone(), None),
         Some(l) if Some(l) == stored(old).as_deref() => {
             (stored(new).unwrap_or_else(|| new.id.clone()), None)
         }
+        Some(l) if l == content(old) => (content(new), None),
         Some(l) => (
             new.id.clone(),
             Some(format!(
-                "{} held {l}, neither the old image's ID nor its stored digest: set to the new image's ID, so the next `docker compose up` may recreate it once",
+                "{} held {l}, neither the old image's ID, its stored digest nor its platform manifest's: set to the new image's ID, so the next `docker compose up` may recreate it once",
                 service::IMAGE
             )),
         ),
+    }
+}
+
+/// The digest compose 5.4 and newer label a container of `image` with when the engine
+/// lists its manifests: of the available image manifests, the one for the image's
+/// platform, else the only one; `None` (compose then takes the image ID) when the
+/// engine lists none or no single one fits.
+pub fn content_digest(image: &ImageInspect) -> Option<String> {
+    if image.manifests.is_empty() {
+        return None;
+    }
+    let field = |k: &str| {
+        image
+            .raw
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    };
+    let (os, arch, variant) = (field("Os"), field("Architecture"), field("Variant"));
+    let available: Vec<_> = image
+        .manifests
+        .iter()
+        .filter(|m| m.kind == "image" && m.available)
+        .collect();
+    let fits = available.iter().find(|m| {
+        m.image_data.as_ref().is_some_and(|d| {
+            d.platform.os == os
+                && d.platform.architecture == arch
+                && (variant.is_empty()
+                    || d.platform.variant.is_empty()
+                    || d.platform.variant == variant)
+        })
+    });
+    match (fits, available.as_slice()) {
+        (Some(m), _) => Some(m.id.clone()),
+        (None, [only]) => Some(only.id.clone()),
+        _ => None,
     }
 }
 
@@ -623,7 +665,7 @@ fn short(id: &str) -> &str {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::docker::types::Descriptor;
+    use crate::docker::types::{Descriptor, ImageManifest, ManifestImageData, Platform};
 
     fn image(id: &str, stored: Option<&str>) -> ImageInspect {
         ImageInspect {
@@ -634,7 +676,63 @@ mod tests {
                 digest: d.into(),
                 media_type: String::new(),
             }),
-            raw: serde_json::Value::Null,
+            manifests: Vec::new(),
+            raw: serde_json::json!({"Os": "linux", "Architecture": "amd64"}),
+        }
+    }
+
+    fn manifest(id: &str, kind: &str, available: bool, platform: &str) -> ImageManifest {
+        let mut parts = platform.split('/');
+        ImageManifest {
+            id: id.into(),
+            kind: kind.into(),
+            available,
+            image_data: (!platform.is_empty()).then(|| ManifestImageData {
+                platform: Platform {
+                    os: parts.next().unwrap_or_default().into(),
+                    architecture: parts.next().unwrap_or_default().into(),
+                    variant: parts.next().unwrap_or_default().into(),
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn the_platform_manifest_is_the_one_compose_labels_with() {
+        let cases: Vec<(Vec<ImageManifest>, Option<&str>)> = vec![
+            (vec![], None),
+            (
+                vec![
+                    manifest("sha256:arm", "image", false, "linux/arm64/v8"),
+                    manifest("sha256:amd", "image", true, "linux/amd64"),
+                    manifest("sha256:att", "attestation", true, ""),
+                ],
+                Some("sha256:amd"),
+            ),
+            (
+                vec![manifest("sha256:amd", "image", false, "linux/amd64")],
+                None,
+            ),
+            (
+                vec![manifest("sha256:only", "image", true, "linux/s390x")],
+                Some("sha256:only"),
+            ),
+            (
+                vec![manifest("sha256:only", "image", true, "")],
+                Some("sha256:only"),
+            ),
+            (
+                vec![
+                    manifest("sha256:a", "image", true, "linux/arm64"),
+                    manifest("sha256:b", "image", true, "linux/s390x"),
+                ],
+                None,
+            ),
+        ];
+        for (manifests, want) in cases {
+            let mut i = image("sha256:id", None);
+            i.manifests = manifests.clone();
+            assert_eq!(content_digest(&i).as_deref(), want, "{manifests:?}");
         }
     }
 
@@ -737,12 +835,18 @@ mod tests {
 
     #[test]
     fn compose_image_labels_keep_their_form() {
-        let old = image("sha256:old-id", Some("sha256:old-index"));
-        let new = image("sha256:new-id", Some("sha256:new-index"));
+        let mut old = image("sha256:old-id", Some("sha256:old-index"));
+        old.manifests = vec![manifest("sha256:old-amd", "image", true, "linux/amd64")];
+        let mut new = image("sha256:new-id", Some("sha256:new-index"));
+        new.manifests = vec![
+            manifest("sha256:new-amd", "image", true, "linux/amd64"),
+            manifest("sha256:new-arm", "image", false, "linux/arm64"),
+        ];
         let cases: &[(Option<&str>, &str, bool)] = &[
             (None, "sha256:new-id", false),
             (Some("sha256:old-id"), "sha256:new-id", false),
             (Some("sha256:old-index"), "sha256:new-index", false),
+            (Some("sha256:old-amd"), "sha256:new-amd", false),
             (Some("sha256:platform"), "sha256:new-id", true),
         ];
         for (label, want, warns) in cases {

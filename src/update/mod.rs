@@ -202,9 +202,15 @@ pub fn apply(
                 })?;
                 let mut plan = spec::plan(&old.raw, &old_image.raw, &mv.run_as, engine.api())?;
                 if compose_api {
-                    let new_image = engine.inspect_image(&mv.pull)?.ok_or_else(|| {
-                        anyhow!("the pulled image {} is not in the engine", mv.pull)
-                    })?;
+                    // With their manifests: newer compose labels with a platform
+                    // manifest's digest.
+                    let listed = |name: &str| {
+                        engine.inspect_image_manifests(name).and_then(|i| {
+                            i.ok_or_else(|| anyhow!("the image {name} is not in the engine"))
+                        })
+                    };
+                    let old_image = listed(&old.image_id)?;
+                    let new_image = listed(&mv.pull)?;
                     let old_label = old
                         .config
                         .labels

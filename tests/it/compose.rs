@@ -427,6 +427,91 @@ volumes:
     project.assert_up_recreates_nothing();
 }
 
+/// Whether the engine keeps images in the containerd image store, where compose 5.4
+/// and newer label a container with its platform manifest's digest.
+fn containerd_store() -> bool {
+    docker(&["info", "--format", "{{json .DriverStatus}}"]).contains("io.containerd.snapshotter")
+}
+
+/// A compose container whose files are not here (a stack a NAS manager created),
+/// labelled as compose 5.4 and newer label it: on the containerd image store, with the
+/// digest of the platform manifest it runs (an index's linux/amd64 entry), elsewhere
+/// with the image ID. Recreated through the Engine API, the new container's label takes
+/// the same form for the new image, with no warning.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_platform_manifest_label_keeps_its_form_through_the_engine_api() {
+    let reg = registry::anon();
+    let app = Image::new(reg, "cplat");
+    let b1 = app.clone().version("b1").build_and_push();
+    crate::harness::image::push_index(reg, app.repository(), "1.0.0", "b1");
+    crate::harness::image::push_index(reg, app.repository(), "latest", "b1");
+    docker(&["pull", &app.reference("latest")]);
+    let label_for = |platform_manifest: &str, reference: &str| {
+        if containerd_store() {
+            platform_manifest.to_string()
+        } else {
+            image_id(reference)
+        }
+    };
+    let old_label = label_for(&b1.digest, &app.reference("latest"));
+    assert_ne!(old_label, "", "no label to start from");
+    let name = unique("cplat-app");
+    let project = unique("cplatproj").to_lowercase().replace(['.', '_'], "-");
+    struct Removed(String);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+        }
+    }
+    let _removed = Removed(name.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        "dum-test=1",
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        "com.docker.compose.service=app",
+        "--label",
+        "com.docker.compose.project.working_dir=/nonexistent/stack",
+        "--label",
+        "com.docker.compose.project.config_files=/nonexistent/stack/compose.yaml",
+        "--label",
+        "com.docker.compose.config-hash=0000",
+        "--label",
+        &format!("com.docker.compose.image={old_label}"),
+        &app.reference("latest"),
+    ]);
+    let b2 = app.clone().version("b2").build_and_push();
+    crate::harness::image::push_index(reg, app.repository(), "1.1.0", "b2");
+    crate::harness::image::push_index(reg, app.repository(), "latest", "b2");
+
+    let dum = dum_with_compose(entries(&[&app]));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    let u = &out.json()["updates"][0];
+    assert_eq!(u["via"], "api", "{u}");
+    let note = u["note"].as_str().unwrap();
+    assert!(note.contains("not readable"), "{note}");
+    assert!(!note.contains("held"), "no label warning: {note}");
+    let c: Value = serde_json::from_str::<Value>(&docker(&["inspect", &name])).unwrap()[0].clone();
+    let want = label_for(&b2.digest, &app.reference("latest"));
+    assert_eq!(
+        c["Config"]["Labels"]["com.docker.compose.image"],
+        want.as_str(),
+        "{c}"
+    );
+    assert_eq!(c["Config"]["Image"], app.reference("latest"));
+    if containerd_store() {
+        // The form is the manifest's, not the image ID (the index's digest there).
+        assert_ne!(want, image_id(&app.reference("latest")));
+    }
+}
+
 /// A dependency whose new version turns unhealthy is rolled back through compose (the
 /// tag back on the old image); its dependent is not updated; compose agrees.
 #[test]
