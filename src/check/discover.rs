@@ -11,7 +11,8 @@ use crate::image::reference::Reference;
 /// An image entry for one running container, or `None` when it was not started from a
 /// registry reference (an image ID).
 pub fn entry_for(container: &ContainerSummary) -> Option<ImageConfig> {
-    if container.state != "running" {
+    // A Swarm task belongs to its service, which a manager checks as one row.
+    if container.state != "running" || crate::check::inventory::is_task(container) {
         return None;
     }
     entry_for_container(container)
@@ -23,7 +24,17 @@ pub fn entry_for_container(container: &ContainerSummary) -> Option<ImageConfig> 
     if container.image.starts_with("sha256:") {
         return None;
     }
-    let reference = Reference::parse(&container.image).ok()?;
+    Some(ImageConfig {
+        container_name: Some(container.name().to_string()),
+        ..entry_for_image(&container.image)?
+    })
+}
+
+/// An entry following `image` (`repo:tag`, as a container was created from or a Swarm
+/// service's spec names it) against its own tag, naming no container; `None` when it
+/// has no tag to follow.
+pub fn entry_for_image(image: &str) -> Option<ImageConfig> {
+    let reference = Reference::parse(image).ok()?;
     if reference.tag.is_none() && reference.digest.is_some() {
         // Pinned by digest: there is no tag to follow.
         return None;
@@ -38,7 +49,6 @@ pub fn entry_for_container(container: &ContainerSummary) -> Option<ImageConfig> 
     Some(ImageConfig {
         regex,
         base_tag,
-        container_name: Some(container.name().to_string()),
         origin: crate::config::Origin {
             discovered: true,
             ..Default::default()
@@ -54,16 +64,13 @@ pub fn images(containers: &[ContainerSummary]) -> Vec<ImageConfig> {
     found
 }
 
-/// Keeps the entries whose container or image the targets name.
+/// Keeps the entries whose container, Swarm service or image the targets name.
 pub fn select(found: Vec<ImageConfig>, targets: &[String]) -> Result<Vec<ImageConfig>> {
     if targets.is_empty() {
         return Ok(found);
     }
     for t in targets {
-        if !found
-            .iter()
-            .any(|f| f.container_name.as_deref() == Some(t.as_str()) || f.image == *t)
-        {
+        if !found.iter().any(|f| names(f, t)) {
             return Err(anyhow!(
                 "{t} is not a running container (and there is no configuration file)"
             ));
@@ -71,12 +78,14 @@ pub fn select(found: Vec<ImageConfig>, targets: &[String]) -> Result<Vec<ImageCo
     }
     Ok(found
         .into_iter()
-        .filter(|f| {
-            targets
-                .iter()
-                .any(|t| f.container_name.as_deref() == Some(t.as_str()) || f.image == *t)
-        })
+        .filter(|f| targets.iter().any(|t| names(f, t)))
         .collect())
+}
+
+/// Whether target `t` names entry `f`: its container, its Swarm service (an entry from
+/// a service's labels) or its image.
+fn names(f: &ImageConfig, t: &str) -> bool {
+    f.container_name.as_deref() == Some(t) || f.service_name.as_deref() == Some(t) || f.image == t
 }
 
 /// A configuration file matching the discovered entries, ready to edit.
@@ -84,7 +93,10 @@ pub fn suggested_config(images: &[ImageConfig]) -> String {
     let entries: Vec<serde_json::Value> = images
         .iter()
         .map(|i| {
-            let mut e = serde_json::json!({"image": i.image, "container_name": i.container_name});
+            let mut e = match &i.service_name {
+                Some(service) => serde_json::json!({"image": i.image, "service_name": service}),
+                None => serde_json::json!({"image": i.image, "container_name": i.container_name}),
+            };
             if let Some(r) = &i.regex {
                 e["regex"] = serde_json::Value::String(r.as_str().to_string());
             } else {

@@ -51,6 +51,17 @@ pub struct SwarmTarget {
     pub digest: Option<String>,
 }
 
+impl SwarmTarget {
+    /// The row's view of service `s`.
+    pub fn of(s: &SwarmService) -> SwarmTarget {
+        SwarmTarget {
+            id: s.id.clone(),
+            mode: s.mode.clone(),
+            digest: s.image_parts().1.map(str::to_string),
+        }
+    }
+}
+
 impl Deployed {
     fn from_inspect(c: &ContainerInspect) -> Deployed {
         Deployed {
@@ -85,6 +96,33 @@ pub fn orchestrator(labels: &BTreeMap<String, String>) -> Option<String> {
         });
     }
     None
+}
+
+/// Whether a container is a Swarm task: it belongs to its service, whose spec (not the
+/// task's own labels) carries the settings, and it is never a row of its own.
+pub fn is_task(c: &ContainerSummary) -> bool {
+    c.labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key("com.docker.swarm.task.id"))
+}
+
+/// The engine's Swarm services when it is a swarm manager, else none: their spec labels
+/// count as a container's do, and targets may name them. An engine that cannot say is
+/// treated as outside any swarm (the check reads the list again and fails on its own).
+pub fn swarm_services(engine: &dyn EngineRead) -> Vec<SwarmService> {
+    let manager = engine
+        .swarm_state()
+        .is_ok_and(|s| Role::from_state(&s) == Role::Manager);
+    if !manager {
+        return Vec::new();
+    }
+    match engine.services() {
+        Ok(list) => list.iter().filter_map(SwarmService::from_json).collect(),
+        Err(e) => {
+            log::warn!("cannot list the Swarm services: {e:#}");
+            Vec::new()
+        }
+    }
 }
 
 /// What an image is known as locally.
@@ -172,11 +210,7 @@ impl Inventory {
         // manager), never its tasks.
         let containers = containers
             .into_iter()
-            .filter(|c| {
-                !c.labels
-                    .as_ref()
-                    .is_some_and(|l| l.contains_key("com.docker.swarm.task.id"))
-            })
+            .filter(|c| !is_task(c))
             .map(|summary| Row {
                 summary,
                 deployed: OnceLock::new(),
@@ -247,14 +281,14 @@ impl Inventory {
                 Some(name) => &s.name == name,
                 None => {
                     config.container_name.is_none()
-                        && !config.except.contains(&s.name)
+                        && !config.except_services.contains(&s.name)
                         && Reference::parse(s.image_parts().0).is_ok_and(|r| {
                             r.registry == image.registry && r.repository == image.repository
                         })
                 }
             })
             .map(|s| {
-                let (name, digest) = s.image_parts();
+                let (name, _) = s.image_parts();
                 Deployed {
                     name: s.name.clone(),
                     created_as: name.to_string(),
@@ -263,11 +297,7 @@ impl Inventory {
                     running: true,
                     managed_by: None,
                     compose: None,
-                    service: Some(SwarmTarget {
-                        id: s.id.clone(),
-                        mode: s.mode.clone(),
-                        digest: digest.map(str::to_string),
-                    }),
+                    service: Some(SwarmTarget::of(s)),
                 }
             })
             .collect()

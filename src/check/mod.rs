@@ -543,6 +543,7 @@ mod tests {
             grace_seconds: 1,
             health_timeout_seconds: 1,
             except: Vec::new(),
+            except_services: Vec::new(),
             origin: Default::default(),
         }
     }

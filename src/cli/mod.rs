@@ -132,7 +132,7 @@ dum tags lscr.io/linuxserver/calibre --regex '^v[0-9]+\\.[0-9]+\\.[0-9]+-ls[0-9]
     Validate {
         /// The file (default: the configured one)
         path: Option<PathBuf>,
-        /// Show each container's effective settings and where each comes from (label, file, default)
+        /// Show each container's (and Swarm service's) effective settings and where each comes from (label, file, default)
         #[arg(long)]
         effective: bool,
     },

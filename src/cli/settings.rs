@@ -71,7 +71,7 @@ pub enum Command {
     Validate {
         /// The file; none = the configured one.
         path: Option<PathBuf>,
-        /// Show each container's effective settings and their sources.
+        /// Show each container's (and Swarm service's) effective settings and their sources.
         effective: bool,
     },
     /// Print the configuration's JSON Schema.

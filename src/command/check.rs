@@ -36,7 +36,9 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
         .as_ref()
         .map(|c| c.notify.clone())
         .unwrap_or_default();
-    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), listed);
+    // On a swarm manager the services' spec labels count as the containers' do.
+    let services = inventory::swarm_services(&engine);
+    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), listed, &services);
     let (label_rows, rest) = effective.failed_for(targets).map_err(Failure::usage)?;
     let only_failed = !targets.is_empty() && rest.is_empty();
     let (images, insecure, discovered) = match config {
@@ -44,12 +46,7 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
             let images = match (targets.is_empty(), only_failed) {
                 (true, _) => effective.entries,
                 (false, true) => Vec::new(),
-                (false, false) => targets::select(
-                    effective.entries,
-                    &rest,
-                    listed,
-                    &targets::swarm_services(&engine),
-                )?,
+                (false, false) => targets::select(effective.entries, &rest, listed, &services)?,
             };
             (images, c.insecure_registries, false)
         }

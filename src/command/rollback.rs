@@ -36,16 +36,25 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
             Vec::new()
         }
     };
-    let effective = effective::effective(config.as_ref().map(|c| &c.images[..]), &containers);
+    // And a Swarm service's spec labels.
+    let services = inventory::swarm_services(&engine);
+    let effective = effective::effective(
+        config.as_ref().map(|c| &c.images[..]),
+        &containers,
+        &services,
+    );
     let image_config = effective
         .entries
         .iter()
-        .find(|i| i.image == last.image && i.container_name.as_deref() == Some(target))
+        .find(|i| {
+            i.image == last.image
+                && (i.container_name.as_deref() == Some(target)
+                    || i.service_name.as_deref() == Some(target))
+        })
         .or_else(|| {
-            effective
-                .entries
-                .iter()
-                .find(|i| i.image == last.image && i.container_name.is_none())
+            effective.entries.iter().find(|i| {
+                i.image == last.image && i.container_name.is_none() && i.service_name.is_none()
+            })
         });
     let (reference, query) = match image_config {
         Some(c) => c.references().map_err(Failure::usage)?,
@@ -96,10 +105,7 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
         mv.compose = Some(service);
     }
     // A Swarm service goes back with Swarm's own `rollback=previous`.
-    if crate::command::targets::swarm_services(&engine)
-        .iter()
-        .any(|(name, _)| name == target)
-    {
+    if services.iter().any(|s| s.name == target) {
         mv.service = Some(target.to_string());
         mv.tags.clear();
     }

@@ -4,20 +4,20 @@ use anyhow::anyhow;
 
 use crate::command::outcome::Failure;
 use crate::config::ImageConfig;
-use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
-use crate::swarm::service::{Role, Service};
+use crate::swarm::service::Service;
 
-/// Selects the configured images the targets name: a configured image or
-/// `container_name`, or the name of a container running a configured image (that entry
-/// is then narrowed to the container). All when there are no targets; an unknown
-/// target is a usage error.
+/// Selects the configured images the targets name: a configured image,
+/// `container_name` or `service_name` (an entry from a service's labels has one), or
+/// the name of a container or Swarm service running a configured image (that entry is
+/// then narrowed to it). All when there are no targets; an unknown target is a usage
+/// error. `services` are the manager's Swarm services (none elsewhere).
 pub fn select(
     images: Vec<ImageConfig>,
     targets: &[String],
     containers: &[ContainerSummary],
-    services: &[(String, String)],
+    services: &[Service],
 ) -> Result<Vec<ImageConfig>, Failure> {
     if targets.is_empty() {
         return Ok(images);
@@ -39,6 +39,7 @@ pub fn select(
             .iter()
             .filter(|i| {
                 i.container_name.as_deref() == Some(target.as_str())
+                    || i.service_name.as_deref() == Some(target.as_str())
                     || i.image == *target
                     || (target_name.is_some() && name_of(&i.image) == target_name)
             })
@@ -65,10 +66,8 @@ pub fn select(
             continue;
         }
         // A Swarm service's image is `repo:tag@digest`.
-        let service = services.iter().find(|(name, _)| name == target);
-        let by_service = service.and_then(|(_, image)| {
-            entry_for(image.split_once('@').map_or(image.as_str(), |(n, _)| n))
-        });
+        let service = services.iter().find(|s| s.name == *target);
+        let by_service = service.and_then(|s| entry_for(s.image_parts().0));
         match by_service {
             Some(e) => add(ImageConfig {
                 container_name: None,
@@ -83,26 +82,4 @@ pub fn select(
         }
     }
     Ok(chosen)
-}
-
-/// `(name, image)` of every Swarm service, when the engine is a swarm manager (else
-/// none): targets may name services.
-pub fn swarm_services(engine: &dyn EngineRead) -> Vec<(String, String)> {
-    let manager = engine
-        .swarm_state()
-        .is_ok_and(|s| Role::from_state(&s) == Role::Manager);
-    if !manager {
-        return Vec::new();
-    }
-    match engine.services() {
-        Ok(list) => list
-            .iter()
-            .filter_map(Service::from_json)
-            .map(|s| (s.name, s.image))
-            .collect(),
-        Err(e) => {
-            log::warn!("cannot list the Swarm services: {e:#}");
-            Vec::new()
-        }
-    }
 }

@@ -53,7 +53,9 @@ pub fn run(
             )));
         }
     }
-    let effective = effective::effective(Some(&config.images), &containers);
+    // On a swarm manager the services' spec labels count as the containers' do.
+    let services = inventory::swarm_services(&engine);
+    let effective = effective::effective(Some(&config.images), &containers, &services);
     let (label_rows, rest) = effective.failed_for(targets).map_err(Failure::usage)?;
     let images = match (explicit, rest.is_empty()) {
         (false, _) => effective
@@ -62,12 +64,7 @@ pub fn run(
             .filter(|i| i.auto_update)
             .collect(),
         (true, true) => Vec::new(),
-        (true, false) => targets::select(
-            effective.entries,
-            &rest,
-            &containers,
-            &targets::swarm_services(&engine),
-        )?,
+        (true, false) => targets::select(effective.entries, &rest, &containers, &services)?,
     };
     let registry = ctx.registry(&config.insecure_registries);
     let rows = check::check_all(

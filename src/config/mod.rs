@@ -70,6 +70,9 @@ pub struct ImageConfig {
     /// entry of their own from their `dum.*` labels, and those labelled
     /// `dum.enable=false`.
     pub except: Vec<String>,
+    /// The same for Swarm services, by service name (kept apart: a container and a
+    /// service may share a name).
+    pub except_services: Vec<String>,
     /// Where the settings came from, for `dum validate --effective`.
     pub origin: Origin,
 }
@@ -82,7 +85,8 @@ pub struct Origin {
     pub entry: Option<usize>,
     /// The keys that entry sets.
     pub file_keys: Vec<String>,
-    /// The keys the container's `dum.*` labels set (without the prefix).
+    /// The keys the `dum.*` labels of the container (or Swarm service) set (without the
+    /// prefix).
     pub label_keys: Vec<String>,
     /// Made for a container found running, without any entry (discovery, or labels).
     pub discovered: bool,
@@ -123,6 +127,7 @@ impl ImageConfig {
             grace_seconds: DEFAULT_GRACE_SECONDS,
             health_timeout_seconds: DEFAULT_HEALTH_TIMEOUT_SECONDS,
             except: Vec::new(),
+            except_services: Vec::new(),
             origin: Origin::default(),
         }
     }
@@ -442,6 +447,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
             health_timeout_seconds: uint(entry, "health_timeout_seconds", &at, problems)
                 .unwrap_or(DEFAULT_HEALTH_TIMEOUT_SECONDS),
             except: Vec::new(),
+            except_services: Vec::new(),
             origin: Origin {
                 entry: Some(index),
                 file_keys: entry.keys().cloned().collect(),

@@ -26,8 +26,10 @@ pub struct DockerClient {
     /// The engine's own API version (its maximum), or DOCKER_API_VERSION when set: what
     /// Swarm service specs are read and written in (see [`DockerClient::service_url`]).
     engine_api: String,
-    /// The `Swarm` header of `GET /_ping` (API ≥ 1.40), when the engine sent it.
-    swarm: Option<String>,
+    /// The swarm state: the `Swarm` header of `GET /_ping` (API ≥ 1.40) when the engine
+    /// sent it, else `GET /info`'s, asked once per run (a run asks more than once:
+    /// for the services' labels and for the inventory).
+    swarm: OnceLock<String>,
     endpoint: Endpoint,
     /// `GET /version`, asked only when something needs more than the API version.
     info: OnceLock<VersionInfo>,
@@ -71,14 +73,16 @@ impl DockerClient {
             base,
             api: MIN_API_VERSION.to_string(),
             engine_api: MIN_API_VERSION.to_string(),
-            swarm: None,
+            swarm: OnceLock::new(),
             endpoint,
             info: OnceLock::new(),
         };
         let (server_api, server) = match client.ping()? {
             Some((api, server, swarm)) => {
                 client.api = negotiate(&api, None)?;
-                client.swarm = swarm;
+                if let Some(state) = swarm {
+                    let _ = client.swarm.set(state);
+                }
                 (api, server)
             }
             None => {
@@ -395,7 +399,7 @@ impl EngineRead for DockerClient {
     }
 
     fn swarm_state(&self) -> Result<String> {
-        if let Some(state) = &self.swarm {
+        if let Some(state) = self.swarm.get() {
             return Ok(state.clone());
         }
         let info = self.request("GET", "/info", None, true)?;
@@ -405,11 +409,12 @@ impl EngineRead for DockerClient {
             .pointer("/Swarm/ControlAvailable")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        Ok(match (state, manager) {
+        let state: String = match (state, manager) {
             ("active", true) => "active/manager".into(),
             ("active", false) => "active/worker".into(),
             (s, _) => s.to_string(),
-        })
+        };
+        Ok(self.swarm.get_or_init(|| state).clone())
     }
 
     fn services(&self) -> Result<Vec<Value>> {

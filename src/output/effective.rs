@@ -1,15 +1,20 @@
-//! `dum validate --effective`: each container's settings and where each comes from.
+//! `dum validate --effective`: each container's (and Swarm service's) settings and
+//! where each comes from.
 
 use serde::Serialize;
 
 use crate::config::ImageConfig;
 use crate::output::{new_table, render};
 
-/// One container (or an entry no container uses) with its effective settings.
+/// One container or Swarm service (or an entry nothing uses) with its effective settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    /// The container; `None` when no container uses the entry's image.
+    /// The container, or the Swarm service when `service`; `None` when nothing uses
+    /// the entry's image.
     pub container: Option<String>,
+    /// Set when `container` names a Swarm service (absent for containers).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub service: bool,
     /// The watched repository.
     pub image: String,
     /// Every setting, in the configuration file's field order.
@@ -65,6 +70,7 @@ impl Row {
             .collect();
         Row {
             container,
+            service: false,
             image: entry.image.clone(),
             settings,
         }
@@ -78,10 +84,13 @@ pub fn table(rows: &[Row]) -> String {
     for row in rows {
         for (i, s) in row.settings.iter().enumerate() {
             let (container, image) = if i == 0 {
-                (
-                    row.container.clone().unwrap_or_else(|| "-".into()),
-                    row.image.clone(),
-                )
+                let name = row.container.clone().unwrap_or_else(|| "-".into());
+                let name = if row.service {
+                    format!("{name} (service)")
+                } else {
+                    name
+                };
+                (name, row.image.clone())
             } else {
                 (String::new(), String::new())
             };

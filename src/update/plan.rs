@@ -64,14 +64,19 @@ pub fn plan_moves(
     let mut moves = Vec::new();
     let mut skips = Vec::new();
     for row in rows {
-        // The entry of that very container (from its labels, say) before the image's.
+        // The entry of that very container or Swarm service (from its labels, say)
+        // before the image's.
         let named = configs.iter().find(|c| {
-            c.image == row.image && c.container_name.is_some() && c.container_name == row.container
+            let name = match row.service {
+                Some(_) => &c.service_name,
+                None => &c.container_name,
+            };
+            c.image == row.image && name.is_some() && *name == row.container
         });
         let Some(config) = named.or_else(|| {
-            configs
-                .iter()
-                .find(|c| c.image == row.image && c.container_name.is_none())
+            configs.iter().find(|c| {
+                c.image == row.image && c.container_name.is_none() && c.service_name.is_none()
+            })
         }) else {
             continue;
         };
@@ -395,7 +400,53 @@ mod tests {
             grace_seconds: 1,
             health_timeout_seconds: 1,
             except: Vec::new(),
+            except_services: Vec::new(),
             origin: Default::default(),
+        }
+    }
+
+    /// A service row takes the entry of that very service (its spec's labels made it),
+    /// a container row that of that container, before the image's entry; an entry for
+    /// another service or container is never a row's.
+    #[test]
+    fn a_row_takes_its_own_entry_before_the_images() {
+        use crate::check::inventory::SwarmTarget;
+        use crate::swarm::service::Mode;
+        let own = |container: Option<&str>, service: Option<&str>, timeout| ImageConfig {
+            container_name: container.map(str::to_string),
+            service_name: service.map(str::to_string),
+            health_timeout_seconds: timeout,
+            ..config(true)
+        };
+        let entries = [
+            own(None, Some("other"), 5),
+            own(Some("web"), None, 6),
+            own(None, Some("web"), 7),
+            own(None, None, 8),
+        ];
+        let swarm = SwarmTarget {
+            id: "id-web".into(),
+            mode: Mode::Replicated { replicas: 1 },
+            digest: None,
+        };
+        // (the row is a service, entries offered) -> health timeout of the move
+        let cases: &[(bool, &[usize], u64)] = &[
+            (true, &[0, 1, 2, 3], 7),
+            (false, &[0, 1, 2, 3], 6),
+            (true, &[0, 1, 3], 8),
+            (false, &[0, 2, 3], 8),
+        ];
+        for (is_service, offered, want) in cases {
+            let mut r = row(Status::UpdateAvailable, "1.0", "2.0");
+            r.service = is_service.then(|| swarm.clone());
+            let configs: Vec<ImageConfig> = offered.iter().map(|i| entries[*i].clone()).collect();
+            let (m, _) = plan_moves(&[r], &configs, false, false);
+            assert_eq!(
+                m[0].verify.map(|v| v.health_timeout.as_secs()),
+                Some(*want),
+                "service {is_service}, entries {offered:?}"
+            );
+            assert_eq!(m[0].service.is_some(), *is_service);
         }
     }
 
@@ -614,6 +665,7 @@ mod tests {
             grace_seconds: 1,
             health_timeout_seconds: 1,
             except: Vec::new(),
+            except_services: Vec::new(),
             origin: Default::default(),
         };
         const CASES: &[(bool, bool, usize)] = &[
@@ -737,6 +789,7 @@ mod properties {
             grace_seconds: 1,
             health_timeout_seconds: 1,
             except: Vec::new(),
+            except_services: Vec::new(),
             origin: Default::default(),
         }
     }

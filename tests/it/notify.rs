@@ -18,15 +18,16 @@ const SLACK_SECRET: &str = "slack-secret-path-4";
 const HOOK_TOKEN: &str = "hook-secret-token-5";
 
 /// `tests/fixtures/notify_receiver.py` on a free loopback port, recording every
-/// request; killed on drop (and by its watchdog if the test process dies).
-struct Receiver {
+/// request; killed on drop (and by its watchdog if the test process dies). Shared with
+/// the Swarm tests.
+pub(crate) struct Receiver {
     dir: tempfile::TempDir,
     port: u16,
     _process: Watched,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let dir = temp_dir("dum-test-receiver-");
         let port_file = dir.path().join("port");
         let log = dir.path().join("server.log");
@@ -61,7 +62,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -70,7 +71,7 @@ impl Receiver {
     }
 
     /// Every request so far, oldest first.
-    fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         fs::read_to_string(self.dir.path().join("requests.jsonl"))
             .unwrap()
             .lines()
@@ -79,7 +80,7 @@ impl Receiver {
     }
 
     /// Requests whose path starts with `prefix`.
-    fn to(&self, prefix: &str) -> Vec<Value> {
+    pub(crate) fn to(&self, prefix: &str) -> Vec<Value> {
         self.requests()
             .into_iter()
             .filter(|r| r["path"].as_str().unwrap().starts_with(prefix))

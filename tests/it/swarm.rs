@@ -424,3 +424,248 @@ fn a_private_registry_service_is_pulled_with_dums_credentials() {
     assert!(images.contains("2.0.0"), "{images}");
     docker(&["service", "rm", &service]);
 }
+
+/// The webhook (and Slack) messages a `Receiver` got at `prefix`, as JSON, oldest first.
+fn bodies(r: &crate::notify::Receiver, prefix: &str) -> Vec<serde_json::Value> {
+    r.to(prefix)
+        .iter()
+        .map(|q| serde_json::from_str(q["body"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// An update of a service is in the history under the service's name, and so is `dum
+/// rollback SERVICE`; the notifications of the check and of the update name the service.
+#[test]
+#[ignore = "needs a daemon the test run owns: scripts/test runs it on one"]
+fn history_and_notifications_name_the_service() {
+    let _swarm = Swarm::init();
+    let image = Image::new(registry::anon(), "swarmhist");
+    let v1 = image.clone().version("1.0.0").build_and_push();
+    let v2 = image
+        .clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
+    let service = format!("dumt-hist-{}", std::process::id());
+    create_service(&service, &["--replicas", "1"], &v1.reference);
+    wait_for_tasks(&service, 1);
+    let r = crate::notify::Receiver::start();
+    let mut cfg = config(&image);
+    cfg["notify"] = json!([
+        {"type": "webhook", "url": r.url("/hook")},
+        {"type": "slack", "url": r.url("/slack/x")},
+    ]);
+    let dum = Dum::new().config_json(cfg);
+
+    dum.run(&["check"]).assert_code(100);
+    let hooks = bodies(&r, "/hook");
+    assert_eq!(hooks.len(), 1, "{hooks:#?}");
+    let event = &hooks[0]["events"][0];
+    assert_eq!(event["event"], "update_available", "{event}");
+    assert_eq!(event["container"], service.as_str(), "{event}");
+    assert_eq!(event["from"], "1.0.0", "{event}");
+    assert_eq!(event["to"], "2.0.0", "{event}");
+    assert!(
+        hooks[0]["images"][0]["service"]["id"].is_string(),
+        "{hooks:#?}"
+    );
+
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    let hooks = bodies(&r, "/hook");
+    assert_eq!(hooks.len(), 2, "{hooks:#?}");
+    let sent = &hooks[1];
+    assert_eq!(sent["command"], "update", "{sent}");
+    assert_eq!(
+        sent["events"],
+        json!([{"event": "updated", "image": image.name(), "container": service,
+                "from": "1.0.0", "to": "2.0.0", "to_digest": v2.digest, "error": null}]),
+        "{sent}"
+    );
+    assert_eq!(sent["updates"][0]["container"], service.as_str(), "{sent}");
+    assert_eq!(sent["updates"][0]["via"], "swarm", "{sent}");
+    let slack = bodies(&r, "/slack/");
+    let text = slack.last().unwrap()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains(&format!("{service} ({})", image.name()))
+            && text.contains("updated 1.0.0 → 2.0.0"),
+        "{text}"
+    );
+
+    let history = dum.run(&["history", &service, "--format", "json"]);
+    history.assert_code(0);
+    let entries = history.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let e = &entries[0];
+    assert_eq!(e["kind"], "update", "{e}");
+    assert_eq!(e["container"], service.as_str(), "{e}");
+    assert_eq!(e["image"], image.name().as_str(), "{e}");
+    assert_eq!(e["result"], "updated", "{e}");
+    assert_eq!(e["from_version"], "1.0.0", "{e}");
+    assert_eq!(e["to_version"], "2.0.0", "{e}");
+    assert_eq!(e["to_digest"], v2.digest.as_str(), "{e}");
+    let table = dum.run(&["history"]);
+    assert!(table.stdout.contains(&service), "{}", table.stdout);
+
+    dum.run(&["rollback", &service]).assert_code(101);
+    assert_eq!(spec_image(&service), v1.reference);
+    wait_for_tasks(&service, 1);
+    let history = dum.run(&["history", &service, "--format", "json"]);
+    let entries = history.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    let e = &entries[1];
+    assert_eq!(e["kind"], "rollback", "{e}");
+    assert_eq!(e["container"], service.as_str(), "{e}");
+    assert_eq!(e["result"], "updated", "{e}");
+    assert_eq!(e["from_version"], "2.0.0", "{e}");
+    assert_eq!(e["to_version"], "1.0.0", "{e}");
+    docker(&["service", "rm", &service]);
+}
+
+/// A service configured only by `dum.*` labels on its spec (`docker service create
+/// --label`) needs no entry: it is checked and updated with them. `dum.enable=false`
+/// excludes one; a wrong label fails that service's row alone (exit 1) naming the
+/// service and the label; `dum validate` says so and `--effective` lists services. The
+/// labels of its task containers (`--container-label`) never count.
+#[test]
+#[ignore = "needs a daemon the test run owns: scripts/test runs it on one"]
+fn a_service_configured_by_its_spec_labels_is_checked_and_updated() {
+    let _swarm = Swarm::init();
+    let image = Image::new(registry::anon(), "swarmlabels");
+    let v1 = image.clone().version("1.0.0").build_and_push();
+    let v2 = image
+        .clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
+    let pid = std::process::id();
+    let (good, bad, off) = (
+        format!("dumt-lgood-{pid}"),
+        format!("dumt-lbad-{pid}"),
+        format!("dumt-loff-{pid}"),
+    );
+    let regex = r"dum.regex=^[0-9]+\.[0-9]+\.[0-9]+$";
+    create_service(
+        &good,
+        &[
+            "--replicas",
+            "1",
+            "--label",
+            regex,
+            "--label",
+            "dum.auto_update=true",
+            "--label",
+            "dum.health_timeout_seconds=60",
+            // A task's label, not the service's: ignored (it would be a wrong value).
+            "--container-label",
+            "dum.keep_versions=0",
+        ],
+        &v1.reference,
+    );
+    create_service(
+        &bad,
+        &["--replicas", "0", "--label", "dum.keep_versions=0"],
+        &v1.reference,
+    );
+    create_service(
+        &off,
+        &[
+            "--replicas",
+            "0",
+            "--label",
+            "dum.enable=false",
+            "--label",
+            regex,
+        ],
+        &v1.reference,
+    );
+    wait_for_tasks(&good, 1);
+    // No entry for the image at all.
+    let dum = Dum::new().config_json(json!({"images": []}));
+
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    let doc = out.json();
+    let rows = doc["images"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["container"] == name).cloned();
+    let g = row(&good).unwrap_or_else(|| panic!("{good}: {doc:#}"));
+    assert_eq!(g["status"], "update_available", "{g}");
+    assert_eq!(g["current_version"], "1.0.0", "{g}");
+    assert_eq!(g["latest_version"], "2.0.0", "{g}");
+    assert_eq!(g["service"]["mode"], "replicated", "{g}");
+    let b = row(&bad).unwrap_or_else(|| panic!("{bad}: {doc:#}"));
+    assert_eq!(b["status"], "failed", "{b}");
+    assert_eq!(
+        b["error"],
+        format!("service {bad}: label dum.keep_versions: must be at least 1, found 0"),
+        "{b}"
+    );
+    assert!(b["service"]["id"].is_string(), "{b}");
+    assert!(row(&off).is_none(), "dum.enable=false: {doc:#}");
+    assert_eq!(rows.len(), 2, "{doc:#}");
+
+    let out = dum.run(&["validate", "--format", "json"]);
+    out.assert_code(2);
+    let problems = out.json()["label_problems"].clone();
+    assert_eq!(
+        problems,
+        json!([{"container": bad, "service": true, "label": "dum.keep_versions",
+                "message": "must be at least 1, found 0"}])
+    );
+    let out = dum.run(&["validate"]);
+    out.assert_code(2);
+    out.assert_stderr_contains(&format!("service {bad}: label dum.keep_versions"));
+    let out = dum.run(&["validate", "--effective", "--format", "json"]);
+    let doc = out.json();
+    let rows = doc["effective"].as_array().unwrap();
+    let e = rows
+        .iter()
+        .find(|r| r["container"] == good.as_str())
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(e["service"], true, "{e}");
+    let from = |name: &str| {
+        e["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["from"]
+            .clone()
+    };
+    assert_eq!(from("regex"), "label dum.regex", "{e}");
+    assert_eq!(from("auto_update"), "label dum.auto_update", "{e}");
+    assert_eq!(from("keep_versions"), "default", "{e}");
+
+    // Named, the disabled one is a usage error; the wrong one fails alone.
+    dum.run(&["update", &off]).assert_code(2);
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(1);
+    let doc = out.json();
+    let updates = doc["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 1, "{doc:#}");
+    assert_eq!(updates[0]["container"], good.as_str(), "{doc:#}");
+    assert_eq!(updates[0]["result"], "updated", "{doc:#}");
+    let want = format!("{}:2.0.0@{}", image.name(), v2.digest);
+    assert_eq!(spec_image(&good), want);
+    assert_eq!(
+        spec_image(&off),
+        v1.reference,
+        "dum.enable=false: untouched"
+    );
+    assert_eq!(spec_image(&bad), v1.reference, "a wrong label: untouched");
+    wait_for_tasks(&good, 1);
+
+    docker(&["service", "rm", &bad]);
+    let out = dum.run(&["check", &good]);
+    out.assert_code(0);
+    let out = dum.run(&["validate"]);
+    out.assert_code(0);
+    out.assert_stdout_contains("2 Swarm service(s) with dum.* labels: valid");
+    // Its labels' entry is the one `dum rollback` uses too.
+    let out = dum.run(&["rollback", &good, "--format", "json"]);
+    out.assert_code(101);
+    assert_eq!(out.json()["updates"][0]["via"], "swarm", "{out:?}");
+    assert_eq!(spec_image(&good), v1.reference);
+    wait_for_tasks(&good, 1);
+    docker(&["service", "rm", &good, &off]);
+}
