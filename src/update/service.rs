@@ -71,6 +71,12 @@ pub fn apply(
     } else {
         mv.run_as.clone()
     };
+    if back {
+        outcome.note = Some(format!(
+            "Swarm's rollback=previous to {target}: Swarm keeps one previous spec, so another rollback would return to {}",
+            service.image
+        ));
+    }
     let mut tx = Transaction {
         kind: mv.kind.clone(),
         container: service.name.clone(),
@@ -126,7 +132,11 @@ pub fn apply(
         |v| v.health_timeout.max(v.grace),
     );
     let waited = if service.desired() == Some(0) {
-        outcome.note = Some("0 replicas: updated without waiting for a rollout".into());
+        let zero = "0 replicas: updated without waiting for a rollout";
+        outcome.note = Some(match outcome.note.take() {
+            Some(n) => format!("{n}; {zero}"),
+            None => zero.into(),
+        });
         Ok(Progress::Done)
     } else {
         wait(engine, id, &target, back, timeout)

@@ -356,6 +356,11 @@ fn a_killed_rollout_converges_and_rollback_uses_the_previous_spec() {
     // Back with Swarm's previous spec.
     let out = dum.run(&["rollback", &service, "--format", "json"]);
     out.assert_code(101);
+    let note = out.json()["updates"][0]["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("keeps one previous spec"), "{note}");
     assert_eq!(spec_image(&service), v1.reference);
     wait_for_tasks(&service, 1);
 
