@@ -425,6 +425,33 @@ volumes:
         format!("container:{}", app_back["Id"].as_str().unwrap())
     );
     project.assert_up_recreates_nothing();
+
+    // Killed once compose applied db and its followers: the next run puts db back,
+    // and the followers (journaled) join it again.
+    {
+        use std::os::unix::process::ExitStatusExt;
+        crate::harness::dum::require_fault_injection();
+        db.clone()
+            .version("1.3.0")
+            .also_tag("latest")
+            .build_and_push();
+        let killed = dum
+            .command(&["update", &project.container("db")])
+            .env("DUM_FAULT", "applied")
+            .output()
+            .unwrap();
+        assert_eq!(killed.status.signal(), Some(9), "not killed");
+        dum.run(&["check", "--format", "json"]).assert_code(100);
+        let (db_back, app_back) = (project.inspect("db"), project.inspect("app"));
+        assert_eq!(db_back["Image"], image_id(&db.reference("1.1.0")));
+        assert_eq!(
+            app_back["HostConfig"]["NetworkMode"],
+            format!("container:{}", db_back["Id"].as_str().unwrap()),
+            "app joins the db the next run put back"
+        );
+        assert_eq!(dum.state().unwrap()["journal"], json!([]));
+        project.assert_up_recreates_nothing();
+    }
 }
 
 /// Whether the engine keeps images in the containerd image store, where compose 5.4
