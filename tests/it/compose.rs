@@ -114,6 +114,23 @@ impl Project {
         ids
     }
 
+    /// The updates of `doc` (a `dum update --format json` document): one per service
+    /// of `services`, in that order, each updated by compose.
+    fn updated_in_order<'d>(&self, doc: &'d Value, services: &[&str]) -> &'d Vec<Value> {
+        let updates = doc["updates"].as_array().unwrap();
+        let order: Vec<&str> = updates
+            .iter()
+            .map(|u| u["container"].as_str().unwrap())
+            .collect();
+        let want: Vec<String> = services.iter().map(|s| self.container(s)).collect();
+        assert_eq!(order, want, "dependencies first: {doc}");
+        for u in updates {
+            assert_eq!(u["result"], "updated", "{u}");
+            assert_eq!(u["via"], "compose", "{u}");
+        }
+        updates
+    }
+
     /// `docker compose up -d` recreates nothing: compose agrees the containers are
     /// current. Returns the IDs.
     fn assert_up_recreates_nothing(&self) -> Vec<(String, String)> {
@@ -198,6 +215,17 @@ fn first(name: &str) -> (Image<'static>, Pushed) {
     (image, v1)
 }
 
+/// Publishes `version` of each image, also as `latest`.
+fn release(images: &[&Image], version: &str) {
+    for image in images {
+        (*image)
+            .clone()
+            .version(version)
+            .also_tag("latest")
+            .build_and_push();
+    }
+}
+
 fn image_id(reference: &str) -> String {
     docker(&["image", "inspect", "--format", "{{.Id}}", reference])
         .trim()
@@ -225,32 +253,14 @@ fn same_tag_services_are_recreated_by_compose_dependencies_first() {
         "echo kept > /data/file",
     ]);
     let before = project.assert_up_recreates_nothing();
-    db.clone()
-        .version("1.1.0")
-        .also_tag("latest")
-        .build_and_push();
-    app.clone()
-        .version("1.1.0")
-        .also_tag("latest")
-        .build_and_push();
+    release(&[&db, &app], "1.1.0");
 
     let dum = dum_with_compose(entries(&[&db, &app]));
     let out = dum.run(&["update", "--format", "json"]);
     out.assert_code(101);
     let doc = out.json();
-    let updates = doc["updates"].as_array().unwrap();
-    let order: Vec<&str> = updates
-        .iter()
-        .map(|u| u["container"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        order,
-        [project.container("db"), project.container("app")],
-        "dependencies first: {doc}"
-    );
+    let updates = project.updated_in_order(&doc, &["db", "app"]);
     for u in updates {
-        assert_eq!(u["result"], "updated", "{u}");
-        assert_eq!(u["via"], "compose", "{u}");
         assert_eq!(u["compose"]["project"], project.name.as_str(), "{u}");
     }
     let after = project.assert_up_recreates_nothing();
@@ -334,33 +344,13 @@ volumes:
     fs::write(project.dir.path().join("app.env"), "FROM_FILE=yes\n").unwrap();
     project.up();
     let before = project.assert_up_recreates_nothing();
-    db.clone()
-        .version("1.1.0")
-        .also_tag("latest")
-        .build_and_push();
-    app.clone()
-        .version("1.1.0")
-        .also_tag("latest")
-        .build_and_push();
+    release(&[&db, &app], "1.1.0");
 
     let dum = dum_with_compose(entries(&[&db, &app]));
     let out = dum.run(&["update", "--format", "json"]);
     out.assert_code(101);
     let doc = out.json();
-    let updates = doc["updates"].as_array().unwrap();
-    let order: Vec<&str> = updates
-        .iter()
-        .map(|u| u["container"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        order,
-        [project.container("db"), project.container("app")],
-        "{doc}"
-    );
-    for u in updates {
-        assert_eq!(u["result"], "updated", "{u}");
-        assert_eq!(u["via"], "compose", "{u}");
-    }
+    let updates = project.updated_in_order(&doc, &["db", "app"]);
     assert_eq!(
         updates[0]["dependents"],
         json!([project.container("app"), project.container("side")]),

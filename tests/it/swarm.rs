@@ -4,7 +4,7 @@
 //! daemon the test run owns, one at a time: `scripts/test` starts one and runs them there
 //! (`--ignored --test-threads=1`), and each test leaves the daemon out of swarm mode again.
 
-use crate::harness::{Dum, Image, docker, docker_output, registry};
+use crate::harness::{Dum, Image, Pushed, docker, docker_output, registry};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,19 @@ impl Drop for Swarm {
     fn drop(&mut self) {
         let _ = docker_output(&["swarm", "leave", "--force"]);
     }
+}
+
+/// `name` at 1.0.0 (pulled here, as a service's first image would be) and 2.0.0 (only
+/// in the registry, as a new release is).
+fn two_versions<'r>(reg: &'r crate::harness::Registry, name: &str) -> (Image<'r>, Pushed, Pushed) {
+    let image = Image::new(reg, name);
+    let v1 = image.clone().version("1.0.0").build_and_push();
+    let v2 = image
+        .clone()
+        .version("2.0.0")
+        .keep_local(false)
+        .build_and_push();
+    (image, v1, v2)
 }
 
 /// Names of the running task containers of `service`.
@@ -226,13 +239,7 @@ fn a_failing_rollout_is_rolled_back() {
 #[ignore = "needs a daemon the test run owns: scripts/test runs it on one"]
 fn zero_replica_and_global_services_are_updated() {
     let _swarm = Swarm::init();
-    let image = Image::new(registry::anon(), "swarmmodes");
-    let v1 = image.clone().version("1.0.0").build_and_push();
-    let v2 = image
-        .clone()
-        .version("2.0.0")
-        .keep_local(false)
-        .build_and_push();
+    let (image, v1, v2) = two_versions(registry::anon(), "swarmmodes");
     let zero = format!("dumt-zero-{}", std::process::id());
     let global = format!("dumt-global-{}", std::process::id());
     create_service(&zero, &["--replicas", "0"], &v1.reference);
@@ -399,13 +406,7 @@ fn a_killed_rollout_converges_and_rollback_uses_the_previous_spec() {
 fn a_private_registry_service_is_pulled_with_dums_credentials() {
     let _swarm = Swarm::init();
     let reg = registry::basic();
-    let image = Image::new(reg, "swarmpriv");
-    let v1 = image.clone().version("1.0.0").build_and_push();
-    let v2 = image
-        .clone()
-        .version("2.0.0")
-        .keep_local(false)
-        .build_and_push();
+    let (image, v1, v2) = two_versions(reg, "swarmpriv");
     let service = format!("dumt-priv-{}", std::process::id());
     create_service(&service, &["--replicas", "1"], &v1.reference);
     wait_for_tasks(&service, 1);
@@ -444,13 +445,7 @@ fn bodies(r: &crate::notify::Receiver, prefix: &str) -> Vec<serde_json::Value> {
 #[ignore = "needs a daemon the test run owns: scripts/test runs it on one"]
 fn history_and_notifications_name_the_service() {
     let _swarm = Swarm::init();
-    let image = Image::new(registry::anon(), "swarmhist");
-    let v1 = image.clone().version("1.0.0").build_and_push();
-    let v2 = image
-        .clone()
-        .version("2.0.0")
-        .keep_local(false)
-        .build_and_push();
+    let (image, v1, v2) = two_versions(registry::anon(), "swarmhist");
     let service = format!("dumt-hist-{}", std::process::id());
     create_service(&service, &["--replicas", "1"], &v1.reference);
     wait_for_tasks(&service, 1);
@@ -536,13 +531,7 @@ fn history_and_notifications_name_the_service() {
 #[ignore = "needs a daemon the test run owns: scripts/test runs it on one"]
 fn a_service_configured_by_its_spec_labels_is_checked_and_updated() {
     let _swarm = Swarm::init();
-    let image = Image::new(registry::anon(), "swarmlabels");
-    let v1 = image.clone().version("1.0.0").build_and_push();
-    let v2 = image
-        .clone()
-        .version("2.0.0")
-        .keep_local(false)
-        .build_and_push();
+    let (image, v1, v2) = two_versions(registry::anon(), "swarmlabels");
     let pid = std::process::id();
     let (good, bad, off) = (
         format!("dumt-lgood-{pid}"),
