@@ -13,12 +13,15 @@ use ureq::Agent;
 use super::Registry;
 use super::auth::{self, Challenge};
 use super::credentials::{Credentials, DockerConfig};
-use super::manifest::{self, IndexEntry};
+use super::manifest::{self, Descriptor, IndexEntry, Manifest};
 use super::request::{Answer, Body, MAX_SMALL, speaks_tls_only, tls_config, unreachable};
 use crate::image::reference::Reference;
 
 /// Largest manifest dum reads (distribution refuses bigger ones too).
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
+/// The largest blob dum reads (image configs and signature payloads, never layers).
+#[allow(dead_code)]
+const MAX_BLOB: u64 = 8 * 1024 * 1024;
 /// Tag-list pages followed at most: a `Link` loop or a hostile registry cannot keep dum busy.
 const MAX_PAGES: usize = 200;
 
@@ -536,6 +539,115 @@ impl Registry for RegistryClient {
             _ => Err(status_error(
                 image,
                 &format!("manifest {reference} of {}", image.name()),
+                &path,
+                &answer,
+            )),
+        }
+    }
+
+    fn manifest(&self, image: &Reference, reference: &str) -> Result<Option<Manifest>> {
+        let path = Self::manifest_path(image, reference);
+        let answer = self.get_manifest(image, &path)?;
+        match answer.status {
+            404 => Ok(None),
+            200 => {
+                let digest = manifest::sha256_digest(&answer.body);
+                if reference.starts_with("sha256:") && digest != reference {
+                    bail!(
+                        "{}: the registry served manifest {reference} with the digest {digest}",
+                        image.name()
+                    );
+                }
+                let media_type = match answer.content_type.as_deref() {
+                    Some(t) if !t.trim().is_empty() && t != "application/json" => {
+                        t.split(';').next().unwrap_or(t).trim().to_string()
+                    }
+                    _ => serde_json::from_slice::<manifest::Document>(&answer.body)
+                        .ok()
+                        .and_then(|d| d.media_type)
+                        .unwrap_or_default(),
+                };
+                Ok(Some(Manifest {
+                    media_type,
+                    digest,
+                    body: answer.body,
+                }))
+            }
+            _ => Err(status_error(
+                image,
+                &format!("manifest {reference} of {}", image.name()),
+                &path,
+                &answer,
+            )),
+        }
+    }
+
+    fn blob(&self, image: &Reference, digest: &str) -> Result<Option<Vec<u8>>> {
+        if !manifest::is_sha256_digest(digest) {
+            bail!("{}: {digest} is not a sha256 digest", image.name());
+        }
+        let path = format!("/v2/{}/blobs/{digest}", image.repository);
+        let answer = self.call(image, "GET", &path, None, Body::Read(MAX_BLOB))?;
+        match answer.status {
+            404 => Ok(None),
+            200 => {
+                let got = manifest::sha256_digest(&answer.body);
+                if got != digest {
+                    bail!(
+                        "{}: blob {digest} arrived with the digest {got} (cut short or altered)",
+                        image.name()
+                    );
+                }
+                Ok(Some(answer.body))
+            }
+            _ => Err(status_error(
+                image,
+                &format!("blob {digest} of {}", image.name()),
+                &path,
+                &answer,
+            )),
+        }
+    }
+
+    fn referrers(
+        &self,
+        image: &Reference,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Vec<Descriptor>>> {
+        if !manifest::is_sha256_digest(digest) {
+            bail!("{}: {digest} is not a sha256 digest", image.name());
+        }
+        let mut path = format!("/v2/{}/referrers/{digest}", image.repository);
+        if let Some(t) = artifact_type {
+            path.push_str("?artifactType=");
+            path.push_str(&t.replace('+', "%2B").replace('/', "%2F"));
+        }
+        let answer = self.get_manifest(image, &path)?;
+        match answer.status {
+            // No referrers API (distribution 2.8, say): the caller tries the tag.
+            404 | 405 => Ok(None),
+            200 => {
+                let doc: manifest::Document =
+                    serde_json::from_slice(&answer.body).map_err(|e| {
+                        anyhow!(
+                            "{}: the referrers of {digest} are not an index ({e})",
+                            image.name()
+                        )
+                    })?;
+                // A registry that ignores the filter lists everything: filter here too.
+                Ok(Some(
+                    doc.manifests
+                        .into_iter()
+                        .filter(|d| {
+                            artifact_type.is_none_or(|t| d.artifact_type.as_deref() == Some(t))
+                        })
+                        .collect(),
+                ))
+            }
+            _ => Err(status_error(
+                image,
+                &format!("referrers of {digest} in {}", image.name()),
                 &path,
                 &answer,
             )),

@@ -198,7 +198,7 @@ pub struct IndexEntry {
 }
 
 /// A platform of an index entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct Platform {
     /// e.g. `amd64`.
     #[serde(default)]
@@ -206,6 +206,88 @@ pub struct Platform {
     /// e.g. `linux`.
     #[serde(default)]
     pub os: String,
+    /// e.g. `v8`; empty when none.
+    #[serde(default)]
+    pub variant: String,
+}
+
+/// A manifest as a registry served it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Its media type (the `Content-Type` of the answer, else the document's own).
+    pub media_type: String,
+    /// `sha256:…` of its bytes.
+    pub digest: String,
+    /// The bytes, as served (digests are over these).
+    pub body: Vec<u8>,
+}
+
+/// An OCI descriptor as indexes, manifests and the referrers API list them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    /// The media type of what it points at.
+    #[serde(default)]
+    pub media_type: String,
+    /// `sha256:…` of what it points at.
+    pub digest: String,
+    /// Its size in bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// The artifact type (referrers API, OCI 1.1).
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+    /// Its annotations.
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// For an index entry: its platform.
+    #[serde(default)]
+    pub platform: Option<Platform>,
+}
+
+/// The parts of an index or image manifest dum reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    /// The document's own media type (optional in OCI).
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// An index's entries.
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    /// An image manifest's config.
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+    /// An image manifest's layers.
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    /// The artifact type (OCI 1.1).
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+    /// What this manifest refers to (OCI 1.1 `subject`).
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
+    /// Its annotations.
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// The manifest's JSON document; an error names what it is not.
+    pub fn document(&self) -> Result<Document> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            anyhow::anyhow!(
+                "manifest {} is not a valid manifest document ({e}){}",
+                self.digest,
+                html_hint(&self.body)
+            )
+        })
+    }
+
+    /// Whether it is a multi-platform index.
+    pub fn is_index(&self) -> bool {
+        is_index(&self.media_type)
+    }
 }
 
 #[derive(Deserialize)]
