@@ -4,6 +4,7 @@
 //! The engine and the registry are reached only through the [`EngineRead`] and
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
+pub mod age;
 pub mod discover;
 pub mod effective;
 pub mod inventory;
@@ -30,6 +31,7 @@ use crate::image::reference::Reference;
 use crate::registry::Registry;
 use crate::swarm::service::Role;
 
+use self::age::Policy;
 pub use self::local::{identify, local};
 pub use self::resolve::{
     Known, Listed, Remote, Resolution, Resolved, base_digest, remote, versions,
@@ -49,6 +51,9 @@ pub enum Status {
     NotRunning,
     /// The image could not be checked; see `error`.
     Failed,
+    /// A newer version exists but a policy holds it (`min_age_days`), and no version
+    /// between it and what runs may be taken instead; see `reason`.
+    Held,
 }
 
 /// One row of the report.
@@ -95,6 +100,34 @@ pub struct ImageReport {
     /// Set when the row is a Swarm service (`container` is then its name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<SwarmTarget>,
+    /// What a policy holds back (`min_age_days`), flattened into the row.
+    #[serde(flatten)]
+    pub hold: Hold,
+}
+
+/// What the minimum-age policy holds back, and the version an update goes to meanwhile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    /// The newest version a policy holds back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_version: Option<String>,
+    /// When the held version is old enough (RFC 3339); absent when its age is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
+    /// Why it is held, one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The version an update goes to meanwhile: the newest that the policy lets
+    /// through, newer than what runs (absent: `latest_version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
+    /// Its manifest digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_digest: Option<String>,
+    /// Build times read from the registry in this check (digest, RFC 3339 or none),
+    /// for the state.
+    #[serde(skip)]
+    pub learned: Vec<(String, Option<String>)>,
 }
 
 /// A compose service pinned to a tag by its compose file.
@@ -157,6 +190,18 @@ impl ImageReport {
             compose: None,
             pinned: None,
             service: None,
+            hold: Hold::default(),
+        }
+    }
+
+    /// The version and digest an update goes to: the policy's target, else the newest.
+    pub fn target(&self) -> (Option<&str>, Option<&str>) {
+        match (&self.hold.target_version, &self.hold.target_digest) {
+            (Some(v), Some(d)) => (Some(v), Some(d)),
+            _ => (
+                self.latest_version.as_deref(),
+                self.latest_digest.as_deref(),
+            ),
         }
     }
 }
@@ -184,6 +229,7 @@ fn report_image(
     inventory: Result<&Inventory, &anyhow::Error>,
     config: &ImageConfig,
     remote: Asked,
+    policy: Result<&Policy<'_>, &String>,
 ) -> Vec<ImageReport> {
     let failed = |container: Option<String>, e: &anyhow::Error| {
         ImageReport::failed(&config.image, &config.base_tag, container, e)
@@ -252,6 +298,7 @@ fn report_image(
         compose: None,
         pinned: None,
         service: None,
+        hold: Hold::default(),
     };
     if found.is_empty() {
         let note = match &config.container_name {
@@ -291,11 +338,22 @@ fn report_image(
                     report.current_digest = l.digests.first().cloned();
                     report.status = status;
                     report.note = note.or(report.note);
+                    if config.min_age_days > 0 && report.status == Status::UpdateAvailable {
+                        match policy {
+                            Ok(p) => age::hold(registry, &query, config, &remote, p, &mut report),
+                            Err(e) => {
+                                report.status = Status::Failed;
+                                report.error = Some(format!(
+                                    "min_age_days: cannot tell the engine's platform: {e}"
+                                ));
+                            }
+                        }
+                    }
                     if let Some(service) = &container.compose
                         && report.tag.as_deref() != Some(config.base_tag.as_str())
                     {
                         let pending = (report.status == Status::UpdateAvailable)
-                            .then_some(report.latest_version.as_deref())
+                            .then_some(report.target().0)
                             .flatten();
                         let tag = pending.or(report.tag.as_deref()).unwrap_or("latest");
                         let pinned = Pinned::of(&edit::find(service, tag), pending);
@@ -403,6 +461,12 @@ pub fn check_all(
     known: &Known,
     jobs: usize,
 ) -> Result<Vec<ImageReport>> {
+    // The engine's platform is asked only when an image sets a minimum age.
+    let policy = if images.iter().any(|c| c.min_age_days > 0) {
+        Policy::of(engine, known)
+    } else {
+        Err("no minimum age".to_string())
+    };
     // Two requests per image are in flight at once (tag list and base tag), plus the
     // engine reader.
     let threads = (images.len() * 2 + 1).clamp(1, jobs.max(1));
@@ -435,7 +499,7 @@ pub fn check_all(
         images
             .par_iter()
             .zip(remotes)
-            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r))
+            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r, policy.as_ref()))
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())
@@ -525,8 +589,17 @@ mod tests {
         config: &ImageConfig,
     ) -> Vec<ImageReport> {
         let inventory = Inventory::read(engine, None).unwrap();
-        let remote = remote_for(registry, config, Resolution::Probe, &Known::default());
-        report_image(engine, registry, Ok(&inventory), config, remote)
+        let known = Known::default();
+        let remote = remote_for(registry, config, Resolution::Probe, &known);
+        let policy = Policy::of(engine, &known).map_err(|e| e.to_string());
+        report_image(
+            engine,
+            registry,
+            Ok(&inventory),
+            config,
+            remote,
+            policy.as_ref(),
+        )
     }
 
     fn config(regex: Option<&str>) -> ImageConfig {
@@ -542,6 +615,7 @@ mod tests {
             registry: None,
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Default::default(),

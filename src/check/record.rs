@@ -24,13 +24,76 @@ pub fn known(state: &State) -> Known {
             );
         }
     }
+    for (image, digests) in &state.digests {
+        known.insert_digests(image, digests.clone());
+    }
     known
+}
+
+/// Digests kept per repository: enough for every version a minimum age could judge,
+/// bounded so a repository re-pushed hourly does not grow the state forever.
+const DIGESTS_KEPT: usize = 64;
+
+/// Records when each digest a check saw was first seen (none for the digests of a
+/// repository's first check: dum cannot tell how long they had been there) and the
+/// build times it read.
+fn remember_digests(state: &mut State, rows: &[ImageReport], now: &str) {
+    let first_check: std::collections::HashSet<String> = rows
+        .iter()
+        .filter(|r| !state.digests.contains_key(&r.image))
+        .map(|r| r.image.clone())
+        .collect();
+    for row in rows {
+        let seen: Vec<&String> = [
+            &row.latest_digest,
+            &row.base_tag_digest,
+            &row.current_digest,
+            &row.hold.target_digest,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(row.hold.learned.iter().map(|(d, _)| d))
+        .collect();
+        if seen.is_empty() {
+            continue;
+        }
+        let digests = state.digests.entry(row.image.clone()).or_default();
+        for d in &seen {
+            digests
+                .entry((*d).clone())
+                .or_insert_with(|| state::DigestRecord {
+                    first_seen: (!first_check.contains(&row.image)).then(|| now.to_string()),
+                    ..state::DigestRecord::default()
+                });
+        }
+        for (d, built) in &row.hold.learned {
+            if let Some(r) = digests.get_mut(d) {
+                r.built = built.clone();
+                r.built_read = true;
+            }
+        }
+        if digests.len() > DIGESTS_KEPT {
+            // The longest known go first (those of a first check, then by date);
+            // what this check saw stays.
+            let mut old: Vec<(Option<String>, String)> = digests
+                .iter()
+                .filter(|(d, _)| !seen.contains(d))
+                .map(|(d, r)| (r.first_seen.clone(), d.clone()))
+                .collect();
+            old.sort();
+            let excess = digests.len() - DIGESTS_KEPT;
+            for (_, d) in old.into_iter().take(excess) {
+                digests.remove(&d);
+            }
+        }
+    }
 }
 
 /// Records what the check saw. A failed row keeps the previous knowledge: a registry
 /// hiccup must not erase when an update was first seen.
 pub fn remember(state: &mut State, rows: &[ImageReport]) {
     let now = state::now_rfc3339();
+    remember_digests(state, rows, &now);
     for row in rows {
         let key = state::key(&row.image, row.container.as_deref());
         let entry = state.images.entry(key).or_default();

@@ -10,6 +10,7 @@ use crate::config::ImageConfig;
 use crate::image::reference::Reference;
 use crate::image::select;
 use crate::registry::Registry;
+use crate::store::state::DigestRecord;
 
 /// Base-tag resolution probes at most this many version tags.
 pub(super) const RESOLUTION_LIMIT: usize = 64;
@@ -66,21 +67,41 @@ pub struct Resolved {
     pub digest: String,
 }
 
-/// Earlier resolutions by image and base tag, from the state file.
+/// What earlier checks learnt, from the state file: base tags' resolutions by image
+/// and base tag, and what is known of each watched repository's digests.
 #[derive(Debug, Clone, Default)]
-pub struct Known(HashMap<(String, String), Resolved>);
+pub struct Known {
+    resolved: HashMap<(String, String), Resolved>,
+    digests: HashMap<String, std::collections::BTreeMap<String, DigestRecord>>,
+}
 
 impl Known {
     /// Remembers that `base_tag` of `image` had `resolved.digest`, pointing at
     /// `resolved.version`.
     pub fn insert(&mut self, image: &str, base_tag: &str, resolved: Resolved) {
-        self.0
+        self.resolved
             .insert((image.to_string(), base_tag.to_string()), resolved);
     }
 
     /// The earlier resolution of `config`'s base tag, if any.
     pub fn get(&self, config: &ImageConfig) -> Option<&Resolved> {
-        self.0.get(&(config.image.clone(), config.base_tag.clone()))
+        self.resolved
+            .get(&(config.image.clone(), config.base_tag.clone()))
+    }
+
+    /// Remembers what is known of `image`'s digests.
+    pub fn insert_digests(
+        &mut self,
+        image: &str,
+        digests: std::collections::BTreeMap<String, DigestRecord>,
+    ) {
+        self.digests.insert(image.to_string(), digests);
+    }
+
+    /// What is known of `digest` of `image`; the outer `None` when no check has seen
+    /// the repository yet (its first).
+    pub fn digest(&self, image: &str, digest: &str) -> Option<Option<&DigestRecord>> {
+        self.digests.get(image).map(|d| d.get(digest))
     }
 }
 

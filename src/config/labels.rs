@@ -26,6 +26,7 @@ pub const FIELDS: &[&str] = &[
     "grace_seconds",
     "health_timeout_seconds",
     "registry",
+    "min_age_days",
 ];
 
 /// What a container's `dum.*` labels say.
@@ -65,6 +66,7 @@ impl Labels {
                     entry.health_timeout_seconds = from.health_timeout_seconds;
                 }
                 "registry" => entry.registry = from.registry.clone(),
+                "min_age_days" => entry.min_age_days = from.min_age_days,
                 _ => {}
             }
         }
@@ -145,7 +147,7 @@ pub fn read(
 fn typed(key: &str, text: &str) -> Result<Value, String> {
     match key {
         "auto_update" | "cleanup_old_images" => boolean(text).map(Value::Bool),
-        "keep_versions" | "grace_seconds" | "health_timeout_seconds" => text
+        "keep_versions" | "grace_seconds" | "health_timeout_seconds" | "min_age_days" => text
             .trim()
             .parse::<i64>()
             .map(Value::from)
@@ -232,6 +234,9 @@ mod tests {
             ("dum.grace_seconds", "-1", "must be at least 0"),
             ("dum.grace_seconds", "1.5", "must be a whole number"),
             ("dum.health_timeout_seconds", "0", "must be at least 1"),
+            ("dum.min_age_days", "a week", "must be a whole number"),
+            ("dum.min_age_days", "-1", "must be at least 0"),
+            ("dum.min_age_days", "4000", "must be at most 3650"),
             ("dum.regex", "^[0-9", "invalid regular expression"),
             ("dum.regex", "", "must not be empty"),
             ("dum.base_tag", "a b", "tag"),

@@ -66,6 +66,8 @@ pub struct ImageConfig {
     pub grace_seconds: u64,
     /// How long to wait for a new container's healthcheck to report healthy.
     pub health_timeout_seconds: u64,
+    /// How many days a new image must have been out before an update to it (0: none).
+    pub min_age_days: u32,
     /// Containers this entry leaves alone though they run its image: those with an
     /// entry of their own from their `dum.*` labels, and those labelled
     /// `dum.enable=false`.
@@ -126,6 +128,7 @@ impl ImageConfig {
             registry: None,
             grace_seconds: DEFAULT_GRACE_SECONDS,
             health_timeout_seconds: DEFAULT_HEALTH_TIMEOUT_SECONDS,
+            min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Origin::default(),
@@ -323,6 +326,9 @@ fn schema_problems(doc: &Value) -> Vec<Problem> {
             ValidationErrorKind::Minimum { limit } => {
                 format!("must be at least {limit}, found {}", error.instance())
             }
+            ValidationErrorKind::Maximum { limit } => {
+                format!("must be at most {limit}, found {}", error.instance())
+            }
             ValidationErrorKind::MinLength { limit } if *limit == 1 => "must not be empty".into(),
             _ => error.to_string(),
         };
@@ -430,6 +436,12 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 problems.push(problem(format!("{at}/keep_versions"), "is too large"));
                 DEFAULT_KEEP_VERSIONS
             });
+        let min_age_days = uint(entry, "min_age_days", &at, problems)
+            .map_or(Some(0), |n| u32::try_from(n).ok())
+            .unwrap_or_else(|| {
+                problems.push(problem(format!("{at}/min_age_days"), "is too large"));
+                0
+            });
         images.push(ImageConfig {
             image: string(entry, "image").unwrap_or_default().to_owned(),
             regex,
@@ -446,6 +458,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 .unwrap_or(DEFAULT_GRACE_SECONDS),
             health_timeout_seconds: uint(entry, "health_timeout_seconds", &at, problems)
                 .unwrap_or(DEFAULT_HEALTH_TIMEOUT_SECONDS),
+            min_age_days,
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Origin {
@@ -696,6 +709,15 @@ mod tests {
             &[("/images/0/grace_seconds", "is too large")],
         ),
         (
+            "min_age_days of the wrong type or range",
+            r#"{"images":[{"image":"a","min_age_days":"7"},{"image":"b","min_age_days":-2},{"image":"c","min_age_days":1.5}]}"#,
+            &[
+                ("/images/0/min_age_days", "must be an integer, found string"),
+                ("/images/1/min_age_days", "must be at least 0, found -2"),
+                ("/images/2/min_age_days", "must be an integer"),
+            ],
+        ),
+        (
             "keep_versions too large",
             r#"{"images":[{"image":"a","keep_versions":5000000000}]}"#,
             &[("/images/0/keep_versions", "is too large")],
@@ -894,6 +916,7 @@ mod tests {
             "health_timeout_seconds",
             "auto_update",
             "cleanup_old_images",
+            "min_age_days",
         ];
         let code = serde_json::json!({
             "base_tag": defaults.base_tag,
@@ -902,6 +925,7 @@ mod tests {
             "health_timeout_seconds": defaults.health_timeout_seconds,
             "auto_update": defaults.auto_update,
             "cleanup_old_images": defaults.cleanup_old_images,
+            "min_age_days": defaults.min_age_days,
         });
         for key in KEYS {
             assert_eq!(image[key]["default"], code[key], "{key}");

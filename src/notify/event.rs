@@ -167,6 +167,7 @@ pub(crate) mod tests {
             compose: None,
             pinned: None,
             service: None,
+            hold: crate::check::Hold::default(),
             status,
             note: None,
         }

@@ -23,6 +23,8 @@ pub struct Summary {
     pub not_running: usize,
     /// Rows that failed.
     pub failed: usize,
+    /// Rows whose update a policy holds (`min_age_days`).
+    pub held: usize,
 }
 
 impl Summary {
@@ -38,6 +40,7 @@ impl Summary {
                 Status::UpdateAvailable => s.update_available += 1,
                 Status::NotRunning => s.not_running += 1,
                 Status::Failed => s.failed += 1,
+                Status::Held => s.held += 1,
             }
         }
         s

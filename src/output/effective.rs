@@ -37,7 +37,7 @@ impl Row {
     /// The row of `entry` for `container`.
     pub fn of(container: Option<String>, entry: &ImageConfig) -> Row {
         use serde_json::json;
-        let values: [(&'static str, serde_json::Value); 8] = [
+        let values: [(&'static str, serde_json::Value); 9] = [
             ("regex", json!(entry.regex.as_ref().map(|r| r.as_str()))),
             ("base_tag", json!(entry.base_tag)),
             ("auto_update", json!(entry.auto_update)),
@@ -49,6 +49,7 @@ impl Row {
                 json!(entry.health_timeout_seconds),
             ),
             ("registry", json!(entry.registry)),
+            ("min_age_days", json!(entry.min_age_days)),
         ];
         let origin = &entry.origin;
         let settings = values

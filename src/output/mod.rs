@@ -52,6 +52,7 @@ fn status_text(s: &Status) -> &'static str {
         Status::UpdateAvailable => "update available",
         Status::NotRunning => "not running",
         Status::Failed => "failed",
+        Status::Held => "held",
     }
 }
 

@@ -27,6 +27,28 @@ pub struct State {
     /// Records of updates in progress or done, owned by the update code.
     #[serde(default)]
     pub journal: Vec<Value>,
+    /// What dum learnt of each watched repository's digests (by configured image, then
+    /// digest): when it first saw each, and its build time once read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub digests: BTreeMap<String, BTreeMap<String, DigestRecord>>,
+}
+
+/// What dum knows of one digest of a watched repository. A digest's content never
+/// changes, so neither does its build time: it is read from the registry once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DigestRecord {
+    /// RFC 3339, when dum first saw it; `None` for digests present at the first check
+    /// of their repository (dum cannot tell how long they had been there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// Its build time as read (RFC 3339), once read; `None` before, or when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built: Option<String>,
+    /// Whether the build time was read (a `None` [`DigestRecord::built`] then means the
+    /// image has none).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub built_read: bool,
 }
 
 /// A fresh state carries the current version, so saving it produces a loadable file.
@@ -36,6 +58,7 @@ impl Default for State {
             version: STATE_VERSION,
             images: BTreeMap::new(),
             journal: Vec::new(),
+            digests: BTreeMap::new(),
         }
     }
 }
@@ -246,15 +269,14 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
             -whole - i64::from(d.subsec_nanos() > 0)
         }
     };
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
+    // Out of jiff's range (years beyond ±9999) only for a broken clock.
+    let clamped = secs.clamp(
+        jiff::Timestamp::MIN.as_second(),
+        jiff::Timestamp::MAX.as_second(),
+    );
+    jiff::Timestamp::from_second(clamped)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 /// The current time as [`rfc3339`].
@@ -262,20 +284,10 @@ pub fn now_rfc3339() -> String {
     rfc3339(SystemTime::now())
 }
 
-/// Howard Hinnant's civil_from_days: days since 1970-01-01 to proleptic Gregorian (y, m, d),
-/// working in 400-year eras so leap rules need no special cases.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are in small ranges by construction.
-    (year, month as u32, day as u32)
+/// Parses an RFC 3339 timestamp (fractions and offsets allowed, as registries and
+/// image configs write them); `None` when it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<jiff::Timestamp> {
+    text.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -319,7 +331,7 @@ mod tests {
             ("end of 1999", 946_684_799, "1999-12-31T23:59:59Z"),
             ("2100 is not leap", 4_107_542_400, "2100-03-01T00:00:00Z"),
             ("one second before epoch", -1, "1969-12-31T23:59:59Z"),
-            ("far future", 253_402_300_799, "9999-12-31T23:59:59Z"),
+            ("far future", 253_370_764_800, "9999-01-01T00:00:00Z"),
         ];
         for (case, secs, want) in CASES {
             let t = if *secs >= 0 {
@@ -339,6 +351,27 @@ mod tests {
             "1969-12-31T23:59:59Z"
         );
         assert_eq!(now_rfc3339().len(), "2026-11-27T13:45:00Z".len());
+    }
+
+    #[test]
+    fn rfc3339_parse_cases() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("2026-11-27T13:45:00Z", Some(1_795_787_100)),
+            ("2026-11-27T13:45:00.123456789Z", Some(1_795_787_100)),
+            ("2026-11-27T14:45:00+01:00", Some(1_795_787_100)),
+            ("2026-11-27T08:45:00-05:00", Some(1_795_787_100)),
+            (" 1970-01-01T00:00:00Z ", Some(0)),
+            ("2026-11-27", None),
+            ("yesterday", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                parse_rfc3339(text).map(|t| t.as_second()),
+                *want,
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

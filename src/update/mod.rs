@@ -286,9 +286,15 @@ pub fn after_moves(mut rows: Vec<ImageReport>, applied: &[Applied]) -> Vec<Image
             a.result == ResultKind::Updated && Some(&a.mv.container) == row.container.as_ref()
         });
         if done {
-            row.current_version = row.latest_version.clone();
-            row.current_digest = row.latest_digest.clone();
-            row.status = Status::UpToDate;
+            let (version, digest) = row.target();
+            let (version, digest) = (version.map(str::to_string), digest.map(str::to_string));
+            // On a policy's target, the newest version is still held.
+            let held = row.hold.target_version.is_some();
+            row.current_version = version;
+            row.current_digest = digest;
+            row.hold.target_version = None;
+            row.hold.target_digest = None;
+            row.status = if held { Status::Held } else { Status::UpToDate };
         }
     }
     rows

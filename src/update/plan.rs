@@ -96,7 +96,10 @@ pub fn plan_moves(
             )));
             continue;
         }
-        let downgrade = match (&row.current_version, &row.latest_version) {
+        // The policy's target when one holds the newest back (`min_age_days`).
+        let (to_version, to_digest) = row.target();
+        let to_version = to_version.map(str::to_string);
+        let downgrade = match (&row.current_version, &to_version) {
             (Some(c), Some(l)) => select::direction(c, l) == Direction::Older,
             _ => false,
         };
@@ -108,12 +111,21 @@ pub fn plan_moves(
             Status::UpdateAvailable | Status::UpToDate if downgrade => {
                 skips.push(skip(format!(
                     "{} is older than the running {}: never a downgrade (use an explicit target with --allow-downgrade)",
-                    row.latest_version.as_deref().unwrap_or("?"),
+                    to_version.as_deref().unwrap_or("?"),
                     row.current_version.as_deref().unwrap_or("?")
                 )));
                 continue;
             }
             Status::UpdateAvailable => {}
+            Status::Held => {
+                skips.push(skip(
+                    row.hold
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "held by a policy".into()),
+                ));
+                continue;
+            }
             Status::Failed => {
                 // A run in which the registry answered with errors changes nothing.
                 skips.push(skip(format!(
@@ -124,7 +136,8 @@ pub fn plan_moves(
             }
             _ => continue,
         }
-        let (Some(container), Some(to_digest)) = (&row.container, &row.latest_digest) else {
+        let (Some(container), Some(to_digest)) = (&row.container, to_digest.map(str::to_string))
+        else {
             continue;
         };
         let Ok((reference, query)) = config.references() else {
@@ -133,8 +146,18 @@ pub fn plan_moves(
         let familiar = reference.familiar_name();
         let base = config.base_tag.as_str();
         let runs_base = row.tag.as_deref() == Some(base);
-        let base_is_target = row.latest_version.is_none()
-            || row.base_tag_version.as_deref() == row.latest_version.as_deref();
+        let base_is_target =
+            to_version.is_none() || row.base_tag_version.as_deref() == to_version.as_deref();
+        if row.hold.target_version.is_some() && runs_base && !base_is_target {
+            // Its base tag points at the held version: moving the container off it
+            // would change what it tracks.
+            skips.push(skip(format!(
+                "{}; runs :{base}, which points at the held {}",
+                row.hold.reason.as_deref().unwrap_or("held by a policy"),
+                row.hold.held_version.as_deref().unwrap_or("?")
+            )));
+            continue;
+        }
         if let Some(service) = &row.compose {
             // Compose recreates a service whose container does not run what the file's
             // tag names locally: the container must stay on the file's tag.
@@ -160,7 +183,7 @@ pub fn plan_moves(
                     skips.push(skip(reason));
                     continue;
                 }
-                if let Some(version) = &row.latest_version {
+                if let Some(version) = &to_version {
                     let run_as = format!("{familiar}:{version}");
                     moves.push(Move {
                         kind: "update".into(),
@@ -171,7 +194,7 @@ pub fn plan_moves(
                         run_as,
                         change: Change {
                             from: Pin::new(row.current_version.clone(), row.current_digest.clone()),
-                            to: Pin::new(row.latest_version.clone(), Some(to_digest.clone())),
+                            to: Pin::new(to_version.clone(), Some(to_digest.clone())),
                         },
                         verify: Some(Verify::of(config)),
                         compose: Some(service.clone()),
@@ -184,13 +207,13 @@ pub fn plan_moves(
                 skips.push(skip(format!(
                     "the compose file tracks :{base} ({}), not yet the newest {}: dum keeps compose services on their file's tag",
                     row.base_tag_version.as_deref().unwrap_or("no version"),
-                    row.latest_version.as_deref().unwrap_or("?")
+                    to_version.as_deref().unwrap_or("?")
                 )));
                 continue;
             }
         }
         let mut tags = Vec::new();
-        let run_as = match &row.latest_version {
+        let run_as = match &to_version {
             Some(version) => {
                 tags.push(format!("{familiar}:{version}"));
                 // Users who run the base tag keep running it: it moves with the update
@@ -221,7 +244,7 @@ pub fn plan_moves(
             run_as,
             change: Change {
                 from: Pin::new(row.current_version.clone(), row.current_digest.clone()),
-                to: Pin::new(row.latest_version.clone(), Some(to_digest.clone())),
+                to: Pin::new(to_version.clone(), Some(to_digest.clone())),
             },
             verify: Some(Verify::of(config)),
             compose: row.compose.clone(),
@@ -383,6 +406,7 @@ mod tests {
             compose: None,
             pinned: None,
             service: None,
+            hold: crate::check::Hold::default(),
         }
     }
 
@@ -399,6 +423,7 @@ mod tests {
             registry: Some("mirror.lan:5000".into()),
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Default::default(),
@@ -651,6 +676,7 @@ mod tests {
             compose: None,
             pinned: None,
             service: None,
+            hold: crate::check::Hold::default(),
         };
         let config = crate::config::ImageConfig {
             image: "reg.lan/app".into(),
@@ -664,6 +690,7 @@ mod tests {
             registry: None,
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Default::default(),
@@ -771,6 +798,7 @@ mod properties {
                 compose: None,
                 pinned: None,
                 service: None,
+                hold: crate::check::Hold::default(),
             },
         )
     }
@@ -788,6 +816,7 @@ mod properties {
             registry: None,
             grace_seconds: 1,
             health_timeout_seconds: 1,
+            min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Default::default(),

@@ -102,6 +102,7 @@ impl Report {
                 "update_available": update,
                 "not_running": not_running,
                 "failed": failed,
+                "held": 0,
             }),
             "{:?}",
             self.out

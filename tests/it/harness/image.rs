@@ -355,6 +355,36 @@ pub fn push_index(registry: &Registry, repo: &str, tag: &str, amd64_from_tag: &s
     registry.put_manifest(repo, tag, OCI_INDEX, &bytes)
 }
 
+/// Pushes tag `tag` of `repo`: the image of `from_tag` with its config's `created` set
+/// to `created` (RFC 3339, any date) and, when given, the manifest annotation
+/// `org.opencontainers.image.created` set to `annotation`: an image "built" when the
+/// test says. Returns the manifest digest.
+pub fn push_dated(
+    registry: &Registry,
+    repo: &str,
+    tag: &str,
+    from_tag: &str,
+    created: &str,
+    annotation: Option<&str>,
+) -> String {
+    let (media_type, body) = registry.manifest(repo, from_tag);
+    let mut manifest: Value = serde_json::from_slice(&body).unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
+    let config = registry.api("GET", repo, &format!("blobs/{config_digest}"), &[], None);
+    config.assert_status(200);
+    let mut config = config.json();
+    config["created"] = json!(created);
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let new_config = registry.put_blob(repo, &config_bytes);
+    manifest["config"]["digest"] = json!(new_config);
+    manifest["config"]["size"] = json!(config_bytes.len());
+    if let Some(a) = annotation {
+        manifest["annotations"] = json!({"org.opencontainers.image.created": a});
+    }
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    registry.put_manifest(repo, tag, &media_type, &bytes)
+}
+
 /// Creates every tag in `tags` in `repo`, each a distinct copy of the manifest of
 /// `from_tag` (an extra `annotations` member naming the tag, so digests differ;
 /// only `from_tag` itself is pullable-identical). Returns the digests in `tags`
