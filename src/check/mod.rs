@@ -4,6 +4,7 @@
 //! The engine and the registry are reached only through the [`EngineRead`] and
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
+pub mod candidate;
 pub mod discover;
 pub mod effective;
 pub mod inventory;
@@ -12,6 +13,8 @@ pub mod record;
 pub mod resolve;
 pub mod verdict;
 
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -20,13 +23,15 @@ use rayon::prelude::*;
 use anyhow::{Result, anyhow};
 use serde::Serialize;
 
-use crate::check::inventory::{Inventory, SwarmTarget};
+use crate::check::candidate::Candidates;
+use crate::check::inventory::{Deployed, Inventory, SwarmTarget};
 use crate::compose::edit::{self, Pin};
 use crate::compose::service::Service;
 use crate::config::ImageConfig;
 use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
+use crate::policy::notes;
 use crate::registry::Registry;
 use crate::swarm::service::Role;
 
@@ -95,6 +100,10 @@ pub struct ImageReport {
     /// Set when the row is a Swarm service (`container` is then its name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<SwarmTarget>,
+    /// Where to read what the pending update changes (a releases page, a compare link,
+    /// or the entry's `release_notes` template); only with an update pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_notes: Option<String>,
 }
 
 /// A compose service pinned to a tag by its compose file.
@@ -156,6 +165,7 @@ impl ImageReport {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
         }
     }
@@ -251,6 +261,7 @@ fn report_image(
         tag: None,
         compose: None,
         pinned: None,
+        release_notes: None,
         service: None,
     };
     if found.is_empty() {
@@ -263,6 +274,7 @@ fn report_image(
             ..template
         }];
     }
+    let mut candidates = Candidates::new(registry, &query);
     found
         .into_iter()
         .map(|(container, l)| {
@@ -323,9 +335,42 @@ fn report_image(
                     report.error = Some(format!("container {}: {e:#}", container.name));
                 }
             }
+            if report.status == Status::UpdateAvailable {
+                report.release_notes =
+                    release_notes(engine, &mut candidates, config, &container, &report);
+            }
             report
         })
         .collect()
+}
+
+/// The release-notes link of a row with an update pending: the entry's template, else
+/// the one the candidate's labels give (the running image's too for a compare link).
+/// Without a template the candidate's facts are fetched (once per digest, shared with
+/// the other policies); the running image is inspected only when its labels or
+/// platform are needed.
+fn release_notes(
+    engine: &dyn EngineRead,
+    candidates: &mut Candidates,
+    config: &ImageConfig,
+    container: &Deployed,
+    report: &ImageReport,
+) -> Option<String> {
+    let version = report.latest_version.as_deref().unwrap_or(&config.base_tag);
+    if let Some(template) = &config.release_notes {
+        return Some(notes::fill(template, version, &config.image));
+    }
+    let digest = report.latest_digest.as_deref()?;
+    let running = OnceCell::new();
+    let running = || running.get_or_init(|| candidate::running(engine, container));
+    let facts = candidates.facts(digest, &mut || running().platform.clone())?;
+    let none = BTreeMap::new();
+    let old = if notes::needs_running(&facts.labels) {
+        &running().labels
+    } else {
+        &none
+    };
+    notes::link(old, &facts.labels)
 }
 
 /// Both registry halves of every image, and the engine's inventory, on `pool`: every
@@ -544,6 +589,7 @@ mod tests {
             health_timeout_seconds: 1,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         }
     }
@@ -569,6 +615,38 @@ mod tests {
             Option<&'static str>,
             usize,
         ),
+    }
+
+    #[test]
+    fn release_notes_only_for_pending_rows_and_a_failed_fetch_leaves_the_row_alone() {
+        let registry = FakeRegistry::with(&[("1.0.0", "sha256:1"), ("1.1.0", "sha256:2")]);
+        // (running, template, status, link)
+        let cases = [
+            (
+                "1.0.0",
+                Some("https://x/{image}/{version}"),
+                Status::UpdateAvailable,
+                Some("https://x/r.io/app/1.1.0"),
+            ),
+            ("1.1.0", Some("https://x/{version}"), Status::UpToDate, None),
+            // This registry cannot fetch manifests: no link, the row stands.
+            ("1.0.0", None, Status::UpdateAvailable, None),
+        ];
+        for (running, template, status, link) in cases {
+            let engine = engine(&format!("r.io/app:{running}"), true, &[], &[]);
+            let config = ImageConfig {
+                release_notes: template.map(str::to_string),
+                ..config(Some(SEMVER))
+            };
+            let rows = check_one(&engine, &registry, &config);
+            assert_eq!(rows[0].status, status, "{running} {template:?}");
+            assert_eq!(rows[0].error, None, "{running} {template:?}");
+            assert_eq!(
+                rows[0].release_notes.as_deref(),
+                link,
+                "{running} {template:?}"
+            );
+        }
     }
 
     #[test]

@@ -382,6 +382,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
         }
     }
@@ -401,6 +402,7 @@ mod tests {
             health_timeout_seconds: 1,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         }
     }
@@ -650,6 +652,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
         };
         let config = crate::config::ImageConfig {
@@ -666,6 +669,7 @@ mod tests {
             health_timeout_seconds: 1,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         };
         const CASES: &[(bool, bool, usize)] = &[
@@ -770,6 +774,7 @@ mod properties {
                 tag: None,
                 compose: None,
                 pinned: None,
+                release_notes: None,
                 service: None,
             },
         )
@@ -790,6 +795,7 @@ mod properties {
             health_timeout_seconds: 1,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         }
     }

@@ -26,6 +26,7 @@ mod lock;
 mod many_tags;
 mod notify;
 mod readme;
+mod release_notes;
 mod report;
 mod security;
 mod ship;
