@@ -26,6 +26,7 @@ pub const FIELDS: &[&str] = &[
     "grace_seconds",
     "health_timeout_seconds",
     "registry",
+    "release_notes",
 ];
 
 /// What a container's `dum.*` labels say.
@@ -65,6 +66,7 @@ impl Labels {
                     entry.health_timeout_seconds = from.health_timeout_seconds;
                 }
                 "registry" => entry.registry = from.registry.clone(),
+                "release_notes" => entry.release_notes = from.release_notes.clone(),
                 _ => {}
             }
         }
@@ -205,6 +207,37 @@ mod tests {
             applied.origin.label_keys,
             ["regex", "auto_update", "keep_versions"]
         );
+    }
+
+    #[test]
+    fn a_release_notes_label_sets_the_template() {
+        let read = read(
+            &labels(&[("dum.release_notes", "https://x/{version}")]),
+            "r.io/app",
+        )
+        .unwrap()
+        .unwrap();
+        let applied = read.apply(ImageConfig::new("r.io/app"));
+        assert_eq!(
+            applied.release_notes.as_deref(),
+            Some("https://x/{version}")
+        );
+        let empty = read_labels_error(&[("dum.release_notes", "")]);
+        assert_eq!(
+            empty,
+            [(
+                "dum.release_notes".to_string(),
+                "must not be empty".to_string()
+            )]
+        );
+    }
+
+    fn read_labels_error(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        read(&labels(pairs), "r.io/app")
+            .unwrap_err()
+            .into_iter()
+            .map(|p| (p.label, p.message))
+            .collect()
     }
 
     #[test]

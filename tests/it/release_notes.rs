@@ -239,3 +239,19 @@ fn notifications_carry_the_link() {
     let row = &doc["images"][0];
     assert_eq!(row["release_notes"], json!(link), "{doc:#}");
 }
+
+#[test]
+fn validate_rejects_a_release_notes_that_is_not_a_string() {
+    for (value, message) in [
+        (json!(5), "must be a string, found integer 5"),
+        (json!(""), "must not be empty"),
+        (json!({"url": "x"}), "must be a string"),
+    ] {
+        let dum = Dum::new().config_json(json!({
+            "images": [{"image": "r.example/app", "release_notes": value}]
+        }));
+        let out = dum.run(&["validate"]);
+        out.assert_code(2);
+        out.assert_stderr_contains(&format!("/images/0/release_notes: {message}"));
+    }
+}
