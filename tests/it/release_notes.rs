@@ -255,3 +255,40 @@ fn validate_rejects_a_release_notes_that_is_not_a_string() {
         out.assert_stderr_contains(&format!("/images/0/release_notes: {message}"));
     }
 }
+
+#[test]
+fn an_update_notification_carries_the_link() {
+    let r = Receiver::start();
+    let gh = "https://gitlab.example.org/g/updated";
+    let (image, c) = case(
+        "rn-update",
+        &[(SOURCE, gh)],
+        Some(json!({SOURCE: gh, REVISION: "bbb222"})),
+    );
+    let dum = Dum::new().config_json(json!({
+        "images": [entry(&image, json!({"auto_update": true, "grace_seconds": 1,
+                                        "health_timeout_seconds": 20}))],
+        "notify": [
+            {"type": "webhook", "url": r.url("/hook")},
+            {"type": "discord", "url": r.url("/discord/x")},
+        ],
+    }));
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(101);
+    let link = format!("{gh}/-/releases");
+    let hook = r.to("/hook");
+    assert_eq!(hook.len(), 1, "{hook:#?}");
+    let doc: Value = serde_json::from_str(hook[0]["body"].as_str().unwrap()).unwrap();
+    let event = &doc["events"][0];
+    assert_eq!(event["event"], "updated", "{doc:#}");
+    assert_eq!(event["container"], c.name(), "{doc:#}");
+    assert_eq!(event["release_notes"], json!(link), "{doc:#}");
+    let discord = r.to("/discord/");
+    assert_eq!(discord.len(), 1, "{discord:#?}");
+    let body: Value = serde_json::from_str(discord[0]["body"].as_str().unwrap()).unwrap();
+    let description = body["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("updated 1.0.0 → 2.0.0 (release notes: {link})")),
+        "{description}"
+    );
+}
