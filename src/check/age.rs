@@ -9,13 +9,11 @@ use jiff::Timestamp;
 
 use crate::check::{ImageReport, Known, Remote, Status};
 use crate::config::ImageConfig;
-use crate::docker::EngineRead;
 use crate::image::reference::Reference;
 use crate::image::select::{self, Direction};
 use crate::policy::age::{self, Judgement};
 use crate::registry::Registry;
-use crate::registry::image_config::{self, ImageFacts};
-use crate::registry::manifest::Platform;
+use crate::registry::image_config::CreatedSource;
 use crate::store::state;
 
 /// How many versions newer than the running one are judged at most, newest first: each
@@ -27,25 +25,13 @@ const MAX_CANDIDATES: usize = 6;
 pub struct Policy<'a> {
     /// What earlier checks learnt of the digests.
     pub known: &'a Known,
-    /// The engine's platform: the manifest of an index whose build time counts.
-    pub platform: Platform,
     /// The time ages are judged at.
     pub now: Timestamp,
 }
 
-impl<'a> Policy<'a> {
-    /// The policy of a run on `engine`: its platform is asked once (`GET /version`),
-    /// only when an image sets `min_age_days`.
-    pub fn of(engine: &dyn EngineRead, known: &'a Known) -> Result<Policy<'a>, String> {
-        let (os, arch) = engine.platform().map_err(|e| format!("{e:#}"))?;
-        let platform = image_config::platform(&os, &arch, "").map_err(|e| format!("{e:#}"))?;
-        Ok(Policy {
-            known,
-            platform,
-            now: Timestamp::now(),
-        })
-    }
-}
+/// The build times the registry gives for a digest (from [`crate::registry::image_config::ImageFacts`], fetched once
+/// per digest and shared with the other policies); `None` when they cannot be read.
+pub type BuildTimes<'f> = dyn FnMut(&str) -> Option<Vec<(CreatedSource, String)>> + 'f;
 
 /// A version (or, without a regex, the base tag) that an update could go to.
 struct Candidate {
@@ -63,6 +49,7 @@ pub fn hold(
     config: &ImageConfig,
     remote: &Remote,
     policy: &Policy<'_>,
+    facts: &mut BuildTimes<'_>,
     report: &mut ImageReport,
 ) {
     let (known, now) = (policy.known, policy.now);
@@ -70,7 +57,7 @@ pub fn hold(
     let mut held: Option<(String, Option<Timestamp>, String)> = None;
     let mut target = None;
     for candidate in candidates(registry, query, config, remote, report) {
-        let judged = match build_time(registry, query, config, policy, &candidate, report) {
+        let judged = match build_time(config, policy, facts, &candidate, report) {
             Ok(built) => {
                 let first_seen = match known.digest(&config.image, &candidate.digest) {
                     // The repository's first check: how long it had been there is unknown.
@@ -181,10 +168,9 @@ fn candidates(
 /// The build time of `candidate`: from the state when an earlier check read it, else
 /// from the registry (recorded in the row, for the state).
 fn build_time(
-    registry: &dyn Registry,
-    query: &Reference,
     config: &ImageConfig,
     policy: &Policy<'_>,
+    facts: &mut BuildTimes<'_>,
     candidate: &Candidate,
     report: &mut ImageReport,
 ) -> anyhow::Result<Option<Timestamp>> {
@@ -193,9 +179,13 @@ fn build_time(
     {
         return Ok(r.built.as_deref().and_then(state::parse_rfc3339));
     }
-    let facts: ImageFacts =
-        image_config::fetch(registry, query, &candidate.digest, &policy.platform)?;
-    let built = age::build_time(&facts.created).map(|(t, _)| t);
+    let created = facts(&candidate.digest).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the registry does not describe {} (see the debug log)",
+            candidate.digest
+        )
+    })?;
+    let built = age::build_time(&created).map(|(t, _)| t);
     report
         .hold
         .learned

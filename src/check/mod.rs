@@ -5,6 +5,7 @@
 //! [`Registry`] traits, so the decisions here are testable without sockets.
 
 pub mod age;
+pub mod candidate;
 pub mod discover;
 pub mod effective;
 pub mod inventory;
@@ -13,6 +14,8 @@ pub mod record;
 pub mod resolve;
 pub mod verdict;
 
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -21,13 +24,15 @@ use rayon::prelude::*;
 use anyhow::{Result, anyhow};
 use serde::Serialize;
 
-use crate::check::inventory::{Inventory, SwarmTarget};
+use crate::check::candidate::Candidates;
+use crate::check::inventory::{Deployed, Inventory, SwarmTarget};
 use crate::compose::edit::{self, Pin};
 use crate::compose::service::Service;
 use crate::config::ImageConfig;
 use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
+use crate::policy::notes;
 use crate::registry::Registry;
 use crate::swarm::service::Role;
 
@@ -100,6 +105,10 @@ pub struct ImageReport {
     /// Set when the row is a Swarm service (`container` is then its name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<SwarmTarget>,
+    /// Where to read what the pending update changes (a releases page, a compare link,
+    /// or the entry's `release_notes` template); only with an update pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_notes: Option<String>,
     /// What a policy holds back (`min_age_days`), flattened into the row.
     #[serde(flatten)]
     pub hold: Hold,
@@ -189,6 +198,7 @@ impl ImageReport {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
             hold: Hold::default(),
         }
@@ -229,7 +239,7 @@ fn report_image(
     inventory: Result<&Inventory, &anyhow::Error>,
     config: &ImageConfig,
     remote: Asked,
-    policy: Result<&Policy<'_>, &String>,
+    policy: &Policy<'_>,
 ) -> Vec<ImageReport> {
     let failed = |container: Option<String>, e: &anyhow::Error| {
         ImageReport::failed(&config.image, &config.base_tag, container, e)
@@ -297,6 +307,7 @@ fn report_image(
         tag: None,
         compose: None,
         pinned: None,
+        release_notes: None,
         service: None,
         hold: Hold::default(),
     };
@@ -310,6 +321,7 @@ fn report_image(
             ..template
         }];
     }
+    let mut candidates = Candidates::new(registry, &query);
     found
         .into_iter()
         .map(|(container, l)| {
@@ -339,15 +351,27 @@ fn report_image(
                     report.status = status;
                     report.note = note.or(report.note);
                     if config.min_age_days > 0 && report.status == Status::UpdateAvailable {
-                        match policy {
-                            Ok(p) => age::hold(registry, &query, config, &remote, p, &mut report),
-                            Err(e) => {
-                                report.status = Status::Failed;
-                                report.error = Some(format!(
-                                    "min_age_days: cannot tell the engine's platform: {e}"
-                                ));
-                            }
-                        }
+                        let running = OnceCell::new();
+                        let mut facts = |digest: &str| {
+                            let mut platform = || {
+                                running
+                                    .get_or_init(|| candidate::running(engine, &container))
+                                    .platform
+                                    .clone()
+                            };
+                            candidates
+                                .facts(digest, &mut platform)
+                                .map(|f| f.created.clone())
+                        };
+                        age::hold(
+                            registry,
+                            &query,
+                            config,
+                            &remote,
+                            policy,
+                            &mut facts,
+                            &mut report,
+                        );
                     }
                     if let Some(service) = &container.compose
                         && report.tag.as_deref() != Some(config.base_tag.as_str())
@@ -381,9 +405,44 @@ fn report_image(
                     report.error = Some(format!("container {}: {e:#}", container.name));
                 }
             }
+            if report.status == Status::UpdateAvailable {
+                report.release_notes =
+                    release_notes(engine, &mut candidates, config, &container, &report);
+            }
             report
         })
         .collect()
+}
+
+/// The release-notes link of a row with an update pending: the entry's template, else
+/// the one the candidate's labels give (the running image's too for a compare link).
+/// Without a template the candidate's facts are fetched (once per digest, shared with
+/// the other policies); the running image is inspected only when its labels or
+/// platform are needed.
+fn release_notes(
+    engine: &dyn EngineRead,
+    candidates: &mut Candidates,
+    config: &ImageConfig,
+    container: &Deployed,
+    report: &ImageReport,
+) -> Option<String> {
+    // The version `dum update` installs: a minimum age's target, else the newest.
+    let (version, digest) = report.target();
+    let version = version.unwrap_or(&config.base_tag);
+    if let Some(template) = &config.release_notes {
+        return Some(notes::fill(template, version, &config.image));
+    }
+    let digest = digest?;
+    let running = OnceCell::new();
+    let running = || running.get_or_init(|| candidate::running(engine, container));
+    let facts = candidates.facts(digest, &mut || running().platform.clone())?;
+    let none = BTreeMap::new();
+    let old = if notes::needs_running(&facts.labels) {
+        &running().labels
+    } else {
+        &none
+    };
+    notes::link(old, &facts.labels)
 }
 
 /// Both registry halves of every image, and the engine's inventory, on `pool`: every
@@ -461,11 +520,9 @@ pub fn check_all(
     known: &Known,
     jobs: usize,
 ) -> Result<Vec<ImageReport>> {
-    // The engine's platform is asked only when an image sets a minimum age.
-    let policy = if images.iter().any(|c| c.min_age_days > 0) {
-        Policy::of(engine, known)
-    } else {
-        Err("no minimum age".to_string())
+    let policy = Policy {
+        known,
+        now: jiff::Timestamp::now(),
     };
     // Two requests per image are in flight at once (tag list and base tag), plus the
     // engine reader.
@@ -499,7 +556,7 @@ pub fn check_all(
         images
             .par_iter()
             .zip(remotes)
-            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r, policy.as_ref()))
+            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r, &policy))
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())
@@ -591,15 +648,11 @@ mod tests {
         let inventory = Inventory::read(engine, None).unwrap();
         let known = Known::default();
         let remote = remote_for(registry, config, Resolution::Probe, &known);
-        let policy = Policy::of(engine, &known).map_err(|e| e.to_string());
-        report_image(
-            engine,
-            registry,
-            Ok(&inventory),
-            config,
-            remote,
-            policy.as_ref(),
-        )
+        let policy = Policy {
+            known: &known,
+            now: jiff::Timestamp::now(),
+        };
+        report_image(engine, registry, Ok(&inventory), config, remote, &policy)
     }
 
     fn config(regex: Option<&str>) -> ImageConfig {
@@ -618,6 +671,7 @@ mod tests {
             min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         }
     }
@@ -643,6 +697,38 @@ mod tests {
             Option<&'static str>,
             usize,
         ),
+    }
+
+    #[test]
+    fn release_notes_only_for_pending_rows_and_a_failed_fetch_leaves_the_row_alone() {
+        let registry = FakeRegistry::with(&[("1.0.0", "sha256:1"), ("1.1.0", "sha256:2")]);
+        // (running, template, status, link)
+        let cases = [
+            (
+                "1.0.0",
+                Some("https://x/{image}/{version}"),
+                Status::UpdateAvailable,
+                Some("https://x/r.io/app/1.1.0"),
+            ),
+            ("1.1.0", Some("https://x/{version}"), Status::UpToDate, None),
+            // This registry cannot fetch manifests: no link, the row stands.
+            ("1.0.0", None, Status::UpdateAvailable, None),
+        ];
+        for (running, template, status, link) in cases {
+            let engine = engine(&format!("r.io/app:{running}"), true, &[], &[]);
+            let config = ImageConfig {
+                release_notes: template.map(str::to_string),
+                ..config(Some(SEMVER))
+            };
+            let rows = check_one(&engine, &registry, &config);
+            assert_eq!(rows[0].status, status, "{running} {template:?}");
+            assert_eq!(rows[0].error, None, "{running} {template:?}");
+            assert_eq!(
+                rows[0].release_notes.as_deref(),
+                link,
+                "{running} {template:?}"
+            );
+        }
     }
 
     #[test]

@@ -157,6 +157,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
         }

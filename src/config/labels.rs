@@ -27,6 +27,7 @@ pub const FIELDS: &[&str] = &[
     "health_timeout_seconds",
     "registry",
     "min_age_days",
+    "release_notes",
 ];
 
 /// What a container's `dum.*` labels say.
@@ -67,6 +68,7 @@ impl Labels {
                 }
                 "registry" => entry.registry = from.registry.clone(),
                 "min_age_days" => entry.min_age_days = from.min_age_days,
+                "release_notes" => entry.release_notes = from.release_notes.clone(),
                 _ => {}
             }
         }
@@ -207,6 +209,37 @@ mod tests {
             applied.origin.label_keys,
             ["regex", "auto_update", "keep_versions"]
         );
+    }
+
+    #[test]
+    fn a_release_notes_label_sets_the_template() {
+        let read = read(
+            &labels(&[("dum.release_notes", "https://x/{version}")]),
+            "r.io/app",
+        )
+        .unwrap()
+        .unwrap();
+        let applied = read.apply(ImageConfig::new("r.io/app"));
+        assert_eq!(
+            applied.release_notes.as_deref(),
+            Some("https://x/{version}")
+        );
+        let empty = read_labels_error(&[("dum.release_notes", "")]);
+        assert_eq!(
+            empty,
+            [(
+                "dum.release_notes".to_string(),
+                "must not be empty".to_string()
+            )]
+        );
+    }
+
+    fn read_labels_error(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        read(&labels(pairs), "r.io/app")
+            .unwrap_err()
+            .into_iter()
+            .map(|p| (p.label, p.message))
+            .collect()
     }
 
     #[test]

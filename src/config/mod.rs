@@ -75,6 +75,9 @@ pub struct ImageConfig {
     /// The same for Swarm services, by service name (kept apart: a container and a
     /// service may share a name).
     pub except_services: Vec<String>,
+    /// A release-notes link template (`{version}`, `{image}`) that overrides the one
+    /// read from the image's labels.
+    pub release_notes: Option<String>,
     /// Where the settings came from, for `dum validate --effective`.
     pub origin: Origin,
 }
@@ -131,6 +134,7 @@ impl ImageConfig {
             min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Origin::default(),
         }
     }
@@ -461,6 +465,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
             min_age_days,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: string(entry, "release_notes").map(str::to_owned),
             origin: Origin {
                 entry: Some(index),
                 file_keys: entry.keys().cloned().collect(),
@@ -734,6 +739,17 @@ mod tests {
             ],
         ),
         (
+            "release_notes not a string, or empty",
+            r#"{"images":[{"image":"a","release_notes":5},{"image":"b","release_notes":""}]}"#,
+            &[
+                (
+                    "/images/0/release_notes",
+                    "must be a string, found integer 5",
+                ),
+                ("/images/1/release_notes", "must not be empty"),
+            ],
+        ),
+        (
             "duplicate container_name",
             r#"{"images":[{"image":"a","container_name":"web"},{"image":"b","container_name":"db"},{"image":"c","container_name":"web"}]}"#,
             &[(
@@ -846,6 +862,18 @@ mod tests {
         assert_eq!(image.health_timeout_seconds, 120);
         assert!(config.insecure_registries.is_empty());
         assert!(config.notify.is_empty());
+    }
+
+    #[test]
+    fn a_release_notes_template_is_read() {
+        let text = r#"{"images":[{"image":"a","release_notes":"https://x/{image}/{version}"},
+            {"image":"b"}]}"#;
+        let config = parse(text, Path::new("x")).unwrap();
+        assert_eq!(
+            config.images[0].release_notes.as_deref(),
+            Some("https://x/{image}/{version}")
+        );
+        assert_eq!(config.images[1].release_notes, None);
     }
 
     #[test]

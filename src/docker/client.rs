@@ -398,17 +398,6 @@ impl EngineRead for DockerClient {
         Ok(watch)
     }
 
-    fn platform(&self) -> Result<(String, String)> {
-        let info = match self.info.get() {
-            Some(info) => info,
-            None => {
-                let fresh = self.version()?;
-                self.info.get_or_init(|| fresh)
-            }
-        };
-        Ok((info.os.clone(), info.arch.clone()))
-    }
-
     fn swarm_state(&self) -> Result<String> {
         if let Some(state) = self.swarm.get() {
             return Ok(state.clone());

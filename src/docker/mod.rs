@@ -47,11 +47,6 @@ pub trait EngineRead: Sync {
     /// its exit code stay known even when the engine removes it as it exits
     /// (`AutoRemove`). `tty`: whether it has a TTY (its output is then not framed).
     fn watch(&self, id: &str, tty: bool, limit: Duration) -> Result<ExitWatch>;
-    /// The engine's OS and architecture (`GET /version`, asked once), to choose a
-    /// platform's manifest from an index. In-memory engines are linux/amd64.
-    fn platform(&self) -> Result<(String, String)> {
-        Ok(("linux".into(), "amd64".into()))
-    }
     /// The node's swarm state as the engine's `Swarm` ping header says it (`inactive`,
     /// `active/worker`, `active/manager`, …): known from the connection's first request,
     /// so a check costs no extra request; `GET /info` only for engines without it.

@@ -19,12 +19,6 @@ pub struct VersionInfo {
     /// Lowest API version the engine accepts.
     #[serde(default, rename = "MinAPIVersion")]
     pub min_api_version: Option<String>,
-    /// The engine's OS (`linux`).
-    #[serde(default)]
-    pub os: String,
-    /// The engine's architecture, in OCI's names (`amd64`, `arm64`).
-    #[serde(default)]
-    pub arch: String,
 }
 
 /// One row of `GET /containers/json`.

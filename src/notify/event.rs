@@ -29,6 +29,9 @@ pub struct Event {
     pub to_digest: Option<String>,
     /// Why, for `rolled_back` and `failed`.
     pub error: Option<String>,
+    /// Where to read what the update changes (the row's `release_notes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_notes: Option<String>,
 }
 
 /// The events of a run, in row order: results of applied updates, then what the
@@ -51,6 +54,11 @@ pub fn collect(rows: &[ImageReport], applied: &[Applied], state: &State) -> Vec<
             to: a.mv.change.to.name().map(str::to_string),
             to_digest: a.mv.change.to.digest.clone(),
             error: a.error.clone(),
+            // The check row the move came from carries the link.
+            release_notes: rows
+                .iter()
+                .find(|r| r.container.as_ref() == Some(&a.mv.container) && r.image == a.mv.image)
+                .and_then(|r| r.release_notes.clone()),
         });
     }
     for row in rows {
@@ -66,6 +74,7 @@ pub fn collect(rows: &[ImageReport], applied: &[Applied], state: &State) -> Vec<
                 to: None,
                 to_digest: None,
                 error: row.error.clone(),
+                release_notes: None,
             }),
             Status::UpdateAvailable if !tried => {
                 let offered = announcement(row);
@@ -86,6 +95,7 @@ pub fn collect(rows: &[ImageReport], applied: &[Applied], state: &State) -> Vec<
                         .or_else(|| row.latest_digest.clone()),
                     to_digest: offered.map(str::to_string),
                     error: None,
+                    release_notes: row.release_notes.clone(),
                 })
             }
             _ => {}
@@ -166,6 +176,7 @@ pub(crate) mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
             status,
@@ -313,6 +324,7 @@ pub(crate) mod tests {
                 to: Some("2.0".into()),
                 to_digest: Some("sha256:2.0".into()),
                 error: None,
+                release_notes: None,
             }]
         );
     }

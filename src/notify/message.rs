@@ -88,12 +88,17 @@ fn line(e: &Event) -> String {
             .map(short_digest)
             .unwrap_or_else(|| "?".into());
     let why = e.error.as_deref().unwrap_or("no reason given");
-    match e.kind {
+    let text = match e.kind {
         EventKind::UpdateAvailable => format!("{name}: {from} → {to} available"),
         EventKind::Updated => format!("{name}: updated {from} → {to}"),
         EventKind::RolledBack => format!("{name}: {to} rolled back to {from}: {why}"),
         EventKind::Failed if e.to.is_some() => format!("{name}: update to {to} failed: {why}"),
         EventKind::Failed => format!("{name}: check failed: {why}"),
+    };
+    match &e.release_notes {
+        // On the same line: one line per event.
+        Some(link) => format!("{text} (release notes: {link})"),
+        None => text,
     }
 }
 
@@ -124,6 +129,7 @@ mod tests {
             to: to.map(str::to_string),
             to_digest: None,
             error: error.map(str::to_string),
+            release_notes: None,
         }
     }
 
@@ -164,6 +170,23 @@ mod tests {
         ];
         for (e, want) in cases {
             assert_eq!(line(&e), want, "{:?}", e.kind);
+        }
+    }
+
+    #[test]
+    fn a_release_notes_link_ends_its_events_line() {
+        let link = "https://github.com/o/r/releases";
+        for kind in [EventKind::UpdateAvailable, EventKind::Updated] {
+            let e = Event {
+                release_notes: Some(link.into()),
+                ..event(kind, Some("v1"), Some("v2"), None)
+            };
+            let text = line(&e);
+            assert!(
+                text.ends_with(&format!(" (release notes: {link})")),
+                "{text}"
+            );
+            assert!(!text.contains('\n'), "{text}");
         }
     }
 

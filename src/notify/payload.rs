@@ -276,6 +276,7 @@ mod tests {
             to: None,
             to_digest: None,
             error: Some("x".into()),
+            release_notes: None,
         };
         // (case, service, severity, token, url, header checked, body)
         let cases: &[(

@@ -37,7 +37,7 @@ impl Row {
     /// The row of `entry` for `container`.
     pub fn of(container: Option<String>, entry: &ImageConfig) -> Row {
         use serde_json::json;
-        let values: [(&'static str, serde_json::Value); 9] = [
+        let values: Vec<(&'static str, serde_json::Value)> = vec![
             ("regex", json!(entry.regex.as_ref().map(|r| r.as_str()))),
             ("base_tag", json!(entry.base_tag)),
             ("auto_update", json!(entry.auto_update)),
@@ -50,6 +50,7 @@ impl Row {
             ),
             ("registry", json!(entry.registry)),
             ("min_age_days", json!(entry.min_age_days)),
+            ("release_notes", json!(entry.release_notes)),
         ];
         let origin = &entry.origin;
         let settings = values

@@ -160,6 +160,15 @@ pub enum Checked<'a> {
 /// The check table, or one sentence when there are no rows: a bare header reads as if
 /// something went missing. (A configured image without a container has a row saying so.)
 pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
+    check_table_with(rows, checked, new_table)
+}
+
+/// [`check_table`] on tables `new` makes (sized for this terminal, or for a test).
+fn check_table_with(
+    rows: &[ImageReport],
+    checked: Checked,
+    new: impl Fn(Vec<&str>) -> Table,
+) -> String {
     if rows.is_empty() {
         return match checked {
             Checked::Discovered => "no running containers to check".to_string(),
@@ -170,7 +179,7 @@ pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
         };
     }
     let header = ["IMAGE", "CONTAINER", "CURRENT", "LATEST", "STATUS", "NOTE"];
-    let mut table = new_table(header.to_vec());
+    let mut cells = Vec::new();
     for r in rows {
         let current = r
             .current_version
@@ -196,7 +205,7 @@ pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
         if let Some(e) = &r.error {
             notes.push(e.clone());
         }
-        table.add_row(vec![
+        cells.push(vec![
             r.image.clone(),
             r.container.clone().unwrap_or_else(|| "-".to_string()),
             current,
@@ -205,7 +214,64 @@ pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
             notes.join("; "),
         ]);
     }
+    let table = new(header.to_vec());
+    let links: Vec<Option<&str>> = rows.iter().map(|r| r.release_notes.as_deref()).collect();
+    if links.iter().any(Option::is_some) && links_fit(table.width(), &header, &cells, &links) {
+        let mut header = header.to_vec();
+        header.push(RELEASE_NOTES);
+        let mut table = new(header.clone());
+        for (mut row, link) in cells.into_iter().zip(links) {
+            row.push(link.unwrap_or("-").to_string());
+            table.add_row(row);
+        }
+        // A link split over two lines cannot be followed: kept whole, like versions.
+        return render(table, &header, &[2, 3, 4, 6]);
+    }
+    let mut table = table;
+    for row in cells {
+        table.add_row(row);
+    }
     render(table, &header, &[2, 3, 4])
+}
+
+/// The heading of the check table's release-notes column.
+const RELEASE_NOTES: &str = "RELEASE NOTES";
+
+/// Whether a release-notes column, kept whole, fits `width` (always without one: no
+/// terminal, no limit) beside the versions and status kept whole and the other
+/// columns at their headings' width.
+fn links_fit(
+    width: Option<u16>,
+    header: &[&str],
+    cells: &[Vec<String>],
+    links: &[Option<&str>],
+) -> bool {
+    let Some(width) = width else {
+        return true;
+    };
+    let chars = |s: &str| s.chars().count();
+    let column = |i: usize| {
+        cells
+            .iter()
+            .map(|row| row.get(i).map_or(0, |c| chars(c)))
+            .chain([header.get(i).map_or(0, |h| chars(h))])
+            .max()
+            .unwrap_or(0)
+    };
+    let whole: usize = [2, 3, 4].into_iter().map(column).sum();
+    let shrinkable: usize = [0, 1, 5]
+        .into_iter()
+        .map(|i| header.get(i).map_or(0, |h| chars(h)))
+        .sum();
+    let link = links
+        .iter()
+        .flatten()
+        .map(|l| chars(l))
+        .chain([chars(RELEASE_NOTES)])
+        .max()
+        .unwrap_or(0);
+    // Each of the seven columns is padded by one space on either side.
+    whole + shrinkable + link + 2 * 7 <= usize::from(width)
 }
 
 /// The tags report for people.
@@ -440,6 +506,44 @@ mod tests {
         for (digest, want) in CASES {
             assert_eq!(short_digest(digest), *want, "{digest:?}");
         }
+    }
+
+    #[test]
+    fn release_notes_get_a_column_only_where_they_fit_whole() {
+        let link = "https://github.com/owner/repository/compare/0123456789ab...ba9876543210";
+        let row = |notes: Option<&str>| ImageReport {
+            image: "r.io/app".into(),
+            container: Some("web".into()),
+            current_version: Some("1.0.0".into()),
+            current_digest: None,
+            latest_version: Some("2.0.0".into()),
+            latest_digest: None,
+            base_tag: "latest".into(),
+            base_tag_version: None,
+            base_tag_digest: None,
+            status: Status::UpdateAvailable,
+            note: None,
+            error: None,
+            managed_by: None,
+            tag: None,
+            compose: None,
+            pinned: None,
+            service: None,
+            release_notes: notes.map(str::to_string),
+            hold: crate::check::Hold::default(),
+        };
+        let rows = [row(Some(link)), row(None)];
+        // (width, column shown)
+        for (width, shown) in [(None, true), (Some(200), true), (Some(80), false)] {
+            let text = check_table_with(&rows, Checked::Discovered, |h| sized_table(h, width));
+            assert_eq!(text.contains(RELEASE_NOTES), shown, "{width:?}:\n{text}");
+            assert_eq!(text.contains(link), shown, "{width:?}:\n{text}");
+            if let Some(w) = width {
+                assert!(text.lines().all(|l| l.chars().count() <= usize::from(w)));
+            }
+        }
+        let text = check_table_with(&[row(None)], Checked::Discovered, |h| sized_table(h, None));
+        assert!(!text.contains(RELEASE_NOTES), "{text}");
     }
 
     #[test]

@@ -1,4 +1,10 @@
-//! Update policies an image entry sets: how old a new image must be (`age.rs`). Pure:
-//! what the registry and the state say in, a judgement out.
+//! Policies that judge a pending update beyond its version number: how old the new
+//! image must be (`age.rs`) and where its release notes are (`notes.rs`). Pure: what
+//! the registry says about the candidate image (its [`ImageFacts`], fetched once per
+//! candidate digest in `check/`), what the engine says about the running one and what
+//! the state remembers in, a judgement out.
+//!
+//! [`ImageFacts`]: crate::registry::image_config::ImageFacts
 
 pub mod age;
+pub mod notes;

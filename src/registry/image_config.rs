@@ -4,9 +4,6 @@
 //! policy must judge (minimum age, release notes), never for images with nothing
 //! pending: at most three requests a digest (index, platform manifest, config blob).
 
-// The policies that read these (minimum age, release notes) land next.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -60,12 +57,14 @@ struct ConfigSection {
 }
 
 /// Reads `digest` of `image` (an index or a single-platform manifest), the manifest of
-/// `platform` when it is an index, and that manifest's config blob.
-pub fn fetch(
+/// the platform `platform` gives when it is an index (asked only then: finding it may
+/// cost a request of its own, an engine inspect, that a single-platform image never
+/// needs), and that manifest's config blob.
+pub fn fetch_with(
     registry: &dyn Registry,
     image: &Reference,
     digest: &str,
-    platform: &Platform,
+    platform: &mut dyn FnMut() -> Result<Platform>,
 ) -> Result<ImageFacts> {
     let what = || format!("{}@{digest}", image.name());
     let top = registry
@@ -74,6 +73,7 @@ pub fn fetch(
         .ok_or_else(|| anyhow!("{}: the registry has no manifest {digest}", image.name()))?;
     let top_doc = top.document()?;
     let (index, descriptor, manifest) = if top.is_index() {
+        let platform = &platform()?;
         let entry = choose(&top_doc.manifests, platform).ok_or_else(|| {
             anyhow!(
                 "{}: index {digest} has no manifest for {}/{}",

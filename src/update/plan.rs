@@ -405,6 +405,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
         }
@@ -426,6 +427,7 @@ mod tests {
             min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         }
     }
@@ -675,6 +677,7 @@ mod tests {
             tag: None,
             compose: None,
             pinned: None,
+            release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
         };
@@ -693,6 +696,7 @@ mod tests {
             min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         };
         const CASES: &[(bool, bool, usize)] = &[
@@ -797,6 +801,7 @@ mod properties {
                 tag: None,
                 compose: None,
                 pinned: None,
+                release_notes: None,
                 service: None,
                 hold: crate::check::Hold::default(),
             },
@@ -819,6 +824,7 @@ mod properties {
             min_age_days: 0,
             except: Vec::new(),
             except_services: Vec::new(),
+            release_notes: None,
             origin: Default::default(),
         }
     }

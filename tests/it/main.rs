@@ -27,6 +27,7 @@ mod many_tags;
 mod min_age;
 mod notify;
 mod readme;
+mod release_notes;
 mod report;
 mod security;
 mod ship;

@@ -152,13 +152,15 @@ fn a_young_release_is_held_and_an_older_one_is_the_target() {
     };
     let cold = count(&plain);
     let baseline = count(&plain);
-    assert_eq!(
-        warm, baseline,
-        "a warm held check asks what a check without the policy asks"
+    // Held, nothing is pending: not even the release notes the plain check reads.
+    assert!(
+        warm <= baseline,
+        "a warm held check asks no more than a check without the policy: {warm} > {baseline}"
     );
-    // The first check: the cold baseline, then the newest's manifest and config blob
-    // (its digest was known), and 1.1.0's HEAD, manifest and config blob.
-    assert_eq!(first, cold + 2 + 3, "first check (cold baseline {cold})");
+    // The first check: the cold baseline (which reads the newest's manifest and config
+    // blob for its release notes), plus 1.1.0's HEAD, manifest and config blob, whose
+    // facts the release notes of the target then reuse.
+    assert_eq!(first, cold + 3, "first check (cold baseline {cold})");
     let state = dum.state().unwrap();
     let digests = state["digests"][image.name()].as_object().unwrap();
     assert!(
