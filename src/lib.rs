@@ -21,6 +21,7 @@ mod http;
 mod image;
 mod notify;
 mod output;
+mod policy;
 mod registry;
 mod store;
 mod swarm;

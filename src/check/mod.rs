@@ -27,6 +27,7 @@ use crate::config::ImageConfig;
 use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
+use crate::policy::signature::{self, Signature};
 use crate::registry::Registry;
 use crate::swarm::service::Role;
 
@@ -95,6 +96,10 @@ pub struct ImageReport {
     /// Set when the row is a Swarm service (`container` is then its name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<SwarmTarget>,
+    /// For an update pending on an image with a `cosign_key`: whether the candidate
+    /// digest's signature verified (an update applies only when it did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 /// A compose service pinned to a tag by its compose file.
@@ -157,6 +162,7 @@ impl ImageReport {
             compose: None,
             pinned: None,
             service: None,
+            signature: None,
         }
     }
 }
@@ -252,6 +258,7 @@ fn report_image(
         compose: None,
         pinned: None,
         service: None,
+        signature: None,
     };
     if found.is_empty() {
         let note = match &config.container_name {
@@ -435,10 +442,43 @@ pub fn check_all(
         images
             .par_iter()
             .zip(remotes)
-            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r))
+            .map(|(c, r)| {
+                let mut rows = report_image(engine, registry, inventory.as_ref(), c, r);
+                signatures(registry, c, &mut rows);
+                rows
+            })
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())
+}
+
+/// Checks the signature of each pending update's candidate digest of an image with a
+/// `cosign_key`, once per digest. Images without one cost no request.
+fn signatures(registry: &dyn Registry, config: &ImageConfig, rows: &mut [ImageReport]) {
+    let Some(key) = &config.cosign_key else {
+        return;
+    };
+    let Ok((_, query)) = config.references() else {
+        return;
+    };
+    let mut checked: Vec<Signature> = Vec::new();
+    for row in rows.iter_mut() {
+        let Some(digest) = row.latest_digest.as_deref() else {
+            continue;
+        };
+        if row.status != Status::UpdateAvailable {
+            continue;
+        }
+        let found = match checked.iter().find(|s| s.digest == digest) {
+            Some(s) => s.clone(),
+            None => {
+                let s = signature::verify(registry, &query, digest, key);
+                checked.push(s.clone());
+                s
+            }
+        };
+        row.signature = Some(found);
+    }
 }
 
 #[cfg(test)]
@@ -545,6 +585,7 @@ mod tests {
             except: Vec::new(),
             except_services: Vec::new(),
             origin: Default::default(),
+            cosign_key: None,
         }
     }
 

@@ -158,6 +158,7 @@ mod tests {
             compose: None,
             pinned: None,
             service: None,
+            signature: None,
         }
     }
 

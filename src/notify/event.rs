@@ -169,6 +169,7 @@ pub(crate) mod tests {
             service: None,
             status,
             note: None,
+            signature: None,
         }
     }
 

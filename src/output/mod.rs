@@ -195,6 +195,16 @@ pub fn check_table(rows: &[ImageReport], checked: Checked) -> String {
         if let Some(e) = &r.error {
             notes.push(e.clone());
         }
+        if let Some(s) = &r.signature {
+            notes.push(match (&s.layout, &s.reason) {
+                (Some(layout), _) if s.verified => format!("signed ({} layout)", layout.name()),
+                (_, reason) => format!(
+                    "{}{}",
+                    crate::update::plan::BLOCKED,
+                    reason.as_deref().unwrap_or("not signed")
+                ),
+            });
+        }
         table.add_row(vec![
             r.image.clone(),
             r.container.clone().unwrap_or_else(|| "-".to_string()),
