@@ -29,6 +29,7 @@ mod readme;
 mod report;
 mod security;
 mod ship;
+mod signature;
 mod state;
 mod swarm;
 mod tags;
