@@ -60,8 +60,12 @@ impl Key {
 
     /// Reads and parses the key file at `path`; the error names the file.
     pub fn read(path: &Path) -> Result<Key, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the cosign key {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            // Without the "(os error N)" tail, which means nothing to users.
+            let reason = e.to_string();
+            let reason = reason.split(" (os error ").next().unwrap_or(&reason);
+            format!("cannot read the cosign key {}: {reason}", path.display())
+        })?;
         Key::from_pem(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
