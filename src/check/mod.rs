@@ -33,6 +33,7 @@ use crate::docker::EngineRead;
 use crate::docker::types::ContainerSummary;
 use crate::image::reference::Reference;
 use crate::policy::notes;
+use crate::policy::signature::{self, Signature};
 use crate::registry::Registry;
 use crate::swarm::service::Role;
 
@@ -105,6 +106,10 @@ pub struct ImageReport {
     /// Set when the row is a Swarm service (`container` is then its name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<SwarmTarget>,
+    /// For an update pending on an image with a `cosign_key`: whether the candidate
+    /// digest's signature verified (an update applies only when it did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
     /// Where to read what the pending update changes (a releases page, a compare link,
     /// or the entry's `release_notes` template); only with an update pending.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,6 +205,7 @@ impl ImageReport {
             pinned: None,
             release_notes: None,
             service: None,
+            signature: None,
             hold: Hold::default(),
         }
     }
@@ -309,6 +315,7 @@ fn report_image(
         pinned: None,
         release_notes: None,
         service: None,
+        signature: None,
         hold: Hold::default(),
     };
     if found.is_empty() {
@@ -556,10 +563,44 @@ pub fn check_all(
         images
             .par_iter()
             .zip(remotes)
-            .map(|(c, r)| report_image(engine, registry, inventory.as_ref(), c, r, &policy))
+            .map(|(c, r)| {
+                let mut rows = report_image(engine, registry, inventory.as_ref(), c, r, &policy);
+                signatures(registry, c, &mut rows);
+                rows
+            })
             .collect()
     });
     Ok(rows.into_iter().flatten().collect())
+}
+
+/// Checks the signature of each pending update's candidate digest of an image with a
+/// `cosign_key`, once per digest. Images without one cost no request.
+fn signatures(registry: &dyn Registry, config: &ImageConfig, rows: &mut [ImageReport]) {
+    let Some(key) = &config.cosign_key else {
+        return;
+    };
+    let Ok((_, query)) = config.references() else {
+        return;
+    };
+    let mut checked: Vec<Signature> = Vec::new();
+    for row in rows.iter_mut() {
+        // What `dum update` would pull: a minimum age's target, else the newest.
+        let Some(digest) = row.target().1 else {
+            continue;
+        };
+        if row.status != Status::UpdateAvailable {
+            continue;
+        }
+        let found = match checked.iter().find(|s| s.digest == digest) {
+            Some(s) => s.clone(),
+            None => {
+                let s = signature::verify(registry, &query, digest, key);
+                checked.push(s.clone());
+                s
+            }
+        };
+        row.signature = Some(found);
+    }
 }
 
 #[cfg(test)]
@@ -673,6 +714,7 @@ mod tests {
             except_services: Vec::new(),
             release_notes: None,
             origin: Default::default(),
+            cosign_key: None,
         }
     }
 

@@ -160,6 +160,7 @@ mod tests {
             release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
+            signature: None,
         }
     }
 

@@ -100,7 +100,9 @@ pub fn run(
             notifications: &[],
         };
         print(ctx, &report)?;
-        return Ok(if moves.is_empty() {
+        return Ok(if blocked(&skips) {
+            Outcome::Failed
+        } else if moves.is_empty() {
             without_moves(&rows)
         } else {
             Outcome::UpdatesAvailable
@@ -170,7 +172,8 @@ pub fn run(
     report.notifications = &notifications;
     print(ctx, &report)?;
     let failed = applied.iter().any(|a| a.result != ResultKind::Updated)
-        || rows.iter().any(|r| r.status == Status::Failed);
+        || rows.iter().any(|r| r.status == Status::Failed)
+        || blocked(&skips);
     Ok(if failed {
         Outcome::Failed
     } else if !applied.is_empty() {
@@ -178,6 +181,14 @@ pub fn run(
     } else {
         Outcome::Clean
     })
+}
+
+/// Whether a policy blocked an update (an unverified signature): the run failed at
+/// what it was asked to do, though nothing was touched.
+fn blocked(skips: &[Skip]) -> bool {
+    skips
+        .iter()
+        .any(|s| s.reason.starts_with(update::plan::BLOCKED))
 }
 
 /// Without moves: failures still count; pending updates that were not applied (not

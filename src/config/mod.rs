@@ -80,6 +80,10 @@ pub struct ImageConfig {
     pub release_notes: Option<String>,
     /// Where the settings came from, for `dum validate --effective`.
     pub origin: Origin,
+    /// The cosign public key (PEM file) every update candidate's signature must
+    /// verify with; relative paths are resolved against the configuration file's
+    /// folder at load.
+    pub cosign_key: Option<PathBuf>,
 }
 
 /// Where an entry's settings came from: each one set by a label, else by the file's
@@ -136,6 +140,7 @@ impl ImageConfig {
             except_services: Vec::new(),
             release_notes: None,
             origin: Origin::default(),
+            cosign_key: None,
         }
     }
 
@@ -205,6 +210,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     // Likewise for the files secrets are read from when sending.
     let mut problems = Vec::new();
     notify::check_secret_files(&config.notify, &mut problems);
+    let mut config = config;
+    cosign_keys(&mut config.images, path, &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError {
             path: path.to_path_buf(),
@@ -212,6 +219,28 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         });
     }
     Ok(config)
+}
+
+/// Resolves every `cosign_key` against the configuration file's folder and checks that
+/// it is a P-256 public key now: a key that cannot be read would otherwise block every
+/// update of its image at the first candidate, long after the edit.
+fn cosign_keys(images: &mut [ImageConfig], path: &Path, problems: &mut Vec<Problem>) {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    for image in images {
+        let (Some(key), Some(index)) = (&mut image.cosign_key, image.origin.entry) else {
+            continue;
+        };
+        if key.is_relative() {
+            *key = folder.join(&*key);
+        }
+        // Whoever may replace the key decides what is trusted, as with the file itself.
+        let checked = crate::store::ownership::check(key, "cosign key")
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|()| crate::policy::signature::Key::read(key).map(|_| ()));
+        if let Err(message) = checked {
+            problems.push(problem(format!("/images/{index}/cosign_key"), message));
+        }
+    }
 }
 
 /// Validates configuration `text`; `path` only names the file in errors.
@@ -471,6 +500,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 file_keys: entry.keys().cloned().collect(),
                 ..Origin::default()
             },
+            cosign_key: string(entry, "cosign_key").map(PathBuf::from),
         });
     }
     let registries = doc.get("insecure_registries").and_then(Value::as_array);
@@ -844,6 +874,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn cosign_keys_are_read_at_load_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEjChyZ3k/V7bPcqScayXcXJImftPb\nVCuwvHPXQ+rKidLC8oYPlrD1C78wOf4mnQKC+L13++3r2bylP7wyxn3CKQ==\n-----END PUBLIC KEY-----\n";
+        std::fs::write(dir.path().join("cosign.pub"), good).unwrap();
+        std::fs::write(dir.path().join("not.pub"), "hello").unwrap();
+        let cases: &[(&str, Option<&str>)] = &[
+            ("cosign.pub", None),
+            ("not.pub", Some("not.pub: not an ECDSA P-256 public key")),
+            ("missing.pub", Some("cannot read the cosign key")),
+        ];
+        for (key, want) in cases {
+            let path = dir.path().join("config.json");
+            let text = serde_json::json!({"images": [{"image": "r.io/app", "cosign_key": key}]});
+            std::fs::write(&path, text.to_string()).unwrap();
+            match (load(&path), want) {
+                (Ok(config), None) => {
+                    assert_eq!(config.images[0].cosign_key, Some(dir.path().join(key)));
+                }
+                (Err(e), Some(w)) => {
+                    assert_eq!(e.problems.len(), 1, "{e}");
+                    assert_eq!(e.problems[0].pointer, "/images/0/cosign_key");
+                    assert!(e.problems[0].message.contains(w), "{e}");
+                }
+                (got, _) => panic!("{key}: {got:?}"),
+            }
+        }
+        let typed = parse(
+            r#"{"images": [{"image": "r.io/app", "cosign_key": 1}]}"#,
+            Path::new("c"),
+        );
+        assert!(
+            typed
+                .unwrap_err()
+                .to_string()
+                .contains("/images/0/cosign_key: must be a string")
+        );
     }
 
     #[test]

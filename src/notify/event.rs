@@ -181,6 +181,7 @@ pub(crate) mod tests {
             hold: crate::check::Hold::default(),
             status,
             note: None,
+            signature: None,
         }
     }
 

@@ -51,6 +51,10 @@ impl Row {
             ("registry", json!(entry.registry)),
             ("min_age_days", json!(entry.min_age_days)),
             ("release_notes", json!(entry.release_notes)),
+            (
+                "cosign_key",
+                json!(entry.cosign_key.as_ref().map(|p| p.display().to_string())),
+            ),
         ];
         let origin = &entry.origin;
         let settings = values

@@ -205,6 +205,16 @@ fn check_table_with(
         if let Some(e) = &r.error {
             notes.push(e.clone());
         }
+        if let Some(s) = &r.signature {
+            notes.push(match (&s.layout, &s.reason) {
+                (Some(layout), _) if s.verified => format!("signed ({} layout)", layout.name()),
+                (_, reason) => format!(
+                    "{}{}",
+                    crate::update::plan::BLOCKED,
+                    reason.as_deref().unwrap_or("not signed")
+                ),
+            });
+        }
         cells.push(vec![
             r.image.clone(),
             r.container.clone().unwrap_or_else(|| "-".to_string()),
@@ -531,6 +541,7 @@ mod tests {
             service: None,
             release_notes: notes.map(str::to_string),
             hold: crate::check::Hold::default(),
+            signature: None,
         };
         let rows = [row(Some(link)), row(None)];
         // (width, column shown)

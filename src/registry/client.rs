@@ -20,7 +20,6 @@ use crate::image::reference::Reference;
 /// Largest manifest dum reads (distribution refuses bigger ones too).
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
 /// The largest blob dum reads (image configs and signature payloads, never layers).
-#[allow(dead_code)]
 const MAX_BLOB: u64 = 8 * 1024 * 1024;
 /// Tag-list pages followed at most: a `Link` loop or a hostile registry cannot keep dum busy.
 const MAX_PAGES: usize = 200;

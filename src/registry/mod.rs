@@ -16,8 +16,6 @@ use manifest::{Descriptor, IndexEntry, Manifest};
 
 /// What the core needs from a registry. `Sync` so rayon workers can share one client
 /// (and its token cache and connection pools).
-// `manifest`, `blob` and `referrers` serve the policies (age, signatures) landing next.
-#[allow(dead_code)]
 pub trait Registry: Sync {
     /// Every tag of the image's repository, all pages. A missing repository is an error.
     fn tags(&self, image: &Reference) -> Result<Vec<String>>;

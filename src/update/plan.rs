@@ -43,6 +43,10 @@ pub struct Move {
     pub service: Option<String>,
 }
 
+/// How the reason of a [`Skip`] starts when a policy (a signature) stopped the update:
+/// such a skip fails the run.
+pub const BLOCKED: &str = "blocked: ";
+
 /// Why a row is not turned into a move.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skip {
@@ -140,6 +144,23 @@ pub fn plan_moves(
         else {
             continue;
         };
+        // `cosign_key`: only the very digest whose signature verified is pulled.
+        if config.cosign_key.is_some() {
+            let blocked = match &row.signature {
+                Some(s) if s.verified && s.digest == *to_digest => None,
+                Some(s) => Some(s.reason.clone().unwrap_or_else(|| {
+                    format!(
+                        "the signature checked was over {}, not {to_digest}",
+                        s.digest
+                    )
+                })),
+                None => Some(format!("the signature of {to_digest} was not checked")),
+            };
+            if let Some(reason) = blocked {
+                skips.push(skip(format!("{BLOCKED}{reason}")));
+                continue;
+            }
+        }
         let Ok((reference, query)) = config.references() else {
             continue;
         };
@@ -408,6 +429,7 @@ mod tests {
             release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
+            signature: None,
         }
     }
 
@@ -429,6 +451,7 @@ mod tests {
             except_services: Vec::new(),
             release_notes: None,
             origin: Default::default(),
+            cosign_key: None,
         }
     }
 
@@ -680,6 +703,7 @@ mod tests {
             release_notes: None,
             service: None,
             hold: crate::check::Hold::default(),
+            signature: None,
         };
         let config = crate::config::ImageConfig {
             image: "reg.lan/app".into(),
@@ -698,6 +722,7 @@ mod tests {
             except_services: Vec::new(),
             release_notes: None,
             origin: Default::default(),
+            cosign_key: None,
         };
         const CASES: &[(bool, bool, usize)] = &[
             (false, false, 0),
@@ -714,6 +739,55 @@ mod tests {
             );
             assert_eq!(moves.len(), want, "explicit {explicit}, allow {allow}");
             assert_eq!(skips.len(), 1 - want, "explicit {explicit}, allow {allow}");
+        }
+    }
+
+    #[test]
+    fn with_a_cosign_key_only_a_verified_candidate_moves() {
+        use crate::policy::signature::Signature;
+        let verified = Signature {
+            verified: true,
+            layout: None,
+            reason: None,
+            ..Signature::blocked("sha256:new", "")
+        };
+        let cases: Vec<(Option<Signature>, Option<&str>)> = vec![
+            (Some(verified.clone()), None),
+            (
+                Some(Signature::blocked(
+                    "sha256:new",
+                    "no cosign signature found",
+                )),
+                Some("blocked: no cosign signature found"),
+            ),
+            // Verified, but another digest than the one the move would pull.
+            (
+                Some(Signature {
+                    digest: "sha256:other".into(),
+                    ..verified
+                }),
+                Some("blocked: the signature checked was over sha256:other, not sha256:new"),
+            ),
+            (
+                None,
+                Some("blocked: the signature of sha256:new was not checked"),
+            ),
+        ];
+        let config = ImageConfig {
+            cosign_key: Some("/k.pub".into()),
+            ..config(true)
+        };
+        for (signature, want) in cases {
+            let row = ImageReport {
+                signature: signature.clone(),
+                ..row(Status::UpdateAvailable, "1.0", "2.0")
+            };
+            let (moves, skips) = plan_moves(&[row], std::slice::from_ref(&config), false, false);
+            let reasons: Vec<&str> = skips.iter().map(|s| s.reason.as_str()).collect();
+            match want {
+                None => assert_eq!((moves.len(), reasons), (1, vec![]), "{signature:?}"),
+                Some(w) => assert_eq!((moves.len(), reasons), (0, vec![w]), "{signature:?}"),
+            }
         }
     }
 
@@ -804,6 +878,7 @@ mod properties {
                 release_notes: None,
                 service: None,
                 hold: crate::check::Hold::default(),
+                signature: None,
             },
         )
     }
@@ -826,6 +901,7 @@ mod properties {
             except_services: Vec::new(),
             release_notes: None,
             origin: Default::default(),
+            cosign_key: None,
         }
     }
 

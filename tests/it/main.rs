@@ -31,6 +31,7 @@ mod release_notes;
 mod report;
 mod security;
 mod ship;
+mod signature;
 mod state;
 mod swarm;
 mod tags;
