@@ -57,7 +57,7 @@ pub fn hold(
     let mut held: Option<(String, Option<Timestamp>, String)> = None;
     let mut target = None;
     for candidate in candidates(registry, query, config, remote, report) {
-        let judged = match build_time(config, policy, facts, &candidate, report) {
+        let judged = match build_time(config, policy, facts, &candidate) {
             Ok(built) => {
                 let first_seen = match known.digest(&config.image, &candidate.digest) {
                     // The repository's first check: how long it had been there is unknown.
@@ -166,13 +166,12 @@ fn candidates(
 }
 
 /// The build time of `candidate`: from the state when an earlier check read it, else
-/// from the registry (recorded in the row, for the state).
+/// from the registry (the candidates keep it for the state).
 fn build_time(
     config: &ImageConfig,
     policy: &Policy<'_>,
     facts: &mut BuildTimes<'_>,
     candidate: &Candidate,
-    report: &mut ImageReport,
 ) -> anyhow::Result<Option<Timestamp>> {
     if let Some(Some(r)) = policy.known.digest(&config.image, &candidate.digest)
         && r.built_read
@@ -185,10 +184,5 @@ fn build_time(
             candidate.digest
         )
     })?;
-    let built = age::build_time(&created).map(|(t, _)| t);
-    report
-        .hold
-        .learned
-        .push((candidate.digest.clone(), built.map(|t| t.to_string())));
-    Ok(built)
+    Ok(age::build_time(&created).map(|(t, _)| t))
 }

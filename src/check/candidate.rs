@@ -6,11 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::check::Known;
 use crate::check::inventory::Deployed;
 use crate::docker::EngineRead;
 use crate::image::reference::Reference;
+use crate::policy::{age, notes};
 use crate::registry::Registry;
-use crate::registry::image_config::{self, ImageFacts};
+use crate::registry::image_config::{self, CreatedSource, ImageFacts};
 use crate::registry::manifest::Platform;
 
 /// What the engine says about the image a row runs: no registry request.
@@ -80,19 +82,52 @@ fn host_platform() -> Platform {
 pub struct Candidates<'a> {
     registry: &'a dyn Registry,
     image: &'a Reference,
+    /// The configured image, and what earlier checks read of its digests: a digest's
+    /// facts never change, so a warm check asks nothing.
+    known: Option<(&'a str, &'a Known)>,
     /// By candidate digest: every row of an entry runs on this one engine, so one
     /// platform.
     fetched: HashMap<String, Option<ImageFacts>>,
+    /// The digests read from the registry in this check, for the state.
+    read: Vec<String>,
 }
 
 impl<'a> Candidates<'a> {
-    /// No candidate fetched yet for `image` (the reference the registry is asked about).
-    pub fn new(registry: &'a dyn Registry, image: &'a Reference) -> Candidates<'a> {
+    /// No candidate fetched yet for `image` (the reference the registry is asked about);
+    /// `known`: the configured image and what earlier checks read.
+    pub fn new(
+        registry: &'a dyn Registry,
+        image: &'a Reference,
+        known: Option<(&'a str, &'a Known)>,
+    ) -> Candidates<'a> {
         Candidates {
             registry,
             image,
+            known,
             fetched: HashMap::new(),
+            read: Vec::new(),
         }
+    }
+
+    /// What this check read from the registry, as the state keeps it: digest, build
+    /// time (the first usable) and the labels release notes read.
+    pub fn learned(&self) -> Vec<Learned> {
+        self.read
+            .iter()
+            .filter_map(|d| {
+                let facts = self.fetched.get(d)?.as_ref()?;
+                Some(Learned {
+                    digest: d.clone(),
+                    built: age::build_time(&facts.created).map(|(t, _)| t.to_string()),
+                    labels: facts
+                        .labels
+                        .iter()
+                        .filter(|(k, _)| notes::reads(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                })
+            })
+            .collect()
     }
 
     /// The facts of `digest`, from the registry the first time (at most three
@@ -105,12 +140,33 @@ impl<'a> Candidates<'a> {
         platform: &mut dyn FnMut() -> Option<Platform>,
     ) -> Option<&ImageFacts> {
         let (registry, image) = (self.registry, self.image);
+        let cached = self
+            .known
+            .and_then(|(name, known)| match known.digest(name, digest) {
+                Some(Some(r)) if r.built_read => Some(ImageFacts {
+                    created: r
+                        .built
+                        .iter()
+                        .map(|b| (CreatedSource::Config, b.clone()))
+                        .collect(),
+                    labels: r.labels.clone(),
+                    platform_digest: String::new(),
+                }),
+                _ => None,
+            });
+        let read = &mut self.read;
         self.fetched
             .entry(digest.to_string())
             .or_insert_with(|| {
+                if cached.is_some() {
+                    return cached;
+                }
                 let mut platform = || Ok(platform().unwrap_or_else(host_platform));
                 match image_config::fetch_with(registry, image, digest, &mut platform) {
-                    Ok(facts) => Some(facts),
+                    Ok(facts) => {
+                        read.push(digest.to_string());
+                        Some(facts)
+                    }
                     Err(e) => {
                         log::debug!("{}@{digest}: no image facts: {e:#}", image.name());
                         None
@@ -119,4 +175,15 @@ impl<'a> Candidates<'a> {
             })
             .as_ref()
     }
+}
+
+/// A digest's facts as the state keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// The digest.
+    pub digest: String,
+    /// Its build time (RFC 3339), when it has a usable one.
+    pub built: Option<String>,
+    /// The labels release notes read.
+    pub labels: BTreeMap<String, String>,
 }

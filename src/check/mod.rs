@@ -138,10 +138,10 @@ pub struct Hold {
     /// Its manifest digest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_digest: Option<String>,
-    /// Build times read from the registry in this check (digest, RFC 3339 or none),
-    /// for the state.
+    /// What this check read from the registry about candidate digests (build times,
+    /// labels), for the state.
     #[serde(skip)]
-    pub learned: Vec<(String, Option<String>)>,
+    pub learned: Vec<candidate::Learned>,
 }
 
 /// A compose service pinned to a tag by its compose file.
@@ -328,7 +328,7 @@ fn report_image(
             ..template
         }];
     }
-    let mut candidates = Candidates::new(registry, &query);
+    let mut candidates = Candidates::new(registry, &query, Some((&config.image, policy.known)));
     found
         .into_iter()
         .map(|(container, l)| {
@@ -416,6 +416,7 @@ fn report_image(
                 report.release_notes =
                     release_notes(engine, &mut candidates, config, &container, &report);
             }
+            report.hold.learned = candidates.learned();
             report
         })
         .collect()

@@ -52,7 +52,7 @@ fn remember_digests(state: &mut State, rows: &[ImageReport], now: &str) {
         ]
         .into_iter()
         .flatten()
-        .chain(row.hold.learned.iter().map(|(d, _)| d))
+        .chain(row.hold.learned.iter().map(|l| &l.digest))
         .collect();
         if seen.is_empty() {
             continue;
@@ -66,9 +66,10 @@ fn remember_digests(state: &mut State, rows: &[ImageReport], now: &str) {
                     ..state::DigestRecord::default()
                 });
         }
-        for (d, built) in &row.hold.learned {
-            if let Some(r) = digests.get_mut(d) {
-                r.built = built.clone();
+        for l in &row.hold.learned {
+            if let Some(r) = digests.get_mut(&l.digest) {
+                r.built = l.built.clone();
+                r.labels = l.labels.clone();
                 r.built_read = true;
             }
         }

@@ -21,6 +21,11 @@ pub const SOURCE_LABELS: [&str; 3] = [
 /// The label an image's commit is read from.
 pub const REVISION_LABEL: &str = "org.opencontainers.image.revision";
 
+/// Whether release notes read the label `key` (the ones worth keeping in the state).
+pub fn reads(key: &str) -> bool {
+    key == REVISION_LABEL || SOURCE_LABELS.contains(&key)
+}
+
 /// The forges whose page layout dum knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forge {

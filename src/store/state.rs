@@ -46,9 +46,12 @@ pub struct DigestRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub built: Option<String>,
     /// Whether the build time was read (a `None` [`DigestRecord::built`] then means the
-    /// image has none).
+    /// image has none); the labels below were read with it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub built_read: bool,
+    /// The labels of its image config that release notes read (source, revision).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A fresh state carries the current version, so saving it produces a loadable file.

@@ -124,9 +124,12 @@ fn an_unchanged_base_tag_is_all_the_next_check_asks() {
     let running = app.reference("1.0.0");
     docker(&["pull", "-q", &running]);
     let c = Container::run("steady", &running, &[]);
+    // A release-notes template: the link then costs no request, and the manifest
+    // requests counted are the resolution's alone.
     let dum = Dum::new().config_json(config(&[entry(
         &app.name(),
-        json!({"container_name": c.name(), "regex": r"^1\.[0-9]+\.0$"}),
+        json!({"container_name": c.name(), "regex": r"^1\.[0-9]+\.0$",
+               "release_notes": "https://example.com/{version}"}),
     )]));
     let mut asked = 0;
     // One check: its exit code, the fields it must report, the manifest requests it may send.

@@ -64,8 +64,11 @@ fn app(name: &str) -> (Image<'static>, Pushed, String, String, Container) {
 }
 
 fn config(image: &Image, key: Option<&std::path::Path>) -> Value {
+    // A release-notes template: the link then costs no request, and every request
+    // counted here is the signature's.
     let mut entry = json!({"image": image.name(), "regex": r"^[0-9]+\.[0-9]+\.[0-9]+$",
-        "auto_update": true, "grace_seconds": 1, "health_timeout_seconds": 20});
+        "auto_update": true, "grace_seconds": 1, "health_timeout_seconds": 20,
+        "release_notes": "https://example.com/{version}"});
     if let Some(key) = key {
         entry["cosign_key"] = json!(key);
     }
