@@ -125,3 +125,73 @@ pub fn remember(state: &mut State, rows: &[ImageReport]) {
         entry.base_tag_digest = row.base_tag_digest.clone();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::check::candidate::Learned;
+
+    fn row(image: &str, latest: &str, learned: &[(&str, Option<&str>)]) -> ImageReport {
+        let mut row = ImageReport::failed(image, "latest", None, &anyhow::anyhow!("x"));
+        row.status = Status::UpdateAvailable;
+        row.error = None;
+        row.latest_digest = Some(latest.to_string());
+        row.hold.learned = learned
+            .iter()
+            .map(|(d, built)| Learned {
+                digest: d.to_string(),
+                built: built.map(str::to_string),
+                labels: [(
+                    "org.opencontainers.image.source".to_string(),
+                    "https://x/y".to_string(),
+                )]
+                .into(),
+            })
+            .collect();
+        row
+    }
+
+    #[test]
+    fn digests_are_first_seen_after_the_first_check_and_keep_what_was_read() {
+        let mut state = State::default();
+        // The repository's first check: no first sighting (how long it was there is
+        // unknown); a build time read is kept with the labels.
+        remember(
+            &mut state,
+            &[row(
+                "a",
+                "sha256:1",
+                &[("sha256:1", Some("2024-01-01T00:00:00Z"))],
+            )],
+        );
+        let d = &state.digests["a"]["sha256:1"];
+        assert_eq!(d.first_seen, None);
+        assert!(d.built_read);
+        assert_eq!(d.built.as_deref(), Some("2024-01-01T00:00:00Z"));
+        assert_eq!(d.labels.len(), 1);
+        // A later check: a new digest is first seen now; the earlier one keeps its record.
+        remember(&mut state, &[row("a", "sha256:2", &[("sha256:2", None)])]);
+        assert!(state.digests["a"]["sha256:2"].first_seen.is_some());
+        assert!(state.digests["a"]["sha256:2"].built_read);
+        assert_eq!(state.digests["a"]["sha256:1"].first_seen, None);
+        // What is known reaches the next check.
+        let known = known(&state);
+        assert!(known.digest("a", "sha256:2").unwrap().is_some());
+        assert!(known.digest("a", "sha256:3").unwrap().is_none());
+        assert!(known.digest("b", "sha256:1").is_none());
+    }
+
+    #[test]
+    fn a_repository_keeps_a_bounded_number_of_digests() {
+        let mut state = State::default();
+        for i in 0..(DIGESTS_KEPT + 10) {
+            remember(&mut state, &[row("a", &format!("sha256:{i:04}"), &[])]);
+        }
+        let digests = &state.digests["a"];
+        assert_eq!(digests.len(), DIGESTS_KEPT);
+        // The newest stays; the first check's (no date) went first.
+        assert!(digests.contains_key(&format!("sha256:{:04}", DIGESTS_KEPT + 9)));
+        assert!(!digests.contains_key("sha256:0000"));
+    }
+}
