@@ -290,3 +290,33 @@ fn a_base_tag_only_image_is_held_until_its_digest_is_old_enough() {
     assert_eq!(r["held_version"], "latest", "{r}");
     assert_eq!(r["reason"], "latest is 0 min old (< 1 d): held", "{r}");
 }
+
+/// The index's `org.opencontainers.image.created` annotation comes first: a release
+/// whose config says 100 days but whose index says 1 day is held (its platform manifest
+/// is the one of the running image's platform).
+#[test]
+fn the_index_annotation_counts_first() {
+    let (image, _v1, _c) = running_old("ageindex");
+    let reg = image.registry();
+    push_dated(
+        reg,
+        image.repository(),
+        "old-build",
+        "build",
+        &days_ago(100),
+        None,
+    );
+    crate::harness::image::push_index_annotated(
+        reg,
+        image.repository(),
+        "1.1.0",
+        "old-build",
+        Some(json!({"org.opencontainers.image.created": days_ago(1)})),
+    );
+    let dum = dum_for(&image, json!({}));
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(0);
+    let r = row(&out);
+    assert_eq!(r["status"], "held", "{r}");
+    assert_eq!(r["reason"], "1.1.0 is 1 d old (< 7 d): held", "{r}");
+}

@@ -308,6 +308,17 @@ pub fn retag(registry: &Registry, repo: &str, from: &str, to: &str) -> String {
 /// `amd64_from_tag`, linux/arm64 a synthetic manifest (own config blob, same layers).
 /// Pulling `tag` on amd64 gives the `amd64_from_tag` image. Returns the index digest.
 pub fn push_index(registry: &Registry, repo: &str, tag: &str, amd64_from_tag: &str) -> String {
+    push_index_annotated(registry, repo, tag, amd64_from_tag, None)
+}
+
+/// [`push_index`] with the index's `annotations` set to `annotations`.
+pub fn push_index_annotated(
+    registry: &Registry,
+    repo: &str,
+    tag: &str,
+    amd64_from_tag: &str,
+    annotations: Option<Value>,
+) -> String {
     let (amd64_type, amd64_body) = registry.manifest(repo, amd64_from_tag);
     assert!(
         amd64_type.starts_with(DOCKER_MANIFEST)
@@ -333,7 +344,7 @@ pub fn push_index(registry: &Registry, repo: &str, tag: &str, amd64_from_tag: &s
         &amd64_type,
         &arm_bytes,
     );
-    let index = json!({
+    let mut index = json!({
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
         "manifests": [
@@ -351,6 +362,9 @@ pub fn push_index(registry: &Registry, repo: &str, tag: &str, amd64_from_tag: &s
             }
         ]
     });
+    if let Some(a) = annotations {
+        index["annotations"] = a;
+    }
     let bytes = serde_json::to_vec(&index).unwrap();
     registry.put_manifest(repo, tag, OCI_INDEX, &bytes)
 }
