@@ -57,7 +57,7 @@ pub fn hold(
     let mut held: Option<(String, Option<Timestamp>, String)> = None;
     let mut target = None;
     for candidate in candidates(registry, query, config, remote, report) {
-        let judged = match build_time(config, policy, facts, &candidate) {
+        let judged = match build_time(facts, &candidate) {
             Ok(built) => {
                 let first_seen = match known.digest(&config.image, &candidate.digest) {
                     // The repository's first check: how long it had been there is unknown.
@@ -165,19 +165,13 @@ fn candidates(
         .collect()
 }
 
-/// The build time of `candidate`: from the state when an earlier check read it, else
-/// from the registry (the candidates keep it for the state).
+/// The build time of `candidate`, from its facts: the candidates read them from the
+/// state when an earlier check did, else from the registry (and keep them for the
+/// state).
 fn build_time(
-    config: &ImageConfig,
-    policy: &Policy<'_>,
     facts: &mut BuildTimes<'_>,
     candidate: &Candidate,
 ) -> anyhow::Result<Option<Timestamp>> {
-    if let Some(Some(r)) = policy.known.digest(&config.image, &candidate.digest)
-        && r.built_read
-    {
-        return Ok(r.built.as_deref().and_then(state::parse_rfc3339));
-    }
     let created = facts(&candidate.digest).ok_or_else(|| {
         anyhow::anyhow!(
             "the registry does not describe {} (see the debug log)",

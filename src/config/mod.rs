@@ -5,6 +5,7 @@
 //! schema (types, unknown keys, ranges; the same schema editors use), then checks a schema cannot
 //! express (regexes compile, container names are unique, image references look sane).
 
+pub mod cosign;
 pub mod labels;
 pub mod notify;
 
@@ -236,7 +237,7 @@ fn cosign_keys(images: &mut [ImageConfig], path: &Path, problems: &mut Vec<Probl
         // Whoever may replace the key decides what is trusted, as with the file itself.
         let checked = crate::store::ownership::check(key, "cosign key")
             .map_err(|e| format!("{e:#}"))
-            .and_then(|()| crate::policy::signature::Key::read(key).map(|_| ()));
+            .and_then(|()| cosign::Key::read(key).map(|_| ()));
         if let Err(message) = checked {
             problems.push(problem(format!("/images/{index}/cosign_key"), message));
         }
