@@ -118,22 +118,18 @@ pub fn hold(
 /// The versions an update could go to, newest first, newer than what runs: with a
 /// regex, the newest versions down to the running one (only the newest when the running
 /// version is unknown, so nothing is ever a downgrade); without, the base tag.
-fn candidates(
-    registry: &dyn Registry,
-    query: &Reference,
-    config: &ImageConfig,
-    remote: &Remote,
+fn candidates<'a>(
+    registry: &'a dyn Registry,
+    query: &'a Reference,
+    config: &'a ImageConfig,
+    remote: &'a Remote,
     report: &ImageReport,
-) -> Vec<Candidate> {
+) -> Box<dyn Iterator<Item = Candidate> + 'a> {
     if config.regex.is_none() {
-        return remote
-            .base_digest
-            .iter()
-            .map(|d| Candidate {
-                tag: config.base_tag.clone(),
-                digest: d.clone(),
-            })
-            .collect();
+        return Box::new(remote.base_digest.iter().map(|d| Candidate {
+            tag: config.base_tag.clone(),
+            digest: d.clone(),
+        }));
     }
     let newer: Vec<&String> = match &report.current_version {
         Some(current) => remote
@@ -144,25 +140,23 @@ fn candidates(
             .collect(),
         None => remote.versions.iter().take(1).collect(),
     };
-    newer
-        .into_iter()
-        .filter_map(|tag| {
-            let digest = match remote.digests.get(tag) {
-                Some(d) => Some(d.clone()),
-                None => match registry.digest(query, tag) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        log::debug!("{}: cannot resolve {tag}: {e:#}", config.image);
-                        None
-                    }
-                },
-            };
-            digest.map(|digest| Candidate {
-                tag: tag.clone(),
-                digest,
-            })
+    // Lazily: a version's digest is asked only when the ones before it were too young.
+    Box::new(newer.into_iter().filter_map(move |tag| {
+        let digest = match remote.digests.get(tag) {
+            Some(d) => Some(d.clone()),
+            None => match registry.digest(query, tag) {
+                Ok(d) => d,
+                Err(e) => {
+                    log::debug!("{}: cannot resolve {tag}: {e:#}", config.image);
+                    None
+                }
+            },
+        };
+        digest.map(|digest| Candidate {
+            tag: tag.clone(),
+            digest,
         })
-        .collect()
+    }))
 }
 
 /// The build time of `candidate`, from its facts: the candidates read them from the

@@ -51,16 +51,11 @@ fn running_old(name: &str) -> (Image<'static>, Pushed, Container) {
 /// first), also as `latest` when `latest`.
 fn release(image: &Image, tag: &str, days: i64, latest: bool) -> String {
     let reg = image.registry();
-    let digest = push_dated(reg, image.repository(), tag, "build", &days_ago(days), None);
+    // One timestamp for both tags: the same bytes, so `latest` names the same digest.
+    let created = days_ago(days);
+    let digest = push_dated(reg, image.repository(), tag, "build", &created, None);
     if latest {
-        push_dated(
-            reg,
-            image.repository(),
-            "latest",
-            "build",
-            &days_ago(days),
-            None,
-        );
+        push_dated(reg, image.repository(), "latest", "build", &created, None);
     }
     digest
 }
