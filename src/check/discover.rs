@@ -1,7 +1,9 @@
 //! The out-of-the-box job: with no configuration, every running container is checked
-//! against its own tag, with a version regex proposed from that tag's shape.
+//! against its own tag, with a version regex proposed from that tag's shape; and the
+//! entries `dum init` proposes for running containers from their repositories' tags.
 
 use anyhow::{Result, anyhow};
+use serde::Serialize;
 
 use crate::config::ImageConfig;
 use crate::docker::types::ContainerSummary;
@@ -108,6 +110,112 @@ pub fn suggested_config(images: &[ImageConfig]) -> String {
     serde_json::to_string_pretty(&serde_json::json!({"images": entries})).unwrap_or_default()
 }
 
+/// An entry `dum init` proposes for one running container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposed {
+    /// The container's name (`container_name`).
+    pub container: String,
+    /// The repository (`image`), as the engine names it.
+    pub image: String,
+    /// The tag the container runs.
+    pub tag: String,
+    /// The version regex proposed.
+    pub regex: String,
+    /// The base tag: the tag it runs when that is no version, else the default.
+    pub base_tag: String,
+    /// How many of the repository's tags the regex matches.
+    pub matches: usize,
+    /// The newest of them.
+    pub newest: String,
+}
+
+/// Why `dum init` proposes no entry for a running container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unproposed {
+    /// It was created from a digest: there is no tag to follow.
+    DigestOnly,
+    /// Its repository has no version-like tag to write a regex for.
+    NoVersionTags,
+    /// Its repository's tags could not be listed.
+    TagsUnavailable,
+}
+
+/// A running container `dum init` proposes no entry for, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unproposable {
+    /// The container's name.
+    pub container: String,
+    /// The image it runs, as it was created from.
+    pub image: String,
+    /// Why, for scripts.
+    pub reason: Unproposed,
+    /// Why, one line for people, with what to do.
+    pub message: String,
+}
+
+/// The repository whose tags decide `c`'s entry, or why it gets none (created from a
+/// digest, or from an image ID).
+pub fn repository_for_init(c: &ContainerSummary) -> Result<Reference, Unproposable> {
+    let unproposable = |message: String| Unproposable {
+        container: c.name().to_string(),
+        image: c.image.clone(),
+        reason: Unproposed::DigestOnly,
+        message,
+    };
+    let image_id = || {
+        unproposable("created from an image ID, not a repository: there is no tag to follow".into())
+    };
+    if c.image.starts_with("sha256:") {
+        return Err(image_id());
+    }
+    let reference = Reference::parse(&c.image).map_err(|_| image_id())?;
+    if reference.tag.is_none() && reference.digest.is_some() {
+        return Err(unproposable(format!(
+            "created from a digest: there is no tag to follow (recreate it from a tag of {}, or write its entry by hand)",
+            reference.familiar_name()
+        )));
+    }
+    Ok(reference)
+}
+
+/// The entry for container `c`, running `reference`, whose repository has `tags`: the
+/// regex of its own tag's shape, or the repository's best one (see
+/// [`propose::for_tag`]); the base tag is its tag when that is no version.
+pub fn proposal(
+    c: &ContainerSummary,
+    reference: &Reference,
+    tags: &[String],
+) -> Result<Proposed, Unproposable> {
+    let tag = reference.tag_or_latest();
+    let Some(p) = propose::for_tag(tag, tags) else {
+        return Err(Unproposable {
+            container: c.name().to_string(),
+            image: c.image.clone(),
+            reason: Unproposed::NoVersionTags,
+            message: format!(
+                "{} has no version-like tag to write a regex for; an entry without one follows {tag} by digest: {}",
+                reference.familiar_name(),
+                serde_json::json!({"image": reference.familiar_name(), "container_name": c.name(), "base_tag": tag})
+            ),
+        });
+    };
+    let own = propose::shape_of(tag).as_deref() == Some(p.regex.as_str());
+    Ok(Proposed {
+        container: c.name().to_string(),
+        image: reference.familiar_name(),
+        tag: tag.to_string(),
+        base_tag: if own {
+            crate::config::DEFAULT_BASE_TAG.to_string()
+        } else {
+            tag.to_string()
+        },
+        regex: p.regex,
+        matches: p.matches,
+        newest: p.newest,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -156,6 +264,50 @@ mod tests {
                 )
             });
             assert_eq!(got, *want, "{image} {state}");
+        }
+    }
+
+    #[test]
+    fn init_proposals() {
+        let tags: Vec<String> = ["latest", "v1.0.0", "v1.1.0", "1", "2"]
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect();
+        let digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        let by_digest = format!("r.io/app@{digest}");
+        let cases: &[(&str, &[String], Result<(&str, &str), Unproposed>)] = &[
+            (
+                "r.io/app:v1.0.0",
+                &tags,
+                Ok((r"^v[0-9]+\.[0-9]+\.[0-9]+$", "latest")),
+            ),
+            (
+                "r.io/app",
+                &tags,
+                Ok((r"^v[0-9]+\.[0-9]+\.[0-9]+$", "latest")),
+            ),
+            (
+                "r.io/app:edge",
+                &tags,
+                Ok((r"^v[0-9]+\.[0-9]+\.[0-9]+$", "edge")),
+            ),
+            ("r.io/app:1", &tags, Ok((r"^[0-9]+$", "latest"))),
+            (
+                "r.io/app:latest",
+                &tags[..1],
+                Err(Unproposed::NoVersionTags),
+            ),
+            (&by_digest, &tags, Err(Unproposed::DigestOnly)),
+            ("sha256:1234", &tags, Err(Unproposed::DigestOnly)),
+        ];
+        for (image, tags, want) in cases {
+            let c = summary(image, "running");
+            let got = repository_for_init(&c)
+                .and_then(|r| proposal(&c, &r, tags))
+                .map(|p| (p.regex, p.base_tag))
+                .map_err(|u| u.reason);
+            let want = want.map(|(r, b)| (r.to_string(), b.to_string()));
+            assert_eq!(got, want, "{image}");
         }
     }
 }

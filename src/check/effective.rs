@@ -57,6 +57,25 @@ impl Effective {
     }
 }
 
+impl Effective {
+    /// Whether a run with `file`'s entries, of which this is the effective set, already
+    /// watches (or, for `dum.enable=false`, deliberately leaves alone) container `c`:
+    /// an entry names it, its `dum.*` labels decide about it, or an entry for its
+    /// image names no container (as `dum check` pairs them).
+    pub fn covers(&self, file: &[ImageConfig], c: &ContainerSummary) -> bool {
+        let name = c.name();
+        self.entries
+            .iter()
+            .any(|e| e.container_name.as_deref() == Some(name))
+            || self.disabled.iter().any(|d| d == name)
+            || self
+                .failed
+                .iter()
+                .any(|r| r.service.is_none() && r.container.as_deref() == Some(name))
+            || Reference::parse(&c.image).is_ok_and(|r| image_entry(file, &r).is_some())
+    }
+}
+
 /// What the labels of one container or service decided.
 enum Decision {
     /// No `dum.*` labels, or `dum.enable=true` on one an entry of the file covers.
@@ -347,6 +366,51 @@ mod tests {
         );
         assert_eq!(got.entries[0].origin.label_keys, ["regex"]);
         assert!(got.entries[2].origin.discovered);
+    }
+
+    #[test]
+    fn what_a_file_covers() {
+        let file = [
+            entry("r.io/app", None),
+            entry("r.io/db", Some("db")),
+            entry("r.io/pinned", Some("p")),
+        ];
+        let containers = [
+            container("app1", "r.io/app:1.0.0", &[]),
+            container(
+                "app2",
+                "r.io/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                &[],
+            ),
+            container("db", "r.io/db:15", &[]),
+            container("db2", "r.io/db:15", &[]),
+            container("off", "r.io/x:1", &[("dum.enable", "false")]),
+            container("bad", "r.io/x:1", &[("dum.regex", "(")]),
+            container("own", "r.io/x:1", &[("dum.regex", "^[0-9]+$")]),
+            container("free", "r.io/x:1", &[]),
+            container("other.io", "other.io/app:1", &[]),
+        ];
+        let want = [
+            ("app1", true),
+            ("app2", true),
+            ("db", true),
+            // The entry names another container of its image.
+            ("db2", false),
+            ("off", true),
+            ("bad", true),
+            ("own", true),
+            ("free", false),
+            // Same repository path, another registry.
+            ("other.io", false),
+        ];
+        for (files, label) in [(&file[..], "file"), (&[][..], "no file")] {
+            let got = effective(Some(files), &containers, &[]);
+            for (c, (name, covered)) in containers.iter().zip(want) {
+                let covered =
+                    covered && (!files.is_empty() || ["off", "bad", "own"].contains(&name));
+                assert_eq!(got.covers(files, c), covered, "{label}: {name}");
+            }
+        }
     }
 
     #[test]

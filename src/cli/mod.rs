@@ -83,6 +83,21 @@ dum check; [ $? -eq 100 ] && echo 'updates pending'"
         /// Container names or images to check (default: all configured)
         targets: Vec<String>,
     },
+    /// Write a configuration file for the running containers, a version regex proposed from each one's tags
+    #[command(
+        after_help = "Examples:\n  dum init --dry-run          # print the file, write nothing\n  \
+dum init                    # write it (never over an existing file)\n  \
+dum init --add              # add the containers the file does not cover yet\n  \
+dum init calibre --add      # only this one"
+    )]
+    Init {
+        /// Only these running containers (names or images)
+        targets: Vec<String>,
+        /// Append entries for the running containers an existing file does not cover,
+        /// keeping every byte of what it has
+        #[arg(long)]
+        add: bool,
+    },
     /// Apply updates: every auto_update image, or exactly the named targets
     #[command(
         after_help = "Examples:\n  dum update                 # every image with auto_update: true\n  \
@@ -237,6 +252,7 @@ impl Cli {
         };
         let command = match self.command {
             CommandArg::Check { targets } => Command::Check { targets },
+            CommandArg::Init { targets, add } => Command::Init { targets, add },
             CommandArg::Update {
                 targets,
                 allow_downgrade,
@@ -366,7 +382,9 @@ mod tests {
         for (shell, marker) in cases {
             let script = completions(*shell);
             assert!(script.contains(marker), "{shell:?}: no {marker:?}");
-            for sub in ["check", "update", "rollback", "history", "tags", "validate"] {
+            for sub in [
+                "check", "init", "update", "rollback", "history", "tags", "validate",
+            ] {
                 assert!(script.contains(sub), "{shell:?} completion lacks {sub}");
             }
         }
@@ -380,6 +398,7 @@ mod tests {
             ("dum.1", "Exit codes"),
             ("dum-check.1", "dum check"),
             ("dum-update.1", "\\-\\-allow\\-downgrade"),
+            ("dum-init.1", "\\-\\-add"),
             ("dum-completions.1", "fish"),
         ];
         for (name, needle) in cases {

@@ -39,6 +39,13 @@ pub enum Command {
         /// Container names or images; empty = all.
         targets: Vec<String>,
     },
+    /// Write a configuration for the running containers.
+    Init {
+        /// Container names or images; empty = every running container.
+        targets: Vec<String>,
+        /// Add entries to an existing file instead of refusing to overwrite it.
+        add: bool,
+    },
     /// List a repository's version tags.
     Tags {
         /// The image (repository).

@@ -7,6 +7,7 @@ mod check;
 mod context;
 mod docs;
 mod history;
+mod init;
 mod notify;
 pub mod outcome;
 mod rollback;
@@ -35,6 +36,7 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
             base_tag,
         } => tags::run(&ctx, image, regex.as_deref(), base_tag),
         Command::Check { targets } => check::run(&ctx, targets),
+        Command::Init { targets, add } => init::run(&ctx, targets, *add),
         Command::Update {
             targets,
             allow_downgrade,

@@ -6,8 +6,10 @@
 //! express (regexes compile, container names are unique, image references look sane).
 
 pub mod cosign;
+pub mod draft;
 pub mod labels;
 pub mod notify;
+pub mod writer;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -69,6 +69,30 @@ pub fn proposals(tags: &[String], max: usize) -> Vec<Proposal> {
     ranked.into_iter().take(max).map(|(_, p)| p).collect()
 }
 
+/// The proposal for what runs `tag` of a repository with `tags` (`dum init`): the
+/// shape of its own tag when that is a version (the scheme it already follows,
+/// counted over `tags` and the tag itself), else the best-ranked of [`proposals`];
+/// `None` when the repository has no version-like tag.
+pub fn for_tag(tag: &str, tags: &[String]) -> Option<Proposal> {
+    let Some(own) = shape_of(tag) else {
+        return proposals(tags, 1).into_iter().next();
+    };
+    let mut members: Vec<&str> = tags
+        .iter()
+        .map(String::as_str)
+        .filter(|t| raw_shape(t).as_deref() == Some(own.as_str()))
+        .collect();
+    if !members.contains(&tag) {
+        members.push(tag);
+    }
+    let newest = version::max(members.iter().copied())?.to_owned();
+    Some(Proposal {
+        regex: own,
+        matches: members.len(),
+        newest,
+    })
+}
+
 /// The regex for `tag`'s shape, if the tag looks like a version: it has a digit run
 /// and is not hash-like (a git sha or digest: 7 to 64 lowercase hex characters with
 /// at least one letter; all-digit tags such as `20240105` are kept as dates/builds).
@@ -255,6 +279,46 @@ mod tests {
                 .map(|p| (p.regex.as_str(), p.matches, p.newest.as_str()))
                 .collect();
             assert_eq!(got, case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn a_running_tag_picks_its_own_shape_else_the_best() {
+        let tags: Vec<String> = [
+            "latest", "1.0", "1.1", "v1.0.0", "v1.1.0", "v1.2.0", "stable",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        let cases: &[(&str, &[String], Option<(&str, usize, &str)>)] = &[
+            ("1.0", &tags, Some((r"^[0-9]+\.[0-9]+$", 2, "1.1"))),
+            (
+                "latest",
+                &tags,
+                Some((r"^v[0-9]+\.[0-9]+\.[0-9]+$", 3, "v1.2.0")),
+            ),
+            (
+                "stable",
+                &tags,
+                Some((r"^v[0-9]+\.[0-9]+\.[0-9]+$", 3, "v1.2.0")),
+            ),
+            // A tag the list no longer has still counts itself.
+            ("2-alpine", &tags, Some((r"^[0-9]+-alpine$", 1, "2-alpine"))),
+            ("latest", &[], None),
+            ("latest", &tags[..1], None),
+            // A hash-like tag is no version: the repository's scheme decides.
+            (
+                "abcdef0",
+                &tags,
+                Some((r"^v[0-9]+\.[0-9]+\.[0-9]+$", 3, "v1.2.0")),
+            ),
+        ];
+        for (tag, tags, want) in cases {
+            let got = for_tag(tag, tags);
+            let got = got
+                .as_ref()
+                .map(|p| (p.regex.as_str(), p.matches, p.newest.as_str()));
+            assert_eq!(got, *want, "{tag}");
         }
     }
 

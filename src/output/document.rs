@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::check::discover::{Proposed, Unproposable};
 use crate::check::{ImageReport, Status};
 use crate::image::propose::Proposal;
 #[allow(unused_imports, reason = "named in the docs")]
@@ -116,6 +117,32 @@ pub struct TagsDocument {
     pub proposals: Vec<Proposal>,
     /// How many tags the repository has.
     pub total_tags: usize,
+}
+
+/// The `dum init --format json` document.
+#[derive(Debug, Serialize)]
+pub struct InitDocument {
+    /// [`JSON_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Always "init".
+    pub command: &'static str,
+    /// The configuration file.
+    pub path: std::path::PathBuf,
+    /// Whether the run wrote nothing (`--dry-run`).
+    pub dry_run: bool,
+    /// Whether entries were added to an existing file (`--add` on a file that exists).
+    pub added: bool,
+    /// Whether the file was written.
+    pub written: bool,
+    /// The entries written (or, in a dry run, that would be), in file order.
+    pub proposed: Vec<Proposed>,
+    /// The running containers no entry was proposed for, and why.
+    pub unproposed: Vec<Unproposable>,
+    /// The running containers the file or their `dum.*` labels already cover.
+    pub covered: Vec<String>,
+    /// In a dry run, the file that would be written; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// How sending to one target went; part of the `--format json` documents.

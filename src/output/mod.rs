@@ -13,7 +13,9 @@ use crate::store::history::ResultKind;
 mod document;
 pub mod effective;
 
-pub use self::document::{CheckDocument, Delivery, Summary, TagsDocument, UpdateDocument};
+pub use self::document::{
+    CheckDocument, Delivery, InitDocument, Summary, TagsDocument, UpdateDocument,
+};
 
 /// Version of the JSON documents dum prints; bumped only on incompatible changes.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -332,6 +334,65 @@ pub fn tags_text(doc: &TagsDocument, limit: usize) -> String {
             let json = serde_json::json!({"image": doc.image, "regex": p.regex});
             out.push_str(&format!("config entry: {json}\n"));
         }
+    }
+    out
+}
+
+/// The `dum init` report for people: what was written, what could not be proposed.
+pub fn init_text(doc: &InitDocument) -> String {
+    let mut out = String::new();
+    let path = doc.path.display();
+    let n = doc.proposed.len();
+    let entries = if n == 1 { "entry" } else { "entries" };
+    match (doc.written, doc.added) {
+        (true, true) => out.push_str(&format!("Added {n} {entries} to {path}:\n")),
+        (true, false) => out.push_str(&format!("Wrote {path} with {n} {entries}:\n")),
+        (false, true) => out.push_str(&format!(
+            "Nothing to add to {path}: no running container it does not cover could be proposed.\n"
+        )),
+        (false, false) => out.push_str(&format!(
+            "Nothing written to {path}: no running container could be proposed.\n"
+        )),
+    }
+    if n > 0 {
+        let header = ["CONTAINER", "IMAGE", "TAG", "REGEX", "BASE TAG"];
+        let mut table = new_table(header.to_vec());
+        for p in &doc.proposed {
+            table.add_row(vec![
+                p.container.clone(),
+                p.image.clone(),
+                p.tag.clone(),
+                p.regex.clone(),
+                p.base_tag.clone(),
+            ]);
+        }
+        out.push_str(&render(table, &header, &[2, 3, 4]));
+        out.push('\n');
+    }
+    if !doc.unproposed.is_empty() {
+        out.push_str("No entry proposed for:\n");
+        let header = ["CONTAINER", "IMAGE", "REASON"];
+        let mut table = new_table(header.to_vec());
+        for u in &doc.unproposed {
+            table.add_row(vec![
+                u.container.clone(),
+                u.image.clone(),
+                u.message.clone(),
+            ]);
+        }
+        out.push_str(&render(table, &header, &[0]));
+        out.push('\n');
+    }
+    if !doc.covered.is_empty() {
+        out.push_str(&format!(
+            "{} running container(s) already covered by the file or their dum.* labels.\n",
+            doc.covered.len()
+        ));
+    }
+    if doc.written {
+        out.push_str(
+            "Next: `dum check`; add \"auto_update\": true to the entries `dum update` may apply unasked.\n",
+        );
     }
     out
 }
