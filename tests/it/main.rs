@@ -21,6 +21,7 @@ mod failures;
 mod faults;
 mod harness;
 mod harness_selftest;
+mod init;
 mod labels;
 mod lock;
 mod many_tags;
