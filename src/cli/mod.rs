@@ -83,7 +83,7 @@ dum check; [ $? -eq 100 ] && echo 'updates pending'"
         /// Container names or images to check (default: all configured)
         targets: Vec<String>,
     },
-    /// Write a configuration file for the running containers, a version regex proposed from each one's tags
+    /// Write a configuration for the running containers, with version regexes from their tags
     #[command(
         after_help = "Examples:\n  dum init --dry-run          # print the file, write nothing\n  \
 dum init                    # write it (never over an existing file)\n  \

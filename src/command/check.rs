@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
         }
         None => {
             log::warn!(
-                "no configuration at {}: checking every running container against its own tag (see `dum tags IMAGE` and config.example.json to write one)",
+                "no configuration at {}: checking every running container against its own tag (`dum init` writes one)",
                 settings.config.path().display()
             );
             let images = if only_failed {
@@ -114,7 +114,7 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
         output::print(&output::check_table(&rows, checked));
         if discovered && !images.is_empty() {
             output::print(&format!(
-                "No configuration at {}. To track these containers, start from:\n{}",
+                "No configuration at {}. To track these containers, run `dum init` (regexes proposed from their repositories' tags), or start from:\n{}",
                 settings.config.path().display(),
                 discover::suggested_config(&images)
             ));

@@ -175,7 +175,7 @@ fn check_table_with(
         return match checked {
             Checked::Discovered => "no running containers to check".to_string(),
             Checked::Configured(path) => format!(
-                "no images to check: {} lists none (see `dum tags IMAGE` to write an entry)",
+                "no images to check: {} lists none (`dum init --add` adds the running containers; `dum tags IMAGE` helps write an entry)",
                 path.display()
             ),
         };
@@ -537,7 +537,7 @@ mod tests {
             (true, "no running containers to check"),
             (
                 false,
-                "no images to check: /etc/dum/config.json lists none (see `dum tags IMAGE` to write an entry)",
+                "no images to check: /etc/dum/config.json lists none (`dum init --add` adds the running containers; `dum tags IMAGE` helps write an entry)",
             ),
         ];
         for (discovered, want) in CASES {
@@ -561,6 +561,70 @@ mod tests {
             assert_eq!(json["images"], serde_json::json!([]));
             assert_eq!(json["discovered"], *discovered);
             assert_eq!(json["summary"]["checked"], 0);
+        }
+    }
+
+    #[test]
+    fn the_init_report_says_what_was_written_and_what_was_not() {
+        use crate::check::discover::{Proposed, Unproposable, Unproposed};
+        let proposed = Proposed {
+            container: "web".into(),
+            image: "r.io/web".into(),
+            tag: "1.2".into(),
+            regex: r"^[0-9]+\.[0-9]+$".into(),
+            base_tag: "latest".into(),
+            matches: 2,
+            newest: "1.3".into(),
+        };
+        let unproposed = Unproposable {
+            container: "pinned".into(),
+            image: "r.io/x@sha256:00".into(),
+            reason: Unproposed::DigestOnly,
+            message: "created from a digest".into(),
+        };
+        let cases: &[(bool, bool, usize, &[&str])] = &[
+            (
+                true,
+                false,
+                1,
+                &[
+                    "Wrote /c.json with 1 entry:",
+                    "web",
+                    r"^[0-9]+\.[0-9]+$",
+                    "No entry proposed for:",
+                    "pinned",
+                    "created from a digest",
+                    "Next: `dum check`",
+                ],
+            ),
+            (true, true, 1, &["Added 1 entry to /c.json:"]),
+            (false, true, 0, &["Nothing to add to /c.json"]),
+            (false, false, 0, &["Nothing written to /c.json"]),
+        ];
+        for (written, added, n, want) in cases {
+            let doc = InitDocument {
+                schema_version: JSON_SCHEMA_VERSION,
+                command: "init",
+                path: "/c.json".into(),
+                dry_run: false,
+                added: *added,
+                written: *written,
+                proposed: vec![proposed.clone(); *n],
+                unproposed: vec![unproposed.clone()],
+                covered: vec!["old".into()],
+                content: None,
+            };
+            let text = init_text(&doc);
+            for w in *want {
+                assert!(text.contains(w), "{w:?} not in:\n{text}");
+            }
+            assert!(
+                text.contains("1 running container(s) already covered"),
+                "{text}"
+            );
+            let json = serde_json::to_value(&doc).unwrap();
+            assert_eq!(json["unproposed"][0]["reason"], "digest_only");
+            assert!(json.get("content").is_none());
         }
     }
 
