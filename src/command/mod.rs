@@ -7,6 +7,7 @@ mod check;
 mod context;
 mod docs;
 mod history;
+mod metrics;
 mod notify;
 pub mod outcome;
 mod rollback;
@@ -34,12 +35,22 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
             regex,
             base_tag,
         } => tags::run(&ctx, image, regex.as_deref(), base_tag),
-        Command::Check { targets } => check::run(&ctx, targets),
+        Command::Check {
+            targets,
+            metrics_file,
+        } => check::run(&ctx, targets, metrics_file.as_deref()),
         Command::Update {
             targets,
             allow_downgrade,
             force,
-        } => update::run(&ctx, targets, *allow_downgrade, *force),
+            metrics_file,
+        } => update::run(
+            &ctx,
+            targets,
+            *allow_downgrade,
+            *force,
+            metrics_file.as_deref(),
+        ),
         Command::Rollback { target } => rollback::run(&ctx, target),
         Command::History { target } => history::run(&ctx, target.as_deref()),
         Command::Notify { test } => notify::run(&ctx, *test),
