@@ -24,6 +24,7 @@ mod harness_selftest;
 mod labels;
 mod lock;
 mod many_tags;
+mod metrics;
 mod min_age;
 mod notify;
 mod readme;
