@@ -243,3 +243,39 @@ fn a_metrics_file_that_cannot_be_written_is_only_a_warning() {
     dum.run(&["update"]).assert_code(0);
     assert_last_run(&metrics(&configured), "update", 0.0, true);
 }
+
+/// A P-256 public key nothing in the test registry is signed with.
+const UNUSED_KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEjChyZ3k/V7bPcqScayXcXJImftPb\nVCuwvHPXQ+rKidLC8oYPlrD1C78wOf4mnQKC+L13++3r2bylP7wyxn3CKQ==\n-----END PUBLIC KEY-----\n";
+
+#[test]
+fn an_update_a_policy_blocks_is_counted_as_blocked() {
+    let (image, v1) = versions("metrics-blk", true);
+    let c = Container::run("metrics-blk", &v1.reference, &[]);
+    let dum = dum_for(&image);
+    std::fs::write(dum.dir().join("cosign.pub"), UNUSED_KEY).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dum.config_path()).unwrap()).unwrap();
+    config["images"][0]["cosign_key"] = json!("cosign.pub");
+    dum.write_config(&config);
+    let path = dum.dir().join("metrics/dum.prom");
+    let before = now();
+    let out = dum.run(&["update"]);
+    out.assert_code(1).assert_stdout_contains("blocked: ");
+    let samples = metrics(&path);
+    assert_eq!(
+        updates(&samples),
+        vec![
+            ("blocked".into(), 1.0),
+            ("failed".into(), 0.0),
+            ("rolled_back".into(), 0.0),
+            ("updated".into(), 0.0),
+        ]
+    );
+    assert_last_run(&samples, "update", before, false);
+    let available = format!(
+        "dum_update_available{{image=\"{}\",container=\"{}\"}}",
+        image.name(),
+        c.name()
+    );
+    assert_eq!(value(&samples, &available), 1.0, "still pending");
+}
