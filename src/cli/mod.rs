@@ -82,6 +82,9 @@ dum check; [ $? -eq 100 ] && echo 'updates pending'"
     Check {
         /// Container names or images to check (default: all configured)
         targets: Vec<String>,
+        /// Write Prometheus metrics here after the run (node_exporter's textfile format; overrides the configuration's metrics_file)
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
     /// Write a configuration for the running containers, with version regexes from their tags
     #[command(
@@ -114,6 +117,9 @@ dum update --dry-run       # print the plan, change nothing"
         /// deploy (compose then applies those edits too)
         #[arg(long)]
         force: bool,
+        /// Write Prometheus metrics here after the run (node_exporter's textfile format; overrides the configuration's metrics_file)
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
     /// Recreate a container on the version it ran before its last update
     #[command(after_help = "Example:\n  dum rollback calibre")]
@@ -251,16 +257,24 @@ impl Cli {
             _ => ConfigPath::Default(default_config),
         };
         let command = match self.command {
-            CommandArg::Check { targets } => Command::Check { targets },
+            CommandArg::Check {
+                targets,
+                metrics_file,
+            } => Command::Check {
+                targets,
+                metrics_file: metrics_file.filter(|p| !p.as_os_str().is_empty()),
+            },
             CommandArg::Init { targets, add } => Command::Init { targets, add },
             CommandArg::Update {
                 targets,
                 allow_downgrade,
                 force,
+                metrics_file,
             } => Command::Update {
                 targets,
                 allow_downgrade,
                 force,
+                metrics_file: metrics_file.filter(|p| !p.as_os_str().is_empty()),
             },
             CommandArg::Rollback { target } => Command::Rollback { target },
             CommandArg::History { target } => Command::History { target },
@@ -325,7 +339,8 @@ mod tests {
             assert_eq!(
                 s.command,
                 Command::Check {
-                    targets: vec!["a".into()]
+                    targets: vec!["a".into()],
+                    metrics_file: None,
                 }
             );
         }

@@ -38,6 +38,8 @@ pub enum Command {
     Check {
         /// Container names or images; empty = all.
         targets: Vec<String>,
+        /// Where to write the Prometheus metrics (overrides the configuration's).
+        metrics_file: Option<PathBuf>,
     },
     /// Write a configuration for the running containers.
     Init {
@@ -63,6 +65,8 @@ pub enum Command {
         allow_downgrade: bool,
         /// Apply a compose service's move even when its file changed since its deploy.
         force: bool,
+        /// Where to write the Prometheus metrics (overrides the configuration's).
+        metrics_file: Option<PathBuf>,
     },
     /// Return a container to the version it ran before its last update.
     Rollback {

@@ -1,9 +1,11 @@
 //! `dum check`: what runs, what the registry offers, and whether to update.
 
+use std::path::Path;
 use std::time::Instant;
 
 use crate::check::{self, ImageReport, Status, discover, effective, inventory, record};
 use crate::command::context::Context;
+use crate::command::metrics;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::targets;
 use crate::docker::EngineRead;
@@ -12,10 +14,15 @@ use crate::output::{self, CheckDocument, Summary};
 use crate::registry::Registry;
 
 /// Runs `dum check [TARGETS]`.
-pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
+pub fn run(
+    ctx: &Context,
+    targets: &[String],
+    metrics_file: Option<&Path>,
+) -> Result<Outcome, Failure> {
     let started = Instant::now();
     let settings = &ctx.settings;
     let config = ctx.config()?;
+    let metrics_file = metrics::file(metrics_file, config.as_ref(), settings.dry_run);
     let engine = ctx.engine()?;
     let mut store = ctx.converged_store(&engine)?;
     // The container list comes first: containers' `dum.*` labels decide which entries
@@ -75,8 +82,20 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
     )
     .map_err(Failure::runtime)?;
     rows.splice(0..0, label_rows);
+    let outcome = verdict(&rows);
     if !settings.dry_run {
         record::remember(store.state_mut(), &rows);
+        if metrics_file.is_some() {
+            let run = metrics::Finished {
+                command: "check",
+                complete: targets.is_empty(),
+                started,
+                success: outcome != Outcome::Failed,
+                rows: &rows,
+                results: Vec::new(),
+            };
+            metrics::record(&mut store, &run);
+        }
         store.save().map_err(Failure::runtime)?;
     }
     log::info!(
@@ -120,7 +139,10 @@ pub fn run(ctx: &Context, targets: &[String]) -> Result<Outcome, Failure> {
             ));
         }
     }
-    Ok(verdict(&rows))
+    if let Some(path) = &metrics_file {
+        metrics::write(path, &store);
+    }
+    Ok(outcome)
 }
 
 /// The outcome of a check: failures first (exit 1 even with updates pending).

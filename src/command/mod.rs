@@ -8,6 +8,7 @@ mod context;
 mod docs;
 mod history;
 mod init;
+mod metrics;
 mod notify;
 pub mod outcome;
 mod rollback;
@@ -35,13 +36,23 @@ pub fn run(settings: Settings) -> Result<Outcome, Failure> {
             regex,
             base_tag,
         } => tags::run(&ctx, image, regex.as_deref(), base_tag),
-        Command::Check { targets } => check::run(&ctx, targets),
+        Command::Check {
+            targets,
+            metrics_file,
+        } => check::run(&ctx, targets, metrics_file.as_deref()),
         Command::Init { targets, add } => init::run(&ctx, targets, *add),
         Command::Update {
             targets,
             allow_downgrade,
             force,
-        } => update::run(&ctx, targets, *allow_downgrade, *force),
+            metrics_file,
+        } => update::run(
+            &ctx,
+            targets,
+            *allow_downgrade,
+            *force,
+            metrics_file.as_deref(),
+        ),
         Command::Rollback { target } => rollback::run(&ctx, target),
         Command::History { target } => history::run(&ctx, target.as_deref()),
         Command::Notify { test } => notify::run(&ctx, *test),

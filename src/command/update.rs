@@ -1,10 +1,14 @@
 //! `dum update [TARGETS]`: applies the updates a check finds, one transaction per
 //! container, with history after each.
 
+use std::path::Path;
+use std::time::Instant;
+
 use anyhow::anyhow;
 
 use crate::check::{self, ImageReport, Status, effective, inventory, record};
 use crate::command::context::Context;
+use crate::command::metrics;
 use crate::command::outcome::{Failure, Outcome};
 use crate::command::targets;
 use crate::docker::EngineRead;
@@ -21,7 +25,9 @@ pub fn run(
     targets: &[String],
     allow_downgrade: bool,
     force: bool,
+    metrics_file: Option<&Path>,
 ) -> Result<Outcome, Failure> {
+    let started = Instant::now();
     let settings = &ctx.settings;
     let config = ctx.config()?.ok_or_else(|| {
         Failure::usage(anyhow!(
@@ -29,6 +35,7 @@ pub fn run(
             settings.config.path().display()
         ))
     })?;
+    let metrics_file = metrics::file(metrics_file, Some(&config), settings.dry_run);
     if allow_downgrade && targets.is_empty() {
         return Err(Failure::usage(anyhow!(
             "--allow-downgrade needs explicit targets"
@@ -150,7 +157,26 @@ pub fn run(
     }
     let cleanup = cleanup::after(&engine, &images, &applied);
     let rows = update::after_moves(rows, &applied);
+    let failed = applied.iter().any(|a| a.result != ResultKind::Updated)
+        || rows.iter().any(|r| r.status == Status::Failed)
+        || blocked(&skips);
     record::remember(store.state_mut(), &rows);
+    if metrics_file.is_some() {
+        let results = applied
+            .iter()
+            .filter_map(|a| metrics::result(a.result))
+            .chain(skips.iter().filter(|s| is_blocked(s)).map(|_| "blocked"))
+            .collect();
+        let run = metrics::Finished {
+            command: "update",
+            complete: false,
+            started,
+            success: !failed,
+            rows: &rows,
+            results,
+        };
+        metrics::record(&mut store, &run);
+    }
     store.save().map_err(Failure::runtime)?;
     let mut report = Report {
         dry_run: false,
@@ -171,9 +197,9 @@ pub fn run(
     );
     report.notifications = &notifications;
     print(ctx, &report)?;
-    let failed = applied.iter().any(|a| a.result != ResultKind::Updated)
-        || rows.iter().any(|r| r.status == Status::Failed)
-        || blocked(&skips);
+    if let Some(path) = &metrics_file {
+        metrics::write(path, &store);
+    }
     Ok(if failed {
         Outcome::Failed
     } else if !applied.is_empty() {
@@ -186,9 +212,12 @@ pub fn run(
 /// Whether a policy blocked an update (an unverified signature): the run failed at
 /// what it was asked to do, though nothing was touched.
 fn blocked(skips: &[Skip]) -> bool {
-    skips
-        .iter()
-        .any(|s| s.reason.starts_with(update::plan::BLOCKED))
+    skips.iter().any(is_blocked)
+}
+
+/// Whether a policy refused this update.
+fn is_blocked(skip: &Skip) -> bool {
+    skip.reason.starts_with(update::plan::BLOCKED)
 }
 
 /// Without moves: failures still count; pending updates that were not applied (not

@@ -42,6 +42,9 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// Where to send notifications at the end of a check or update.
     pub notify: Vec<notify::Target>,
+    /// Where a check or update writes its Prometheus metrics (relative paths are
+    /// resolved against the configuration file's folder at load).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// One watched image, with every default filled in.
@@ -215,6 +218,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     notify::check_secret_files(&config.notify, &mut problems);
     let mut config = config;
     cosign_keys(&mut config.images, path, &mut problems);
+    if let Some(file) = &mut config.metrics_file
+        && file.is_relative()
+    {
+        *file = path.parent().unwrap_or(Path::new("")).join(&*file);
+    }
     if !problems.is_empty() {
         return Err(ConfigError {
             path: path.to_path_buf(),
@@ -279,6 +287,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         images,
         insecure_registries,
         notify,
+        metrics_file: doc
+            .get("metrics_file")
+            .and_then(Value::as_str)
+            .map(PathBuf::from),
     })
 }
 
@@ -876,6 +888,45 @@ mod tests {
                     "{case}: message {message:?} lacks {want_message:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn metrics_file_is_read_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let cases: &[(&str, Option<PathBuf>)] = &[
+            (r#"{"images":[]}"#, None),
+            (
+                r#"{"images":[],"metrics_file":"/var/lib/node_exporter/dum.prom"}"#,
+                Some(PathBuf::from("/var/lib/node_exporter/dum.prom")),
+            ),
+            (
+                r#"{"images":[],"metrics_file":"out/dum.prom"}"#,
+                Some(dir.path().join("out/dum.prom")),
+            ),
+        ];
+        for (text, want) in cases {
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(&load(&path).unwrap().metrics_file, want, "{text}");
+        }
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{"images":[],"metrics_file":""}"#,
+                "/metrics_file: must not be empty",
+            ),
+            (
+                r#"{"images":[],"metrics_file":7}"#,
+                "/metrics_file: must be a string",
+            ),
+            (
+                r#"{"images":[],"metrics_fil":"x"}"#,
+                "unknown key \"metrics_fil\" (did you mean \"metrics_file\"?)",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text, Path::new("c")).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
         }
     }
 

@@ -12,6 +12,7 @@ use crate::store::history::ResultKind;
 
 mod document;
 pub mod effective;
+pub mod metrics;
 
 pub use self::document::{
     CheckDocument, Delivery, InitDocument, Summary, TagsDocument, UpdateDocument,

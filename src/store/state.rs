@@ -31,6 +31,58 @@ pub struct State {
     /// digest): when it first saw each, and its build time once read.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub digests: BTreeMap<String, BTreeMap<String, DigestRecord>>,
+    /// What the Prometheus metrics file shows, kept across runs: a `check` rewrites
+    /// the file without erasing what the last `update` reported, and the update
+    /// counters keep counting.
+    #[serde(default, skip_serializing_if = "Metrics::is_empty")]
+    pub metrics: Metrics,
+}
+
+/// The metrics' memory between runs (see `output::metrics`, which fills and renders it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Metrics {
+    /// The last run of each command (`check`, `update`), by command.
+    pub runs: BTreeMap<String, LastRun>,
+    /// Update attempts by result (`updated`, `rolled_back`, …) since the state began.
+    pub updates: BTreeMap<String, u64>,
+    /// One row per image and container, as the latest runs that saw them left them.
+    pub rows: Vec<MetricsRow>,
+}
+
+impl Metrics {
+    /// Whether nothing was recorded yet (the state file then does not mention metrics).
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.updates.is_empty() && self.rows.is_empty()
+    }
+}
+
+/// How a command's last run went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LastRun {
+    /// When it finished, in seconds since the Unix epoch.
+    pub finished: i64,
+    /// Whether it succeeded (its exit code was not 1).
+    pub success: bool,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// One image (and container) as the metrics show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MetricsRow {
+    /// The configured image (repository).
+    pub image: String,
+    /// The container (or Swarm service); `None` for an image no container runs.
+    pub container: Option<String>,
+    /// The version (or short digest) that runs.
+    pub current_version: Option<String>,
+    /// The newest version (or short digest) the registry offers.
+    pub latest_version: Option<String>,
+    /// Whether an update is available; `None` while no check of it succeeded.
+    pub update_available: Option<bool>,
 }
 
 /// What dum knows of one digest of a watched repository. A digest's content never
@@ -62,6 +114,7 @@ impl Default for State {
             images: BTreeMap::new(),
             journal: Vec::new(),
             digests: BTreeMap::new(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -220,13 +273,7 @@ fn move_aside(path: &Path) -> anyhow::Result<PathBuf> {
 /// Generic atomic JSON write used by state and (later) history: same guarantees as
 /// [`State::save`].
 pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("cannot write {}: no file name", path.display()))?;
+    let dir = directory_of(path);
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -236,7 +283,18 @@ pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::
     let mut bytes = serde_json::to_vec_pretty(value)
         .with_context(|| format!("cannot serialize {}", path.display()))?;
     bytes.push(b'\n');
+    write_atomic(path, &bytes, 0o600)
+}
 
+/// Replaces `path` with `bytes` atomically, in a directory that must exist: a temporary
+/// file beside it (mode `mode`), synced, renamed over it, and the directory synced. A
+/// reader sees the old file or the new one, never a part; a symlink planted at `path` is
+/// replaced, never followed.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    let dir = directory_of(path);
+    let name = path
+        .file_name()
+        .with_context(|| format!("cannot write {}: no file name", path.display()))?;
     // A recognisable prefix lets an operator tell a leftover from a crash what it belonged to.
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
@@ -244,10 +302,13 @@ pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::
     let mut temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
-        .permissions(Permissions::from_mode(0o600))
+        .permissions(Permissions::from_mode(mode))
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    temp.write_all(&bytes)
+    // Set again past the umask: a file others must read (metrics) stays readable.
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .and_then(|()| temp.write_all(bytes))
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", temp.path().display()))?;
     // rename(2) replaces a symlink at `path` rather than writing through it.
@@ -259,6 +320,14 @@ pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync directory {}", dir.display()))?;
     Ok(())
+}
+
+/// The directory `path` is in ("." for a bare file name).
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// RFC3339 UTC timestamp "2026-11-27T13:45:00Z" from SystemTime, whole seconds (truncated

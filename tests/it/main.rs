@@ -25,6 +25,7 @@ mod init;
 mod labels;
 mod lock;
 mod many_tags;
+mod metrics;
 mod min_age;
 mod notify;
 mod readme;

@@ -8,7 +8,8 @@
 //! here. Commands that need an engine and a registry (check, update, rollback, tags,
 //! history) are run by the other integration tests, the units by ship.rs, the image
 //! and the package by ship.rs and packaging/test-deb. Unit files shown in ```` ```ini ````
-//! blocks that start with `# /etc/systemd/system/NAME` pass `systemd-analyze verify`.
+//! blocks that start with `# /etc/systemd/system/NAME` pass `systemd-analyze verify`; a
+//! drop-in (`# /etc/systemd/system/UNIT.d/NAME.conf`) passes it with the shipped UNIT.
 
 use crate::harness::dum::BIN;
 use clap::Parser;
@@ -300,12 +301,31 @@ fn unit_files_in_the_readme_pass_systemd_analyze_verify() {
         else {
             continue;
         };
+        let name = name.trim();
+        // A drop-in is verified with the shipped unit it extends beside it (whose
+        // ExecStart runs the binary under test: verify insists that it exists).
+        if let Some((unit, conf)) = name.split_once(".d/") {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("systemd")
+                .join(unit);
+            let text = std::fs::read_to_string(&shipped)
+                .unwrap_or_else(|e| panic!("a drop-in for {unit}, not in systemd/: {e}"));
+            let text = text.replace("ExecStart=/usr/bin/dum ", &format!("ExecStart={BIN} "));
+            std::fs::write(dir.path().join(unit), text).unwrap();
+            let drop_ins = dir.path().join(format!("{unit}.d"));
+            std::fs::create_dir_all(&drop_ins).unwrap();
+            std::fs::write(drop_ins.join(conf), block.lines.join("\n") + "\n").unwrap();
+            units.push(dir.path().join(unit));
+            continue;
+        }
         // A template is verified as an instance, the way OnFailure= starts it.
-        let name = name.trim().replace("@.", "@dum-check.service.");
+        let name = name.replace("@.", "@dum-check.service.");
         let path = dir.path().join(&name);
         std::fs::write(&path, block.lines.join("\n") + "\n").unwrap();
         units.push(path);
     }
+    units.sort();
+    units.dedup();
     assert!(units.len() >= 2, "unit files found in README.md: {units:?}");
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
