@@ -9,6 +9,7 @@
 
 pub mod delivery;
 pub mod event;
+pub mod mail;
 pub mod message;
 pub mod payload;
 
