@@ -44,19 +44,45 @@ pub fn send(
     budget: Duration,
 ) -> Result<(), (bool, String)> {
     let mail = compose(email, message).map_err(|e| (false, e))?;
-    let transport = transport(email, password, budget).map_err(|e| (false, e))?;
+    let timeout = CONNECT_TIMEOUT.min(budget);
+    let transport = transport(email, password, timeout).map_err(|e| (false, e))?;
     transport.send(&mail).map(drop).map_err(|e| {
+        if timed_out(&e) {
+            // A socket timeout reads "Resource temporarily unavailable" otherwise.
+            return (
+                true,
+                format!(
+                    "SMTP: timed out after {} ms without an answer",
+                    timeout.as_millis()
+                ),
+            );
+        }
         let retry = !(e.is_permanent() || e.is_tls() || e.is_client() || e.is_response());
         (retry, format!("SMTP: {e}"))
     })
 }
 
-/// The transport for one session. lettre's timeout bounds the connection and each read
-/// and write; the shorter of the connect timeout and what is left of the budget.
+/// Whether an I/O timeout caused `error`: a socket's read timeout shows as `WouldBlock`.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// The transport for one session. lettre's `timeout` bounds the connection and each read
+/// and write: the shorter of the connect timeout and what is left of the budget.
 fn transport(
     email: &Email,
     password: Option<&str>,
-    budget: Duration,
+    timeout: Duration,
 ) -> Result<SmtpTransport, String> {
     let protection = match email.tls {
         Tls::None => Protection::None,
@@ -66,7 +92,7 @@ fn transport(
     let mut builder = SmtpTransport::builder_dangerous(email.host.as_str())
         .port(email.port)
         .tls(protection)
-        .timeout(Some(CONNECT_TIMEOUT.min(budget)));
+        .timeout(Some(timeout));
     if let (Some(user), Some(password)) = (&email.username, password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Secrets the configurations below use; none may ever appear in dum's output.
@@ -44,22 +44,7 @@ impl Receiver {
             .arg("--log")
             .arg(dir.path().join("requests.jsonl"));
         let mut process = Watched::spawn(cmd, &log, None);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            if let Some(port) = fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|p| p.trim().parse().ok())
-            {
-                break port;
-            }
-            let exited = process.exited();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "notify receiver did not start ({exited:?}):\n{}",
-                fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let port = wait_for_port(&port_file, &log, &mut process, "notify receiver");
         Receiver {
             dir,
             port,
@@ -100,16 +85,42 @@ impl Receiver {
     }
 }
 
+/// The port a fixture server writes to `port_file` once it listens; panics with its
+/// `log` if it exits or takes more than 30 s.
+pub(crate) fn wait_for_port(
+    port_file: &Path,
+    log: &Path,
+    process: &mut Watched,
+    what: &str,
+) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(port) = fs::read_to_string(port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            return port;
+        }
+        let exited = process.exited();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "{what} did not start ({exited:?}):\n{}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A loopback port that accepts connections (the kernel completes the handshake) and
 /// never answers.
-fn dead_port() -> (TcpListener, String) {
+pub(crate) fn dead_port() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/never", listener.local_addr().unwrap());
     (listener, url)
 }
 
 /// A repository with 1.0.0 and 1.1.0 and a container running 1.0.0.
-fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
+pub(crate) fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
     let image = Image::new(registry::anon(), name);
     image.clone().version("1.0.0").build_and_push();
     let v2 = image
@@ -121,7 +132,7 @@ fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
     (image, v2, c)
 }
 
-fn entry(image: &Image) -> Value {
+pub(crate) fn entry(image: &Image) -> Value {
     json!({"image": image.name(), "regex": "^[0-9]+\\.[0-9]+\\.[0-9]+$"})
 }
 
