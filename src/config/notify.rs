@@ -717,6 +717,8 @@ fn telegram(entry: &Map<String, Value>, report: &mut impl FnMut(&str, String)) -
             None
         }
         Some(chat_id) => Some(Options::Telegram { chat_id }),
+        // A chat_id of another type: the schema said so.
+        None if entry.contains_key("chat_id") => None,
         None => {
             report(
                 "",
@@ -756,6 +758,7 @@ fn matrix(entry: &Map<String, Value>, report: &mut impl FnMut(&str, String)) -> 
             );
             None
         }
+        None if entry.contains_key("room") => None,
         None => {
             report(
                 "",
@@ -816,6 +819,7 @@ fn email(entry: &Map<String, Value>, report: &mut impl FnMut(&str, String)) -> O
     };
     let host = text(entry, "host");
     match host.as_deref() {
+        None if entry.contains_key("host") => ok.set(false),
         None => fail("", "email needs host: the SMTP server's name".into()),
         Some(h) if h.contains(['/', '@', ' ']) || h.starts_with('[') => fail(
             "host",
@@ -859,6 +863,7 @@ fn email(entry: &Map<String, Value>, report: &mut impl FnMut(&str, String)) -> O
     }
     let from = text(entry, "from");
     match from.as_deref() {
+        None if entry.contains_key("from") => ok.set(false),
         None => fail("", "email needs from: the sender's address".into()),
         Some(f) if f.parse::<Mailbox>().is_err() => fail(
             "from",
@@ -876,8 +881,11 @@ fn email(entry: &Map<String, Value>, report: &mut impl FnMut(&str, String)) -> O
                 .collect()
         })
         .unwrap_or_default();
-    if to.is_empty() {
-        fail("", "email needs to: a list of recipients' addresses".into());
+    match entry.get("to") {
+        None => fail("", "email needs to: a list of recipients' addresses".into()),
+        // Not a list, or an empty one: the schema said so.
+        Some(_) if to.is_empty() => ok.set(false),
+        Some(_) => {}
     }
     for (index, address) in to.iter().enumerate() {
         if address.parse::<Mailbox>().is_err() {
