@@ -2,6 +2,7 @@
 //! client, encrypted with STARTTLS or implicit TLS (never a fallback to plain text when
 //! TLS was asked for) and logged in with the configured user.
 
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
@@ -46,35 +47,38 @@ pub fn send(
     let mail = compose(email, message).map_err(|e| (false, e))?;
     let timeout = CONNECT_TIMEOUT.min(budget);
     let transport = transport(email, password, timeout).map_err(|e| (false, e))?;
-    transport.send(&mail).map(drop).map_err(|e| {
-        if timed_out(&e) {
+    transport
+        .send(&mail)
+        .map(drop)
+        .map_err(|e| match io_kind(&e) {
             // A socket timeout reads "Resource temporarily unavailable" otherwise.
-            return (
+            Some(ErrorKind::TimedOut | ErrorKind::WouldBlock) => (
                 true,
                 format!(
                     "SMTP: timed out after {} ms without an answer",
                     timeout.as_millis()
                 ),
-            );
-        }
-        let retry = !(e.is_permanent() || e.is_tls() || e.is_client() || e.is_response());
-        (retry, format!("SMTP: {e}"))
-    })
+            ),
+            // rustls reports a refused handshake (an untrusted certificate) as invalid data:
+            // no retry will change it.
+            Some(ErrorKind::InvalidData) => (false, format!("SMTP: {e}")),
+            _ => {
+                let retry = !(e.is_permanent() || e.is_tls() || e.is_client() || e.is_response());
+                (retry, format!("SMTP: {e}"))
+            }
+        })
 }
 
-/// Whether an I/O timeout caused `error`: a socket's read timeout shows as `WouldBlock`.
-fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+/// The kind of the I/O error that caused `error`, if one did.
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
     let mut source = Some(error);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            );
+            return Some(io.kind());
         }
         source = e.source();
     }
-    false
+    None
 }
 
 /// The transport for one session. lettre's `timeout` bounds the connection and each read

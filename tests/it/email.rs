@@ -145,7 +145,7 @@ impl Smtp {
         }
     }
 
-    /// Logins (`"auth"`) or messages (`"mail"`) so far.
+    /// Connections (`"connect"`), logins (`"auth"`) or messages (`"mail"`) so far.
     fn events(&self, kind: &str) -> Vec<Value> {
         fs::read_to_string(self.dir.path().join("events.jsonl"))
             .unwrap()
@@ -322,6 +322,16 @@ fn email_failures_are_warnings_and_credentials_never_travel_in_clear() {
     );
     assert_eq!(logins[0]["ok"], false);
     assert!(starttls.events("mail").is_empty());
+    assert_eq!(
+        starttls.events("connect").len(),
+        2,
+        "neither a refused login nor an untrusted certificate is retried"
+    );
+    assert_eq!(
+        plain.events("connect").len(),
+        1,
+        "a server without STARTTLS is not retried"
+    );
     assert!(plain.events("auth").is_empty(), "logged in without TLS");
     assert!(plain.events("mail").is_empty(), "mailed without TLS");
 }
