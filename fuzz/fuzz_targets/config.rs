@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             }
             for target in &config.notify {
                 let url = match &target.url {
-                    Secret::Inline(url) => Some(url.as_str()),
+                    Some(Secret::Inline(url)) => Some(url.as_str()),
                     _ => None,
                 };
                 if let Some(url) = url {

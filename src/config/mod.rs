@@ -852,10 +852,10 @@ mod tests {
         ),
         (
             "notify mistakes",
-            r#"{"images":[],"notify":[{"type":"pushover","url":"https://p"},{"type":"slack","urls":"https://s"},{"type":"ntfy","url":"https://n","events":["updates"]}]}"#,
+            r#"{"images":[],"notify":[{"type":"signal","url":"https://p"},{"type":"slack","ur":"https://s"},{"type":"ntfy","url":"https://n","events":["updates"]}]}"#,
             &[
-                ("/notify/0/type", "\"pushover\" is not one of"),
-                ("/notify/1", "unknown key \"urls\" (did you mean \"url\"?)"),
+                ("/notify/0/type", "\"signal\" is not one of"),
+                ("/notify/1", "unknown key \"ur\" (did you mean \"url\"?)"),
                 ("/notify/1", "needs one of url, url_env, url_file"),
                 ("/notify/2/events/0", "\"updates\" is not one of"),
             ],

@@ -1,22 +1,25 @@
-//! Sending: one bounded POST per target, one retry, and a record of how it went.
+//! Sending: one bounded request (or SMTP session) per target, one retry, and a record of
+//! how it went.
 //!
 //! A notification must never hold up or fail the run's real work, so each target gets a
 //! fixed time budget for everything (connect, send, retry), targets are sent to in
 //! parallel, and every failure ends up in the returned record instead of an error.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::Agent;
 
 use super::event::{Event, EventKind};
+use super::mail;
 use super::message::Message;
-use super::payload::{self, Payload};
-use crate::config::notify::Target;
+use super::payload::{self, Method, Payload};
+use crate::config::notify::{Options, Target};
 pub use crate::output::Delivery;
 
 /// Connect timeout per attempt.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Budget for one target: every attempt and the pause between them.
 const TARGET_BUDGET: Duration = Duration::from_secs(10);
 /// A retry is only worth it with at least this much budget left.
@@ -56,7 +59,7 @@ pub fn deliver(
         }
         kinds
     };
-    let (url, token) = match target.resolve() {
+    let secrets = match target.resolve() {
         Ok(resolved) => resolved,
         Err(e) => {
             return Delivery {
@@ -67,40 +70,62 @@ pub fn deliver(
             };
         }
     };
-    let label = target.label(Some(&url));
-    let request = payload::build(target, &url, token.as_deref(), message, events, document);
-    log::debug!("notifying {label} ({} bytes)", request.body.len());
-    let result = send(agent, &request);
-    let secrets: Vec<&str> = [
-        Some(url.as_str()),
-        Some(request.url.as_str()),
-        token.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let label = target.label(secrets.url.as_deref());
+    let mut hidden = secrets.values();
+    let request = payload::build(target, &secrets, message, events, document, &txn_id());
+    let result = match (&target.options, &request) {
+        (Options::Email(email), _) => {
+            log::debug!("notifying {label} by SMTP");
+            with_retries(|budget| mail::send(email, secrets.password.as_deref(), message, budget))
+        }
+        (_, Some(request)) => {
+            // The request's URL may hold a secret (Telegram's token is in its path).
+            hidden.push(&request.url);
+            log::debug!("notifying {label} ({} bytes)", request.body.len());
+            with_retries(|budget| http(agent, request, budget))
+        }
+        (_, None) => Err("no request for this service".into()),
+    };
     Delivery {
         target: label,
         events: kinds,
         ok: result.is_ok(),
-        error: result.err().map(|e| redact(&e, &secrets)),
+        error: result.err().map(|e| redact(&e, &hidden)),
     }
 }
 
-/// POSTs within [`TARGET_BUDGET`], retrying once after a transport error, 429 or 5xx.
-fn send(agent: &Agent, request: &Payload) -> Result<(), String> {
+/// A transaction ID unique to this message: the time, the process and a counter.
+/// Matrix sees a retry with the same one as the same message.
+fn txn_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "dum-{now}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `attempt` within [`TARGET_BUDGET`], once more after an error it says a retry may
+/// help (a transport error, 429 or 5xx, a temporary SMTP failure).
+fn with_retries(
+    mut attempt: impl FnMut(Duration) -> Result<(), (bool, String)>,
+) -> Result<(), String> {
     let started = Instant::now();
     let mut last = String::new();
-    for attempt in 0..2 {
+    for round in 0..2 {
         let left = TARGET_BUDGET.saturating_sub(started.elapsed());
-        if attempt > 0 {
+        if round > 0 {
             if left < MIN_RETRY_BUDGET + RETRY_PAUSE {
                 break;
             }
             std::thread::sleep(RETRY_PAUSE);
         }
         let left = TARGET_BUDGET.saturating_sub(started.elapsed());
-        let (retry, error) = match post(agent, request, left) {
+        let (retry, error) = match attempt(left) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
@@ -112,13 +137,13 @@ fn send(agent: &Agent, request: &Payload) -> Result<(), String> {
     Err(last)
 }
 
-/// One attempt; the error says whether a retry may help.
-fn post(agent: &Agent, request: &Payload, budget: Duration) -> Result<(), (bool, String)> {
-    let mut builder = agent
-        .post(&request.url)
-        .config()
-        .timeout_global(Some(budget))
-        .build();
+/// One HTTP attempt; the error says whether a retry may help.
+fn http(agent: &Agent, request: &Payload, budget: Duration) -> Result<(), (bool, String)> {
+    let builder = match request.method {
+        Method::Post => agent.post(&request.url),
+        Method::Put => agent.put(&request.url),
+    };
+    let mut builder = builder.config().timeout_global(Some(budget)).build();
     for (name, value) in &request.headers {
         builder = builder.header(*name, value);
     }

@@ -1,6 +1,7 @@
 //! Notifications: at the end of `dum check` and `dum update`, one message per target
 //! summarising the run (updates available, updated, rolled back, failed), sent to ntfy,
-//! Gotify, Discord, Slack or a generic webhook.
+//! Gotify, Discord, Slack, a generic webhook, Telegram, Pushover, Matrix, an Apprise API
+//! server or by email.
 //!
 //! Still no daemon: dum sends at the end of a run, bounded in time, and a failed
 //! notification never changes the exit code; it is logged and listed in the JSON output.
@@ -9,6 +10,7 @@
 
 pub mod delivery;
 pub mod event;
+pub mod mail;
 pub mod message;
 pub mod payload;
 

@@ -68,6 +68,61 @@ const CASES: &[(&str, &str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "notification targets: wrong types",
+        r#"{"images": [], "notify": [
+            {"type": "telegram", "token": "t", "chat_id": true},
+            {"type": "email", "host": "h", "port": "587", "tls": "ssl", "from": "a@b.c", "to": "ops@b.c"},
+            {"type": "pushover", "token": "t", "user": "u", "priority": 1.5},
+            {"type": "matrix", "url": "https://m", "token": "t", "room": 5},
+            {"type": "email", "host": "h", "port": 70000, "from": "a@b.c", "to": [], "pasword": "x"}
+        ]}"#,
+        &[
+            (
+                "/notify/0/chat_id",
+                "is not of types \"integer\", \"string\"",
+            ),
+            ("/notify/1/port", "must be an integer, found string \"587\""),
+            (
+                "/notify/1/tls",
+                "\"ssl\" is not one of \"starttls\", \"tls\" or \"none\"",
+            ),
+            ("/notify/1/to", "must be an array"),
+            ("/notify/2/priority", "must be an integer"),
+            ("/notify/3/room", "must be a string"),
+            (
+                "/notify/4",
+                "unknown key \"pasword\" (did you mean \"password\"?)",
+            ),
+            ("/notify/4/port", "must be at most 65535"),
+            ("/notify/4/to", "less than 1 item"),
+        ],
+    ),
+    (
+        "notification targets: what each service needs",
+        r##"{"images": [], "notify": [
+            {"type": "telegram", "token": "t"},
+            {"type": "email", "host": "smtp.example.com", "tls": "none", "username": "u", "password": "p", "from": "a@b.c", "to": ["x"]},
+            {"type": "apprise", "url": "http://a", "key": "k", "urls_env": "U"},
+            {"type": "slack", "url": "https://s", "room": "!r:x"},
+            {"type": "email", "url": "https://x", "host": "smtp.example.com", "from": "a@b.c", "to": ["d@e.f"]},
+            {"type": "pushover", "user": "u"},
+            {"type": "matrix", "url": "https://m", "token": "t", "room": "#alias:m"}
+        ]}"##,
+        &[
+            ("/notify/0", "telegram needs chat_id"),
+            (
+                "/notify/1/tls",
+                "\"none\" would send the password in clear text",
+            ),
+            ("/notify/1/to/0", "\"x\" is not an email address"),
+            ("/notify/2", "give either key"),
+            ("/notify/3/room", "slack takes no room; only matrix does"),
+            ("/notify/4", "email takes host and port, not a URL"),
+            ("/notify/5", "pushover needs an application token"),
+            ("/notify/6/room", "must be a room ID"),
+        ],
+    ),
+    (
         "everything at once",
         r#"{"images": [
             {"image": "a/b:1.0", "regex": "(", "keep_versions": 0, "container_name": "x"},
@@ -171,7 +226,18 @@ fn a_valid_config_validates() {
              "keep_versions": 2, "registry": "mirror.example:5000"},
             {"image": "busybox"}
         ],
-        "insecure_registries": ["registry.example:5000"]
+        "insecure_registries": ["registry.example:5000"],
+        "notify": [
+            {"type": "telegram", "token_env": "TG_TOKEN", "chat_id": -1001234567890_i64},
+            {"type": "pushover", "token_file": "/run/secrets/pushover-app", "user_env": "PO_USER", "priority": -1},
+            {"type": "matrix", "url": "https://matrix.example.org", "token_env": "MX", "room": "!abc:example.org"},
+            {"type": "apprise", "url": "http://apprise:8000", "key": "dum", "tag": "ops"},
+            {"type": "apprise", "url": "http://apprise:8000", "urls_file": "/run/secrets/apprise-urls"},
+            {"type": "email", "host": "smtp.example.com", "username": "dum", "password_env": "SMTP_PASSWORD",
+             "from": "dum <dum@example.com>", "to": ["ops@example.com"]},
+            {"type": "email", "host": "mail.lan", "port": 2525, "tls": "none", "from": "dum@mail.lan",
+             "to": ["root@mail.lan"]}
+        ]
     });
     let dum = Dum::new().config_json(config);
     let out = dum.run(&["validate"]);
@@ -206,6 +272,39 @@ fn schema_is_json_and_describes_the_config() {
         assert!(
             image.get(key).is_some(),
             "schema lacks images[].{key}:\n{out:?}"
+        );
+    }
+    let target = &schema["$defs"]["notify_target"]["properties"];
+    let types = target["type"]["enum"].as_array().unwrap();
+    for service in ["telegram", "pushover", "matrix", "apprise", "email"] {
+        assert!(types.contains(&json!(service)), "schema lacks {service}");
+    }
+    for key in [
+        "chat_id",
+        "user",
+        "user_env",
+        "user_file",
+        "room",
+        "key",
+        "urls",
+        "urls_env",
+        "urls_file",
+        "tag",
+        "host",
+        "port",
+        "tls",
+        "username",
+        "password",
+        "password_env",
+        "password_file",
+        "from",
+        "to",
+        "ca_file",
+    ] {
+        let description = target[key]["description"].as_str().unwrap_or_default();
+        assert!(
+            !description.is_empty(),
+            "schema lacks a described notify[].{key}:\n{out:?}"
         );
     }
 }

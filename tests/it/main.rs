@@ -16,6 +16,7 @@ mod compose;
 mod concurrency;
 mod config_errors;
 mod discovery;
+mod email;
 mod engine_faults;
 mod failures;
 mod faults;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Secrets the configurations below use; none may ever appear in dum's output.
@@ -16,6 +16,11 @@ const GOTIFY_TOKEN: &str = "gotify-secret-token-2";
 const DISCORD_SECRET: &str = "discord-secret-path-3";
 const SLACK_SECRET: &str = "slack-secret-path-4";
 const HOOK_TOKEN: &str = "hook-secret-token-5";
+const TELEGRAM_TOKEN: &str = "123456:telegram-secret-token-6";
+const PUSHOVER_TOKEN: &str = "pushover-secret-token-7";
+const PUSHOVER_USER: &str = "pushover-secret-user-8";
+const MATRIX_TOKEN: &str = "matrix-secret-token-9";
+const APPRISE_URLS: &str = "tgram://apprise-secret-urls-10/42";
 
 /// `tests/fixtures/notify_receiver.py` on a free loopback port, recording every
 /// request; killed on drop (and by its watchdog if the test process dies). Shared with
@@ -39,22 +44,7 @@ impl Receiver {
             .arg("--log")
             .arg(dir.path().join("requests.jsonl"));
         let mut process = Watched::spawn(cmd, &log, None);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            if let Some(port) = fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|p| p.trim().parse().ok())
-            {
-                break port;
-            }
-            let exited = process.exited();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "notify receiver did not start ({exited:?}):\n{}",
-                fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let port = wait_for_port(&port_file, &log, &mut process, "notify receiver");
         Receiver {
             dir,
             port,
@@ -95,16 +85,42 @@ impl Receiver {
     }
 }
 
+/// The port a fixture server writes to `port_file` once it listens; panics with its
+/// `log` if it exits or takes more than 30 s.
+pub(crate) fn wait_for_port(
+    port_file: &Path,
+    log: &Path,
+    process: &mut Watched,
+    what: &str,
+) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(port) = fs::read_to_string(port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            return port;
+        }
+        let exited = process.exited();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "{what} did not start ({exited:?}):\n{}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A loopback port that accepts connections (the kernel completes the handshake) and
 /// never answers.
-fn dead_port() -> (TcpListener, String) {
+pub(crate) fn dead_port() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/never", listener.local_addr().unwrap());
     (listener, url)
 }
 
 /// A repository with 1.0.0 and 1.1.0 and a container running 1.0.0.
-fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
+pub(crate) fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
     let image = Image::new(registry::anon(), name);
     image.clone().version("1.0.0").build_and_push();
     let v2 = image
@@ -116,7 +132,7 @@ fn pending(name: &str) -> (Image<'static>, Pushed, Container) {
     (image, v2, c)
 }
 
-fn entry(image: &Image) -> Value {
+pub(crate) fn entry(image: &Image) -> Value {
     json!({"image": image.name(), "regex": "^[0-9]+\\.[0-9]+\\.[0-9]+$"})
 }
 
@@ -150,6 +166,11 @@ fn assert_no_secrets(out: &crate::harness::Output) {
         DISCORD_SECRET,
         SLACK_SECRET,
         HOOK_TOKEN,
+        TELEGRAM_TOKEN,
+        PUSHOVER_TOKEN,
+        PUSHOVER_USER,
+        MATRIX_TOKEN,
+        APPRISE_URLS,
     ] {
         assert!(
             !out.stderr.contains(secret),
@@ -310,6 +331,185 @@ fn check_announces_each_new_version_once_to_every_service() {
     );
 }
 
+/// The decoded fields of a form-encoded body.
+fn form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn telegram_pushover_matrix_and_apprise_get_their_documented_requests_once_per_version() {
+    let r = Receiver::start();
+    let (image, _v2, _c) = pending("notify-newer");
+    let dum = Dum::new()
+        .env("DUM_TEST_PUSHOVER_TOKEN", PUSHOVER_TOKEN)
+        .env("DUM_TEST_APPRISE_URLS", APPRISE_URLS)
+        .env("LOG_LEVEL", "trace");
+    let user_file = dum.dir().join("pushover-user");
+    fs::write(&user_file, format!("{PUSHOVER_USER}\n")).unwrap();
+    let dum = dum.config_json(json!({
+        "images": [entry(&image)],
+        "notify": [
+            {"type": "telegram", "url": r.url("/telegram"), "token": TELEGRAM_TOKEN, "chat_id": -1001234},
+            {"type": "pushover", "url": r.url("/pushover/"), "token_env": "DUM_TEST_PUSHOVER_TOKEN",
+             "user_file": user_file, "priority": -1},
+            {"type": "matrix", "url": r.url("/matrix"), "token": MATRIX_TOKEN, "room": "!room:example.org"},
+            {"type": "apprise", "url": r.url("/apprise-key"), "key": "dum-config", "tag": "ops"},
+            {"type": "apprise", "url": r.url("/apprise-urls"), "urls_env": "DUM_TEST_APPRISE_URLS"},
+        ],
+    }));
+
+    let out = dum.run(&["check", "--format", "json"]);
+    out.assert_code(100);
+    assert_no_secrets(&out);
+    let report = out.json();
+    let notifications = report["notifications"].as_array().unwrap();
+    assert_eq!(notifications.len(), 5, "{report:#}");
+    assert!(notifications.iter().all(|n| n["ok"] == true), "{report:#}");
+    let targets: BTreeSet<&str> = notifications
+        .iter()
+        .map(|n| n["target"].as_str().unwrap())
+        .collect();
+    let host = r.host();
+    let want: BTreeSet<String> = ["telegram", "pushover", "matrix", "apprise"]
+        .iter()
+        .map(|s| format!("{s} {host}"))
+        .collect();
+    assert_eq!(
+        targets,
+        want.iter().map(String::as_str).collect::<BTreeSet<_>>()
+    );
+    let line = "1.0.0 → 1.1.0 available";
+
+    // Telegram: sendMessage under /bot<token>/, JSON.
+    let telegram = r.to("/telegram/");
+    assert_eq!(telegram.len(), 1, "{telegram:#?}");
+    assert_eq!(telegram[0]["method"], "POST");
+    assert_eq!(
+        telegram[0]["path"],
+        format!("/telegram/bot{TELEGRAM_TOKEN}/sendMessage")
+    );
+    assert_eq!(header(&telegram[0], "content-type"), "application/json");
+    let t = r.only_json("/telegram/");
+    assert_eq!(t["chat_id"], "-1001234", "{t}");
+    assert_eq!(t["disable_web_page_preview"], true, "{t}");
+    let text = t["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("dum on ")
+            && text.contains(": 1 update available\n")
+            && text.contains(line),
+        "{text}"
+    );
+
+    // Pushover: a form to /1/messages.json.
+    let pushover = r.to("/pushover/");
+    assert_eq!(pushover.len(), 1, "{pushover:#?}");
+    assert_eq!(pushover[0]["method"], "POST");
+    assert_eq!(pushover[0]["path"], "/pushover/1/messages.json");
+    assert_eq!(
+        header(&pushover[0], "content-type"),
+        "application/x-www-form-urlencoded"
+    );
+    let fields = form(pushover[0]["body"].as_str().unwrap());
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("token"), PUSHOVER_TOKEN);
+    assert_eq!(field("user"), PUSHOVER_USER);
+    assert_eq!(field("priority"), "-1");
+    assert!(
+        field("title").ends_with(": 1 update available"),
+        "{fields:?}"
+    );
+    assert!(field("message").contains(line), "{fields:?}");
+
+    // Matrix: PUT of an m.room.message with a transaction ID, bearer token.
+    let matrix = r.to("/matrix/");
+    assert_eq!(matrix.len(), 1, "{matrix:#?}");
+    assert_eq!(matrix[0]["method"], "PUT");
+    let path = matrix[0]["path"].as_str().unwrap();
+    let prefix = "/matrix/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/";
+    assert!(path.starts_with(prefix), "{path}");
+    assert!(path.len() > prefix.len(), "no transaction ID: {path}");
+    assert_eq!(
+        header(&matrix[0], "authorization"),
+        format!("Bearer {MATRIX_TOKEN}")
+    );
+    let m = r.only_json("/matrix/");
+    assert_eq!(m["msgtype"], "m.text", "{m}");
+    assert!(m["body"].as_str().unwrap().contains(line), "{m}");
+    assert_eq!(m["format"], "org.matrix.custom.html", "{m}");
+    assert!(
+        m["formatted_body"]
+            .as_str()
+            .unwrap()
+            .starts_with("<b>dum on "),
+        "{m}"
+    );
+
+    // Apprise: a stored configuration's key in the path, or the URLs in the body.
+    let keyed = r.to("/apprise-key/");
+    assert_eq!(keyed[0]["path"], "/apprise-key/notify/dum-config");
+    let a = r.only_json("/apprise-key/");
+    assert_eq!(a["type"], "info", "{a}");
+    assert_eq!(a["format"], "text", "{a}");
+    assert_eq!(a["tag"], "ops", "{a}");
+    assert!(
+        a["title"]
+            .as_str()
+            .unwrap()
+            .ends_with(": 1 update available"),
+        "{a}"
+    );
+    assert!(a["body"].as_str().unwrap().contains(line), "{a}");
+    assert!(a.get("urls").is_none(), "{a}");
+    let stateless = r.to("/apprise-urls/");
+    assert_eq!(stateless[0]["path"], "/apprise-urls/notify/");
+    let a = r.only_json("/apprise-urls/");
+    assert_eq!(a["urls"], APPRISE_URLS, "{a}");
+    assert!(a.get("tag").is_none(), "{a}");
+
+    // Once per version, whatever the service.
+    let again = dum.run(&["check", "--format", "json"]);
+    again.assert_code(100);
+    assert_eq!(again.json()["notifications"], json!([]));
+    assert_eq!(r.requests().len(), 5);
+
+    // A test message goes to each, with a new Matrix transaction.
+    let test = dum.run(&["notify", "--test"]);
+    test.assert_code(0);
+    assert_no_secrets(&test);
+    let matrix = r.to("/matrix/");
+    assert_eq!(matrix.len(), 2);
+    assert_ne!(
+        matrix[0]["path"], matrix[1]["path"],
+        "transaction IDs repeat"
+    );
+}
+
 #[test]
 fn update_sends_updated_and_rolled_back_in_one_message() {
     let r = Receiver::start();
@@ -457,6 +657,8 @@ fn failing_and_dead_targets_neither_change_the_exit_code_nor_stall_the_run() {
             {"type": "slack", "url": r.url("/status/403/slack")},
             {"type": "discord", "url_env": "DUM_TEST_SURELY_UNSET"},
             {"type": "webhook", "url": dead_url},
+            {"type": "telegram", "url": dead_url, "token": TELEGRAM_TOKEN, "chat_id": 1},
+            {"type": "matrix", "url": r.url("/status/500/matrix"), "token": MATRIX_TOKEN, "room": "!r:x"},
         ],
     }));
     let started = Instant::now();
@@ -488,7 +690,7 @@ fn failing_and_dead_targets_neither_change_the_exit_code_nor_stall_the_run() {
         failed_hook["error"],
         r#"HTTP 500: {"error":"simulated failure"}"#
     );
-    assert_eq!(r.to("/status/500/").len(), 2, "a 500 is retried once");
+    assert_eq!(r.to("/status/500/hook").len(), 2, "a 500 is retried once");
     assert_eq!(r.to("/status/403/").len(), 1, "a 403 is not retried");
     let dead = hooks
         .iter()
@@ -515,6 +717,22 @@ fn failing_and_dead_targets_neither_change_the_exit_code_nor_stall_the_run() {
         "notification to slack {} failed: HTTP 403",
         r.host()
     ));
+    let telegram = &by_target("telegram")[0];
+    assert_eq!(telegram["ok"], false, "{telegram}");
+    assert!(
+        telegram["error"].as_str().unwrap().contains("timeout"),
+        "{telegram}"
+    );
+    let matrix = &by_target("matrix")[0];
+    assert_eq!(matrix["ok"], false, "{matrix}");
+    let puts = r.to("/status/500/matrix");
+    assert_eq!(puts.len(), 2, "a 500 is retried once: {puts:#?}");
+    assert_eq!(puts[0]["method"], "PUT");
+    assert_eq!(
+        puts[0]["path"], puts[1]["path"],
+        "a retry keeps its transaction ID"
+    );
+    assert_no_secrets(&out);
     assert!(
         !out.stderr.contains("/status/403/slack"),
         "the URL path stays secret: {out:?}"
