@@ -17,8 +17,7 @@ pub mod verdict;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -454,169 +453,64 @@ fn release_notes(
     notes::link(old, &facts.labels)
 }
 
-/// One image's inputs as they arrive on the pool: its tag list (with the newest
-/// version's digest), its base tag's digest, and the engine's inventory, shared by all.
-/// Whichever task supplies the last of the three starts the image's rows, so one
-/// image's candidate requests (release notes, minimum age, signatures) overlap other
-/// images' tag lists instead of waiting for the slowest of them.
-struct Pending {
-    listed: Mutex<Option<Result<Listed>>>,
-    base: Mutex<Option<Result<Option<String>>>>,
-    /// Inputs still missing.
-    missing: AtomicUsize,
-    rows: OnceLock<Vec<ImageReport>>,
-}
-
-/// What a finished task left in `slot`.
-fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
-    slot.lock().ok().and_then(|mut s| s.take())
-}
-
-/// Everything an image's rows need besides its own inputs.
-struct Run<'a> {
-    engine: &'a dyn EngineRead,
-    registry: &'a dyn Registry,
-    inventory: OnceLock<Result<Inventory>>,
-    known: &'a Known,
-    policy: &'a Policy<'a>,
-}
-
-impl Run<'_> {
-    /// Marks one input of `images[i]` as arrived; the last one starts its rows.
-    fn arrived<'s>(
-        &'s self,
-        scope: &rayon::ScopeFifo<'s>,
-        images: &'s [ImageConfig],
-        pending: &'s [Pending],
-        i: usize,
-    ) {
-        if pending[i].missing.fetch_sub(1, Ordering::AcqRel) == 1 {
-            scope.spawn_fifo(move |_| {
-                let _ = pending[i].rows.set(self.rows(&images[i], &pending[i]));
-            });
-        }
-    }
-
-    /// The rows of `config`, once all its inputs are in `pending`.
-    fn rows(&self, config: &ImageConfig, pending: &Pending) -> Vec<ImageReport> {
-        let missing = || anyhow!("internal error: {} was not checked", config.image);
-        let remote = config
-            .references()
-            .map_err(|e| anyhow!(e))
-            .and_then(|(_, query)| {
-                let listed = take(&pending.listed).ok_or_else(missing)??;
-                let base = take(&pending.base).ok_or_else(missing)??;
-                let remote = resolve::resolve(
-                    self.registry,
-                    &query,
-                    config,
-                    listed,
-                    base,
-                    self.known.get(config),
-                )?;
-                Ok((query, remote))
-            });
-        let unread = anyhow!("internal error: the engine was not read");
-        let inventory = match self.inventory.get() {
-            Some(Ok(inv)) => Ok(inv),
-            Some(Err(e)) => Err(e),
-            None => Err(&unread),
-        };
-        let mut rows = report_image(
-            self.engine,
-            self.registry,
-            inventory,
-            config,
-            remote,
-            self.policy,
-        );
-        signatures(self.registry, config, &mut rows);
-        rows
-    }
-}
-
-/// Every image's rows, on `pool`: the engine's inventory first, then every tag list
-/// before any base-tag HEAD, first in, first out. The tag lists gate the second round
-/// trip (the newest version's HEAD, which follows on the same worker), so when the
-/// registry is the bottleneck it answers those first and the base-tag HEADs fill its
-/// idle time. An image's rows (and the candidate requests of a pending update) start
-/// as soon as its own answers are in.
-fn pipelined(
-    run: &Run<'_>,
+/// Both registry halves of every image, and the engine's inventory, on `pool`: every
+/// tag list is queued before any base-tag HEAD, first in, first out. The tag lists gate
+/// the second round trip (the newest version's HEAD, which follows on the same worker),
+/// so when the registry is the bottleneck it answers those first and the base-tag HEADs
+/// fill its idle time.
+fn halves(
+    engine: &dyn EngineRead,
+    registry: &dyn Registry,
     all: Option<&[ContainerSummary]>,
     images: &[ImageConfig],
+    known: &Known,
     pool: &rayon::ThreadPool,
-) -> Vec<Vec<ImageReport>> {
-    let queries: Vec<Option<Reference>> = images
+) -> (Result<Inventory>, Vec<Asked>) {
+    let queries: Vec<Result<(Reference, Reference)>> = images
         .iter()
-        .map(|c| c.references().ok().map(|(_, q)| q))
+        .map(|c| c.references().map_err(|e| anyhow!(e)))
         .collect();
-    let slots: Vec<Pending> = queries
-        .iter()
-        .map(|q| Pending {
-            listed: Mutex::new(None),
-            base: Mutex::new(None),
-            // An unusable reference asks the registry nothing: it waits for the
-            // inventory alone (its rows say why it failed).
-            missing: AtomicUsize::new(if q.is_some() { 3 } else { 1 }),
-            rows: OnceLock::new(),
-        })
-        .collect();
-    let pending = &slots[..];
+    let listed: Vec<OnceLock<Result<Listed>>> = images.iter().map(|_| OnceLock::new()).collect();
+    let bases: Vec<OnceLock<Result<Option<String>>>> =
+        images.iter().map(|_| OnceLock::new()).collect();
+    let inventory = OnceLock::new();
     pool.scope_fifo(|s| {
-        s.spawn_fifo(move |s| {
-            let inventory = Inventory::read(run.engine, all);
-            if let Ok(inv) = &inventory
-                && inv.role == Role::Worker
-            {
-                log::warn!(
-                    "this engine is a Swarm worker: services are checked (and updated) on a manager"
-                );
-            }
-            let _ = run.inventory.set(inventory);
-            for i in 0..images.len() {
-                run.arrived(s, images, pending, i);
-            }
+        s.spawn_fifo(|_| {
+            let _ = inventory.set(Inventory::read(engine, all));
         });
-        for (i, query) in queries.iter().enumerate() {
-            if let Some(query) = query {
-                s.spawn_fifo(move |s| {
-                    let config = &images[i];
-                    let listed = versions(run.registry, query, config, run.known.get(config));
-                    if let Ok(mut slot) = pending[i].listed.lock() {
-                        *slot = Some(listed);
-                    }
-                    run.arrived(s, images, pending, i);
+        for ((config, query), slot) in images.iter().zip(&queries).zip(&listed) {
+            if let Ok((_, query)) = query {
+                s.spawn_fifo(move |_| {
+                    let _ = slot.set(versions(registry, query, config, known.get(config)));
                 });
             }
         }
-        for (i, query) in queries.iter().enumerate() {
-            if let Some(query) = query {
-                s.spawn_fifo(move |s| {
-                    let base = base_digest(run.registry, query, &images[i]);
-                    if let Ok(mut slot) = pending[i].base.lock() {
-                        *slot = Some(base);
-                    }
-                    run.arrived(s, images, pending, i);
+        for ((config, query), slot) in images.iter().zip(&queries).zip(&bases) {
+            if let Ok((_, query)) = query {
+                s.spawn_fifo(move |_| {
+                    let _ = slot.set(base_digest(registry, query, config));
                 });
             }
         }
     });
-    slots
-        .into_iter()
-        .zip(images)
-        .map(|(p, config)| {
-            p.rows.into_inner().unwrap_or_else(|| {
-                let e = anyhow!("internal error: {} was not checked", config.image);
-                vec![ImageReport::failed(
-                    &config.image,
-                    &config.base_tag,
-                    config.container_name.clone(),
-                    &e,
-                )]
-            })
+    let remotes = images
+        .par_iter()
+        .zip(queries)
+        .zip(listed.into_par_iter().zip(bases))
+        .map(|((config, query), (listed, base))| {
+            let (_, query) = query?;
+            let missing = || anyhow!("internal error: {} was not checked", config.image);
+            let listed = listed.into_inner().ok_or_else(missing)??;
+            let base = base.into_inner().ok_or_else(missing)??;
+            let remote =
+                resolve::resolve(registry, &query, config, listed, base, known.get(config))?;
+            Ok((query, remote))
         })
-        .collect()
+        .collect();
+    let inventory = inventory
+        .into_inner()
+        .unwrap_or_else(|| Err(anyhow!("internal error: the engine was not read")));
+    (inventory, remotes)
 }
 
 /// Checks every image in parallel on a pool sized for network waits, not CPU count:
@@ -646,9 +540,9 @@ pub fn check_all(
         .thread_name(|i| format!("dum-check-{i}"))
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
-    let rows: Vec<Vec<ImageReport>> = if resolution == Resolution::Naive {
-        pool.install(|| {
-            let (inventory, remotes) = rayon::join(
+    let rows: Vec<Vec<ImageReport>> = pool.install(|| {
+        let (inventory, remotes) = if resolution == Resolution::Naive {
+            rayon::join(
                 || Inventory::read(engine, all),
                 || {
                     images
@@ -656,28 +550,27 @@ pub fn check_all(
                         .map(|c| remote_for(registry, c, resolution, known))
                         .collect::<Vec<_>>()
                 },
-            );
-            images
-                .par_iter()
-                .zip(remotes)
-                .map(|(c, r)| {
-                    let mut rows =
-                        report_image(engine, registry, inventory.as_ref(), c, r, &policy);
-                    signatures(registry, c, &mut rows);
-                    rows
-                })
-                .collect()
-        })
-    } else {
-        let run = Run {
-            engine,
-            registry,
-            inventory: OnceLock::new(),
-            known,
-            policy: &policy,
+            )
+        } else {
+            halves(engine, registry, all, images, known, &pool)
         };
-        pipelined(&run, all, images, &pool)
-    };
+        if let Ok(inv) = &inventory
+            && inv.role == Role::Worker
+        {
+            log::warn!(
+                "this engine is a Swarm worker: services are checked (and updated) on a manager"
+            );
+        }
+        images
+            .par_iter()
+            .zip(remotes)
+            .map(|(c, r)| {
+                let mut rows = report_image(engine, registry, inventory.as_ref(), c, r, &policy);
+                signatures(registry, c, &mut rows);
+                rows
+            })
+            .collect()
+    });
     Ok(rows.into_iter().flatten().collect())
 }
 
@@ -879,93 +772,6 @@ mod tests {
                 "{running} {template:?}"
             );
         }
-    }
-
-    /// A registry whose tag list of `r.io/slow` answers only once the candidate of
-    /// `r.io/fast` has been asked for (or fails after a while): a check that waited for
-    /// every tag list before any candidate request would fail `slow`.
-    struct Gated {
-        inner: FakeRegistry,
-        asked: std::sync::Mutex<bool>,
-        changed: std::sync::Condvar,
-    }
-
-    impl Registry for Gated {
-        fn tags(&self, image: &Reference) -> Result<Vec<String>> {
-            if image.repository == "slow" {
-                let asked = self.asked.lock().unwrap();
-                let (asked, _) = self
-                    .changed
-                    .wait_timeout_while(asked, std::time::Duration::from_secs(10), |a| !*a)
-                    .unwrap();
-                if !*asked {
-                    bail!("fast's candidate was never asked for while slow's tags were");
-                }
-            }
-            self.inner.tags(image)
-        }
-        fn digest(&self, image: &Reference, tag: &str) -> Result<Option<String>> {
-            self.inner.digest(image, tag)
-        }
-        fn index_children(&self, image: &Reference, tag: &str) -> Result<Option<Vec<IndexEntry>>> {
-            self.inner.index_children(image, tag)
-        }
-        fn manifest(
-            &self,
-            image: &Reference,
-            _: &str,
-        ) -> Result<Option<crate::registry::manifest::Manifest>> {
-            if image.repository == "fast" {
-                *self.asked.lock().unwrap() = true;
-                self.changed.notify_all();
-            }
-            bail!("no manifests here")
-        }
-        fn requests(&self) -> usize {
-            self.inner.requests()
-        }
-    }
-
-    #[test]
-    fn an_image_s_candidate_is_asked_for_while_other_tag_lists_are_pending() {
-        let registry = Gated {
-            inner: FakeRegistry::with(&[("1.0.0", "sha256:1"), ("1.1.0", "sha256:2")]),
-            asked: std::sync::Mutex::new(false),
-            changed: std::sync::Condvar::new(),
-        };
-        let engine = FakeEngine::default()
-            .container("slow", "r.io/slow:1.0.0", "sha256:a", true)
-            .container("fast", "r.io/fast:1.0.0", "sha256:b", true)
-            .image("sha256:a", &["r.io/slow:1.0.0"], &[])
-            .image("sha256:b", &["r.io/fast:1.0.0"], &[]);
-        let images: Vec<ImageConfig> = ["r.io/slow", "r.io/fast"]
-            .iter()
-            .map(|image| ImageConfig {
-                image: image.to_string(),
-                ..config(Some(SEMVER))
-            })
-            .collect();
-        let rows = check_all(
-            &engine,
-            &registry,
-            None,
-            &images,
-            Resolution::Probe,
-            &Known::default(),
-            48,
-        )
-        .unwrap();
-        let got: Vec<_> = rows
-            .iter()
-            .map(|r| (r.image.as_str(), r.status, r.error.as_deref()))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("r.io/slow", Status::UpdateAvailable, None),
-                ("r.io/fast", Status::UpdateAvailable, None),
-            ]
-        );
     }
 
     #[test]
