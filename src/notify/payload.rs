@@ -214,7 +214,7 @@ pub fn build(
             };
             let lines: Vec<String> = message.body.lines().map(html_escape).collect();
             let body = json!({
-                "msgtype": "m.text",
+                "msgtype": "m.notice",
                 "body": format!("{}\n{}", message.title, message.body),
                 "format": "org.matrix.custom.html",
                 "formatted_body": format!("<b>{}</b><br>{}", html_escape(&message.title), lines.join("<br>")),
@@ -626,7 +626,7 @@ mod tests {
                 Method::Put,
                 "https://m.org/_matrix/client/v3/rooms/%21r%3Am.org/send/m.room.message/txn-1",
                 "application/json",
-                json!({"msgtype": "m.text", "body": text, "format": "org.matrix.custom.html",
+                json!({"msgtype": "m.notice", "body": text, "format": "org.matrix.custom.html",
                        "formatted_body": "<b>dum on box: 1 failed</b><br>app: check failed: &lt;HTTP 500&gt; &amp; more"}),
             ),
             (

@@ -459,7 +459,7 @@ fn telegram_pushover_matrix_and_apprise_get_their_documented_requests_once_per_v
         format!("Bearer {MATRIX_TOKEN}")
     );
     let m = r.only_json("/matrix/");
-    assert_eq!(m["msgtype"], "m.text", "{m}");
+    assert_eq!(m["msgtype"], "m.notice", "{m}");
     assert!(m["body"].as_str().unwrap().contains(line), "{m}");
     assert_eq!(m["format"], "org.matrix.custom.html", "{m}");
     assert!(
