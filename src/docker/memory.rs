@@ -615,6 +615,7 @@ impl Engine for MemoryEngine {
                 if let Ok(mut code) = watch.exit_code.lock() {
                     *code = Some(1);
                 }
+                watch.close();
             }
         }
         Ok(())

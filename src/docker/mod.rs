@@ -108,6 +108,9 @@ pub trait Engine: EngineRead {
 pub struct ExitWatch {
     output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     exit_code: std::sync::Arc<std::sync::Mutex<Option<i64>>>,
+    /// Whether the output stream has ended: the exit code can arrive (on its own
+    /// connection) before the last of the output has been read.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Bytes of a watched container's output kept (its tail).
@@ -127,6 +130,34 @@ impl ExitWatch {
         self.exit_code.lock().ok().and_then(|c| *c)
     }
 
+    /// A watch that already knows `exit_code` and reads `stream` in the background, as
+    /// the client's does.
+    #[cfg(test)]
+    pub(crate) fn reading(
+        stream: impl std::io::Read + Send + 'static,
+        tty: bool,
+        exit_code: Option<i64>,
+    ) -> ExitWatch {
+        let watch = ExitWatch::default();
+        if let Ok(mut code) = watch.exit_code.lock() {
+            *code = exit_code;
+        }
+        let output = watch.clone();
+        std::thread::spawn(move || output.collect(stream, tty));
+        watch
+    }
+
+    /// Whether all of its output has been read (the stream ended).
+    pub fn output_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks the output as complete.
+    fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// Appends output, keeping the last [`WATCH_KEEP`] bytes.
     fn push(&self, chunk: &[u8]) {
         if let Ok(mut buffer) = self.output.lock() {
@@ -136,9 +167,14 @@ impl ExitWatch {
         }
     }
 
-    /// Reads an attach stream to its end: framed (8-byte headers) without a TTY, raw
-    /// with one.
-    fn collect(&self, mut stream: impl std::io::Read, tty: bool) {
+    /// Reads an attach stream to its end, then marks the output complete.
+    fn collect(&self, stream: impl std::io::Read, tty: bool) {
+        self.read_all(stream, tty);
+        self.close();
+    }
+
+    /// Reads an attach stream: framed (8-byte headers) without a TTY, raw with one.
+    fn read_all(&self, mut stream: impl std::io::Read, tty: bool) {
         use std::io::Read;
         let mut chunk = vec![0u8; 8 * 1024];
         if tty {

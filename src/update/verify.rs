@@ -93,9 +93,10 @@ fn vanished(id: &str, watch: Option<&ExitWatch>) -> anyhow::Error {
     let Some(watch) = watch else {
         return anyhow!("the new container {id} disappeared");
     };
-    // The exit code arrives on its own connection: give it a moment to be read.
+    // The exit code and the output arrive on connections of their own, and either
+    // may still be in flight when the container is gone: give both a moment.
     let until = Instant::now() + Duration::from_secs(2);
-    while watch.exit_code().is_none() && Instant::now() < until {
+    while (watch.exit_code().is_none() || !watch.output_closed()) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
     }
     let code = watch
@@ -110,4 +111,39 @@ fn vanished(id: &str, watch: Option<&ExitWatch>) -> anyhow::Error {
     anyhow!(
         "the new container stopped (exit code {code}) and the engine removed it (AutoRemove){output}"
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Output that arrives `delay` after the first read.
+    struct Late {
+        delay: Duration,
+        bytes: std::io::Cursor<Vec<u8>>,
+    }
+
+    impl std::io::Read for Late {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(std::mem::take(&mut self.delay));
+            self.bytes.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_removed_container_s_last_output_is_awaited_with_its_exit_code() {
+        // The exit code is known at once; the output is still on its way (framed: a
+        // stdout frame of 5 bytes).
+        let mut framed = vec![1, 0, 0, 0, 0, 0, 0, 5];
+        framed.extend_from_slice(b"boom\n");
+        let late = Late {
+            delay: Duration::from_millis(300),
+            bytes: std::io::Cursor::new(framed),
+        };
+        let watch = ExitWatch::reading(late, false, Some(3));
+        let error = vanished("c1", Some(&watch)).to_string();
+        assert!(error.contains("exit code 3"), "{error}");
+        assert!(error.ends_with("last output: boom"), "{error}");
+    }
 }
