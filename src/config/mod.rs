@@ -6,6 +6,7 @@
 //! express (regexes compile, container names are unique, image references look sane).
 
 pub mod cosign;
+pub mod hooks;
 pub mod labels;
 pub mod notify;
 
@@ -85,6 +86,8 @@ pub struct ImageConfig {
     /// verify with; relative paths are resolved against the configuration file's
     /// folder at load.
     pub cosign_key: Option<PathBuf>,
+    /// Commands run before an update, after it, and after a rollback.
+    pub hooks: hooks::Hooks,
 }
 
 /// Where an entry's settings came from: each one set by a label, else by the file's
@@ -142,6 +145,7 @@ impl ImageConfig {
             release_notes: None,
             origin: Origin::default(),
             cosign_key: None,
+            hooks: hooks::Hooks::default(),
         }
     }
 
@@ -377,6 +381,10 @@ fn known_keys<'s>(schema: &'s Value, pointer: &str) -> Vec<&'s str> {
         Some(schema)
     } else if pointer.starts_with("/notify/") {
         schema.pointer("/$defs/notify_target")
+    } else if pointer.ends_with("/hooks") {
+        schema.pointer("/$defs/hooks")
+    } else if pointer.contains("/hooks/") {
+        schema.pointer("/$defs/hook")
     } else {
         schema.pointer("/$defs/image")
     };
@@ -502,6 +510,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 ..Origin::default()
             },
             cosign_key: string(entry, "cosign_key").map(PathBuf::from),
+            hooks: hooks::parse(entry.get("hooks"), &format!("{at}/hooks"), problems),
         });
     }
     let registries = doc.get("insecure_registries").and_then(Value::as_array);

@@ -46,6 +46,7 @@ fn move_to_v2(container: &str) -> Move {
         verify: Some(NOW),
         compose: None,
         service: None,
+        hooks: Default::default(),
     }
 }
 
@@ -838,4 +839,229 @@ fn a_dependent_that_fails_to_start_is_converged() {
     recovery::converge(&healthy, &mut next).unwrap();
     assert_eq!(next.pending(), []);
     assert!(joins_web(&healthy.model()), "{:?}", healthy.model().names());
+}
+
+/// `move_to_v2` with in-container hooks running `pre` before and `post` after, and a
+/// `post_rollback` one.
+fn hooked(pre: Option<&str>, post: Option<&str>) -> Move {
+    use crate::config::hooks::{Hook, Hooks, Place};
+    let hook = |program: &str| Hook {
+        place: Place::Container,
+        argv: vec![program.to_string()],
+        timeout_seconds: 5,
+    };
+    Move {
+        hooks: Hooks {
+            pre_update: pre.map(hook),
+            post_update: post.map(hook),
+            post_rollback: Some(hook("after-rollback")),
+        },
+        ..move_to_v2("web")
+    }
+}
+
+/// The `pre_update` hook's exit decides before anything is touched: 0 goes on, 75
+/// skips (not a failure), anything else or a timeout vetoes; the old container is
+/// never touched by the last three, and the journal is empty after each.
+#[test]
+fn the_pre_update_hook_goes_on_skips_or_vetoes() {
+    let cases: &[(Option<i64>, &str, ResultKind, &str)] = &[
+        (Some(0), "", ResultKind::Updated, ""),
+        (
+            Some(75),
+            "busy",
+            ResultKind::Skipped,
+            "skipped by pre_update hook",
+        ),
+        (
+            Some(3),
+            "dumping\nno space left\n",
+            ResultKind::Failed,
+            "vetoed: the pre_update hook exited with 3: no space left; web is untouched",
+        ),
+        (
+            None,
+            "",
+            ResultKind::Failed,
+            "the pre_update hook timed out after 5 s",
+        ),
+    ];
+    for (exit, output, want, reason) in cases {
+        let (_dir, path, mut store) = store();
+        let mut model = fixture("web", true);
+        model.exec = vec![("backup".into(), *exit, output.to_string())];
+        let engine = MemoryEngine::new(model, Some(path));
+        let old_id = field(&engine.model(), "web", "/Id").clone();
+        let mv = hooked(Some("backup"), None);
+        let (applied, entries) = apply(&engine, &mut store, &mv, None, None, &Composer::default());
+        let case = format!("exit {exit:?}");
+        assert_eq!(applied.result, *want, "{case}: {:?}", applied.error);
+        assert!(
+            applied.error.as_deref().unwrap_or("").contains(reason),
+            "{case}: {:?}",
+            applied.error
+        );
+        assert_eq!(applied.hooks.len(), 1, "{case}");
+        assert_eq!(applied.hooks[0].phase, "pre_update");
+        assert_eq!(
+            entries[0].hooks, applied.hooks,
+            "{case}: the history keeps it"
+        );
+        // The hook ran in the old container, before any write.
+        let log = engine.log();
+        let exec = log
+            .iter()
+            .position(|c| c.starts_with("exec"))
+            .unwrap_or(usize::MAX);
+        assert_eq!(
+            log.get(exec),
+            Some(&format!("exec {} backup", old_id.as_str().unwrap())),
+            "{case}"
+        );
+        assert!(
+            engine.calls().is_empty() || *want == ResultKind::Updated,
+            "{case}"
+        );
+        if *want != ResultKind::Updated {
+            assert_eq!(field(&engine.model(), "web", "/Id"), &old_id, "{case}");
+            settled(&engine.model(), "web", V1, &[], false, &case);
+        }
+        assert_eq!(store.pending(), [], "{case}: the journal is empty");
+    }
+}
+
+/// A `post_update` hook that fails is a failed verification: the old container comes
+/// back, and the `post_rollback` hook runs in it.
+#[test]
+fn a_failing_post_update_hook_rolls_back() {
+    let (_dir, path, mut store) = store();
+    let mut model = fixture("web", true);
+    model.exec = vec![("smoke".into(), Some(1), "HTTP 500\n".into())];
+    let engine = MemoryEngine::new(model, Some(path));
+    let old_id = field(&engine.model(), "web", "/Id").clone();
+    let (applied, entries) = apply(
+        &engine,
+        &mut store,
+        &hooked(None, Some("smoke")),
+        None,
+        None,
+        &Composer::default(),
+    );
+    assert_eq!(
+        applied.result,
+        ResultKind::RolledBack,
+        "{:?}",
+        applied.error
+    );
+    let error = applied.error.unwrap_or_default();
+    assert!(
+        error.contains("the post_update hook exited with 1: HTTP 500"),
+        "{error}"
+    );
+    settled(&engine.model(), "web", V1, &[], false, "rolled back");
+    assert_eq!(field(&engine.model(), "web", "/Id"), &old_id);
+    let phases: Vec<&str> = applied.hooks.iter().map(|h| h.phase.as_str()).collect();
+    assert_eq!(phases, ["post_update", "post_rollback"]);
+    assert_eq!(entries[0].hooks.len(), 2);
+    let log = engine.log();
+    assert!(
+        log.contains(&"exec web after-rollback".to_string()),
+        "{log:?}"
+    );
+    assert_eq!(store.pending(), []);
+}
+
+/// A run killed while a hook runs converges: during `pre_update` nothing was touched
+/// (the entry is only cleared); during `post_update` the update had not been confirmed,
+/// so it is rolled back.
+#[test]
+fn a_run_killed_during_a_hook_converges() {
+    for (pre, post, want_image, want) in [
+        (Some("backup"), None, V1, ResultKind::Failed),
+        (None, Some("smoke"), V1, ResultKind::RolledBack),
+    ] {
+        let (dir, path, mut store) = store();
+        let engine = MemoryEngine::new(fixture("web", true), Some(path.clone()));
+        let mv = hooked(pre, post);
+        let (applied, _) = apply(&engine, &mut store, &mv, None, None, &Composer::default());
+        assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+        drop(store);
+        // The last checkpoint before the hook's exec: where a kill during it leaves
+        // the engine, with the journal as it then was.
+        let log = engine.log();
+        let execs = log.iter().filter(|c| c.starts_with("exec")).count();
+        assert_eq!(execs, 1);
+        let step = if pre.is_some() {
+            Step::PreUpdate
+        } else {
+            Step::PostUpdate
+        };
+        let checkpoints = engine.checkpoints();
+        let at = if pre.is_some() {
+            // Nothing written yet: the model as it began.
+            Checkpoint {
+                call: "exec".into(),
+                when: "before",
+                model: fixture("web", true),
+                state: None,
+            }
+        } else {
+            checkpoints
+                .iter()
+                .rev()
+                .find(|c| c.call.starts_with("start"))
+                .cloned()
+                .unwrap()
+        };
+        let resumed = MemoryEngine::new(at.model, Some(path.clone()));
+        let mut store = Store::open(&path, None).unwrap();
+        let mut tx = crate::store::journal::Transaction {
+            step,
+            ..store.pending().first().cloned().unwrap_or_else(|| {
+                crate::store::journal::Transaction {
+                    kind: "update".into(),
+                    container: "web".into(),
+                    image: "dum-spec/app".into(),
+                    old_id: field(&fixture("web", true), "web", "/Id")
+                        .as_str()
+                        .unwrap()
+                        .into(),
+                    backup_name: backup_name("web"),
+                    new_id: None,
+                    was_running: true,
+                    step,
+                    change: Change::default(),
+                    started_ms: 1,
+                    was_paused: false,
+                    restore_plan: None,
+                    stop_deadline_ms: None,
+                    dependents: None,
+                    compose: None,
+                    service: None,
+                }
+            })
+        };
+        if post.is_some() {
+            // As journaled once the new container started: its ID known.
+            let new_id = field(&engine.model(), "web", "/Id")
+                .as_str()
+                .unwrap()
+                .to_string();
+            tx.new_id = Some(new_id);
+        }
+        store.record(&tx).unwrap();
+        recovery::converge(&resumed, &mut store).unwrap();
+        settled(
+            &resumed.model(),
+            "web",
+            want_image,
+            &[],
+            false,
+            &format!("{step:?}"),
+        );
+        assert_eq!(store.pending(), [], "{step:?}");
+        let history = store.history().unwrap();
+        assert_eq!(history.last().unwrap().result, want, "{step:?}");
+        drop(dir);
+    }
 }
