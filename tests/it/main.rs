@@ -21,6 +21,7 @@ mod failures;
 mod faults;
 mod harness;
 mod harness_selftest;
+mod hooks;
 mod labels;
 mod lock;
 mod many_tags;
