@@ -1008,6 +1008,8 @@ mod tests {
         assert!(calibre.regex.as_ref().unwrap().is_match("v7.16.0-ls301"));
         assert!(!calibre.regex.as_ref().unwrap().is_match("latest"));
         assert_eq!(config.notify.len(), 2);
+        let dump = config.images[1].hooks.pre_update.as_ref().unwrap();
+        assert_eq!(dump.timeout_seconds, 600);
     }
 
     /// The schema's `default` annotations (for editors) say what the code does.

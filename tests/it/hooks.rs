@@ -3,6 +3,7 @@
 //! timeout on the host and in the container, a failing `post_update` rolled back with
 //! `post_rollback` told, a host hook's environment, bad definitions refused at
 //! validation, and SIGKILLs while a hook runs. Real engine, real registry, real dum.
+//! The `dum.hooks.*` labels are tested in `labels.rs`, which runs alone.
 
 use crate::harness::{Container, Dum, Image, Pushed, Volume, docker, registry, temp_dir};
 use serde_json::{Value, json};
@@ -106,27 +107,6 @@ fn an_in_container_pre_update_hook_dumps_into_a_named_volume() {
     assert_eq!(last["to_digest"], v2.digest.as_str());
     assert_eq!(last["hooks"][0]["output"], "dumping pre_update", "{last}");
     assert_eq!(dum.state().unwrap()["journal"], json!([]));
-}
-
-/// A container's `dum.hooks.pre_update` label names a command inside it.
-#[test]
-fn a_label_names_an_in_container_hook() {
-    let (image, v1, _) = versions("hooklabel");
-    let volume = Volume::create("hooklabel");
-    let mount = format!("{}:/backup", volume.name());
-    let c = Container::run(
-        "hooklabel",
-        &v1.reference,
-        &[
-            "-v",
-            &mount,
-            "--label",
-            r#"dum.hooks.pre_update=["sh","-c","echo $DUM_CONTAINER > /backup/by-label"]"#,
-        ],
-    );
-    let dum = dum_with(&image, json!({}));
-    dum.run(&["update", c.name()]).assert_code(101);
-    assert_eq!(exec(c.name(), "cat /backup/by-label"), c.name());
 }
 
 #[test]
@@ -302,8 +282,8 @@ fn a_host_hook_gets_the_move_in_its_environment() {
     assert_eq!(c.inspect()["Config"]["Image"], image.reference("2.0.0"));
 }
 
-/// Bad definitions are configuration errors (exit 2) before anything is touched, and a
-/// label cannot name a host command.
+/// Bad definitions are configuration errors (exit 2) before anything is touched (the
+/// `dum.hooks.*` labels are tested with the other labels, alone: `labels.rs`).
 #[test]
 fn a_bad_hook_definition_is_refused_at_validation() {
     let (image, v1, _) = versions("hookbad");
@@ -333,25 +313,6 @@ fn a_bad_hook_definition_is_refused_at_validation() {
         out.assert_stderr_contains(want);
         dum.run(&["update", c.name()]).assert_code(2);
     }
-    // Labels: in-container only, a JSON argv.
-    let labelled = Container::run(
-        "hookbadlbl",
-        &v1.reference,
-        &[
-            "--label",
-            r#"dum.hooks.pre_update={"host":["touch","/tmp/owned"]}"#,
-            "--label",
-            r#"dum.hooks.post_rollback=["true"]"#,
-        ],
-    );
-    let dum = dum_with(&image, json!({}));
-    let out = dum.run(&["validate"]);
-    out.assert_code(2);
-    out.assert_stderr_contains("label dum.hooks.pre_update: must be a JSON array of strings");
-    out.assert_stderr_contains("unknown label \"dum.hooks.post_rollback\"");
-    let out = dum.run(&["update", labelled.name()]);
-    out.assert_code(1);
-    assert_eq!(labelled.inspect()["Config"]["Image"], v1.reference.as_str());
 }
 
 /// SIGKILL while a hook runs: during `pre_update` nothing was touched and the next run
