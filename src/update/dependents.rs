@@ -232,7 +232,6 @@ fn follow(
         &plan,
         Some(restore_plan),
         &mv,
-        mv.verify,
         &mut Vec::new(),
     );
     if !matches!(outcome, Err(Undo::Stuck(_) | Undo::Untouched(_))) {

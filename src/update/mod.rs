@@ -194,12 +194,20 @@ pub fn apply(
         (Err(e), _) => Err(Undo::Untouched(e)),
         (Ok(old), compose::Route::Compose(service)) => {
             applied.via = "compose";
-            compose::apply(engine, store, mv, auth, &old, &service, composer).map(
-                |(id, followers)| {
-                    applied.dependents = followers;
-                    id
-                },
+            compose::apply(
+                engine,
+                store,
+                mv,
+                auth,
+                &old,
+                &service,
+                composer,
+                &mut applied.hooks,
             )
+            .map(|(id, followers)| {
+                applied.dependents = followers;
+                id
+            })
         }
         (Ok(old), route) => {
             let compose_api = match route {
@@ -261,7 +269,6 @@ pub fn apply(
                         &plan,
                         Some(restore_plan),
                         mv,
-                        mv.verify,
                         &mut applied.hooks,
                     )
                 })
@@ -278,8 +285,6 @@ pub fn apply(
     };
     if applied.via == "api" {
         applied.dependents = done;
-    } else {
-        not_run_post_update(&mut applied, "compose recreated the service");
     }
     if matches!(outcome, Err(Undo::RolledBack(_))) {
         post_rollback(engine, mv, Some(&mv.container), &mut applied.hooks);
@@ -323,8 +328,8 @@ fn halted(mut applied: Applied, halt: Halt, started: Instant) -> (Applied, Vec<E
     (applied, vec![done])
 }
 
-/// Says that a configured `post_update` hook did not run: compose and Swarm verify and
-/// finish their own recreation, with no point at which dum could veto it.
+/// Says that a configured `post_update` hook did not run: Swarm verifies and finishes
+/// its own rollout, with no point at which dum could veto it.
 fn not_run_post_update(applied: &mut Applied, why: &str) {
     if applied.mv.hooks.post_update.is_none() || applied.result != ResultKind::Updated {
         return;

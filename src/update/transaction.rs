@@ -16,7 +16,7 @@ use crate::store::journal::{self, Step, Transaction};
 use crate::update::hook::{self, Verdict};
 use crate::update::plan::Move;
 use crate::update::recovery;
-use crate::update::verify::{self, Verify};
+use crate::update::verify;
 
 /// The container name the backup carries during the transaction.
 pub fn backup_name(container: &str) -> String {
@@ -221,14 +221,40 @@ pub fn pre_update(
     }
 }
 
+/// Runs the move's `post_update` hook, if any, once the new container `id` passed
+/// verification: its failure is a failed verification (the error). Until the hook says
+/// so the update is not verified: journaled `PostUpdate`, a run killed meanwhile is
+/// rolled back. What it did is pushed to `hooks`.
+pub fn post_update(
+    engine: &dyn Engine,
+    store: &mut Store,
+    tx: &mut Transaction,
+    mv: &Move,
+    id: &str,
+    hooks: &mut Vec<HookRun>,
+) -> Result<()> {
+    let Some(post) = &mv.hooks.post_update else {
+        return Ok(());
+    };
+    tx.step = Step::PostUpdate;
+    store.record(tx)?;
+    let ran = hook::run(engine, post, Phase::PostUpdate, mv, Some(id));
+    let verdict = hook::verdict(&ran, Phase::PostUpdate);
+    hooks.push(ran);
+    match verdict {
+        Verdict::Failed(why) => Err(anyhow!(why)),
+        Verdict::Passed | Verdict::Skip => Ok(()),
+    }
+}
+
 /// Runs the whole transaction for one container whose new image is present locally.
 /// `restore_plan` creates the old container again on its own image, should the engine
-/// remove it (`AutoRemove`). Returns the new container's ID. Unless it is stuck, the
-/// transaction stays journaled (`Updated` or `Restored`) until
-/// [`crate::update::dependents::settle`] has brought its dependents along. The move's
-/// `post_update` hook, run once the new container passed verification, is part of it:
-/// its failure is a failed verification; what it did is pushed to `hooks`.
-#[allow(clippy::too_many_arguments)]
+/// remove it (`AutoRemove`); the move's `verify` settings verify the new one. Returns
+/// the new container's ID. Unless it is stuck, the transaction stays journaled
+/// (`Updated` or `Restored`) until [`crate::update::dependents::settle`] has brought its
+/// dependents along. The move's `post_update` hook, run once the new container passed
+/// verification, is part of it: its failure is a failed verification; what it did is
+/// pushed to `hooks`.
 pub fn recreate(
     engine: &dyn Engine,
     store: &mut Store,
@@ -236,7 +262,6 @@ pub fn recreate(
     plan: &CreatePlan,
     restore_plan: Option<CreatePlan>,
     mv: &Move,
-    verify_with: Option<Verify>,
     hooks: &mut Vec<HookRun>,
 ) -> Result<String, Undo> {
     let mut tx = Transaction {
@@ -274,23 +299,13 @@ pub fn recreate(
         tx.step = Step::Verifying;
         store.record(&tx)?;
         if plan.start
-            && let Some(v) = verify_with
+            && let Some(v) = mv.verify
         {
             verify::verify(engine, &id, v, watch.as_ref())?;
         }
-        // Only a container that runs can be smoke-tested; until the hook says so the
-        // update is not verified, and a run killed meanwhile is rolled back.
-        if plan.start
-            && let Some(post) = &mv.hooks.post_update
-        {
-            tx.step = Step::PostUpdate;
-            store.record(&tx)?;
-            let ran = hook::run(engine, post, Phase::PostUpdate, mv, Some(&id));
-            let verdict = hook::verdict(&ran, Phase::PostUpdate);
-            hooks.push(ran);
-            if let Verdict::Failed(why) = verdict {
-                return Err(anyhow!(why));
-            }
+        // Only a container that runs can be smoke-tested.
+        if plan.start {
+            post_update(engine, store, &mut tx, mv, &id, hooks)?;
         }
         // Verified running; a container the user had paused is left paused.
         if plan.start && tx.was_paused {
