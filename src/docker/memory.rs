@@ -461,10 +461,11 @@ impl EngineRead for MemoryEngine {
 }
 
 impl Engine for MemoryEngine {
-    /// Changes nothing in the model: logged as a read (`exec <id> <argv…>`), refused
-    /// (409) when the container does not run, as dockerd does.
+    /// Changes nothing in the model but is a write (`exec <id> <argv…>`), checkpointed
+    /// like the others: a command runs in the container. Refused (409) when the
+    /// container does not run, as dockerd does.
     fn exec(&self, id: &str, argv: &[String], _: &[String], _: Duration) -> Result<Exec> {
-        let answer = self.read(format!("exec {id} {}", argv.join(" ")), |m| {
+        let answer = self.write(format!("exec {id} {}", argv.join(" ")), |m| {
             let running = m
                 .container(id)
                 .is_some_and(|c| c.pointer("/State/Running") == Some(&Value::Bool(true)));
@@ -476,13 +477,13 @@ impl Engine for MemoryEngine {
                     exit_code: *code,
                     output: output.clone(),
                 });
-            (
+            Ok((
                 running,
                 scripted.unwrap_or(Exec {
                     exit_code: Some(0),
                     output: String::new(),
                 }),
-            )
+            ))
         })?;
         match answer {
             (false, _) => Err(error(
