@@ -222,16 +222,15 @@ fn host(
     ))
 }
 
-/// SIGKILL to the process group `pgid` (the hook and whatever it started), through
-/// kill(1): dum links no libc bindings for one call.
+/// SIGKILL to the process group `pgid`: the hook and whatever it started.
 fn kill_group(pgid: u32) {
-    let killed = Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !killed.is_ok_and(|s| s.success()) {
-        log::debug!("kill -KILL -{pgid} failed; killing the hook's own process only");
+    use rustix::process::{Pid, Signal, kill_process_group};
+    let killed = i32::try_from(pgid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .map(|pid| kill_process_group(pid, Signal::KILL));
+    if let Some(Err(e)) = killed {
+        log::debug!("cannot kill the hook's process group {pgid}: {e}");
     }
 }
 
