@@ -93,11 +93,6 @@ impl Hooks {
         }
     }
 
-    /// Whether no hook is set.
-    pub fn is_empty(&self) -> bool {
-        self.pre_update.is_none() && self.post_update.is_none() && self.post_rollback.is_none()
-    }
-
     /// The value as the configuration file would hold it (for `dum validate
     /// --effective`).
     pub fn to_json(&self) -> Value {
