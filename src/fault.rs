@@ -18,6 +18,9 @@ pub const POINTS: &[&str] = &[
     "rolling-back",
 ];
 
+/// The points inside a lifecycle hook (reached once it runs): `<phase>-hook`.
+pub const HOOK_POINTS: &[&str] = &["pre_update-hook", "post_update-hook"];
+
 /// The points of a transaction compose applies (`update/compose.rs`), in order.
 pub const COMPOSE_POINTS: &[&str] = &["journaled", "pulled", "edited", "applied", "rolling-back"];
 

@@ -716,6 +716,7 @@ mod tests {
             release_notes: None,
             origin: Default::default(),
             cosign_key: None,
+            hooks: Default::default(),
         }
     }
 

@@ -134,6 +134,13 @@ pub fn run(ctx: &Context, target: &str) -> Result<Outcome, Failure> {
         &composer,
     );
     store.append_history(&entries).map_err(Failure::runtime)?;
+    // Its pre_update hook said "not now": reported as skipped, not a failure.
+    if let Some(skip) = update::hook_skip(&applied) {
+        let skips = [skip];
+        report.skips = &skips;
+        update::print(ctx, &report)?;
+        return Ok(Outcome::Clean);
+    }
     report.applied = std::slice::from_ref(&applied);
     update::print(ctx, &report)?;
     Ok(if applied.result == ResultKind::Updated {

@@ -153,7 +153,10 @@ pub fn run(
         if result.result != ResultKind::Updated {
             stopped.push(mv);
         }
-        applied.push(result);
+        match hook_skip(&result) {
+            Some(skip) => skips.push(skip),
+            None => applied.push(result),
+        }
     }
     let cleanup = cleanup::after(&engine, &images, &applied);
     let rows = update::after_moves(rows, &applied);
@@ -206,6 +209,18 @@ pub fn run(
         Outcome::Updated
     } else {
         Outcome::Clean
+    })
+}
+
+/// A move its `pre_update` hook skipped (exit 75), as a row of the report's `skipped`:
+/// not an update attempted, not a failure.
+pub fn hook_skip(applied: &Applied) -> Option<Skip> {
+    (applied.result == ResultKind::Skipped).then(|| Skip {
+        container: applied.mv.container.clone(),
+        reason: applied
+            .error
+            .clone()
+            .unwrap_or_else(|| update::SKIPPED_BY_HOOK.into()),
     })
 }
 

@@ -16,7 +16,9 @@ use super::ImageConfig;
 pub const PREFIX: &str = "dum.";
 
 /// The fields a label may set: an image entry's, but `image` and `container_name`,
-/// which the container itself answers.
+/// which the container itself answers, and of its `hooks` only the in-container
+/// `pre_update` and `post_update` (a JSON argv array each): whoever can start a
+/// container must not get a command run on the host through dum.
 pub const FIELDS: &[&str] = &[
     "regex",
     "base_tag",
@@ -28,6 +30,8 @@ pub const FIELDS: &[&str] = &[
     "registry",
     "min_age_days",
     "release_notes",
+    "hooks.pre_update",
+    "hooks.post_update",
 ];
 
 /// What a container's `dum.*` labels say.
@@ -69,6 +73,8 @@ impl Labels {
                 "registry" => entry.registry = from.registry.clone(),
                 "min_age_days" => entry.min_age_days = from.min_age_days,
                 "release_notes" => entry.release_notes = from.release_notes.clone(),
+                "hooks.pre_update" => entry.hooks.pre_update = from.hooks.pre_update.clone(),
+                "hooks.post_update" => entry.hooks.post_update = from.hooks.post_update.clone(),
                 _ => {}
             }
         }
@@ -104,6 +110,15 @@ pub fn read(
             Err(super::unknown_key(key, &known)
                 .replacen("unknown key \"", &format!("unknown label \"{PREFIX}"), 1)
                 .replace("did you mean \"", &format!("did you mean \"{PREFIX}")))
+        } else if let Some(phase) = key.strip_prefix("hooks.") {
+            super::hooks::from_label(text).map(|hook| {
+                let hooks = entry
+                    .entry("hooks")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(hooks) = hooks.as_object_mut() {
+                    hooks.insert(phase.to_string(), hook);
+                }
+            })
         } else {
             typed(key, text).map(|v| {
                 entry.insert(key.to_string(), v);
@@ -119,7 +134,7 @@ pub fn read(
         Ok(_) => None,
         Err(e) => {
             for p in e.problems {
-                let key = p.pointer.rsplit('/').next().unwrap_or_default();
+                let key = label_key(&p.pointer);
                 problems.push(LabelProblem {
                     label: format!("{PREFIX}{key}"),
                     message: p.message,
@@ -133,7 +148,10 @@ pub fn read(
             enable,
             keys: FIELDS
                 .iter()
-                .filter(|k| entry.contains_key(**k))
+                .filter(|k| match k.split_once('.') {
+                    Some((object, field)) => entry.get(object).and_then(|o| o.get(field)).is_some(),
+                    None => entry.contains_key(**k),
+                })
                 .map(|k| k.to_string())
                 .collect(),
             parsed,
@@ -142,6 +160,18 @@ pub fn read(
             problems.sort_by(|a, b| a.label.cmp(&b.label));
             Err(problems)
         }
+    }
+}
+
+/// The label (without its prefix) a problem's pointer into the one-entry document is
+/// about: `/images/0/keep_versions` is `keep_versions`,
+/// `/images/0/hooks/pre_update/container/0` is `hooks.pre_update`.
+fn label_key(pointer: &str) -> String {
+    let mut parts = pointer.split('/').skip(3);
+    match (parts.next(), parts.next()) {
+        (Some("hooks"), Some(phase)) => format!("hooks.{phase}"),
+        (Some(key), _) => key.to_string(),
+        (None, _) => String::new(),
     }
 }
 
@@ -281,6 +311,23 @@ mod tests {
                 "unknown label \"dum.rgex\" (did you mean \"dum.regex\"?)",
             ),
             ("dum.image", "other", "unknown label \"dum.image\""),
+            ("dum.hooks.pre_update", "sh -c true", "must be a JSON array"),
+            ("dum.hooks.post_update", "[]", "[] has less than 1 item"),
+            (
+                "dum.hooks.post_update",
+                "[\"\"]",
+                "the program must not be empty",
+            ),
+            (
+                "dum.hooks.post_rollback",
+                "[\"true\"]",
+                "unknown label \"dum.hooks.post_rollback\"",
+            ),
+            (
+                "dum.hooks.pre_update.host",
+                "[\"true\"]",
+                "unknown label \"dum.hooks.pre_update.host\"",
+            ),
         ];
         for (label, value, want) in cases {
             let problems = read(&labels(&[(label, value)]), "r.io/app").unwrap_err();
@@ -292,6 +339,37 @@ mod tests {
                 problems[0].message
             );
         }
+    }
+
+    /// A label names a command inside the container: a host command from a label would
+    /// let anyone who can start a container run it as dum's user on the host.
+    #[test]
+    fn hook_labels_run_inside_the_container() {
+        use crate::config::hooks::{Hook, Place};
+        let read = read(
+            &labels(&[
+                ("dum.hooks.pre_update", r#"["sh","-c","echo dump"]"#),
+                ("dum.hooks.post_update", r#"["true"]"#),
+            ]),
+            "r.io/app",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(read.keys, ["hooks.pre_update", "hooks.post_update"]);
+        let mut base = ImageConfig::new("r.io/app");
+        base.hooks.post_rollback = Some(Hook {
+            place: Place::Host,
+            argv: vec!["/bin/notify".into()],
+            timeout_seconds: 5,
+        });
+        let applied = read.apply(base);
+        let pre = applied.hooks.pre_update.unwrap();
+        assert_eq!(pre.place, Place::Container);
+        assert_eq!(pre.argv, ["sh", "-c", "echo dump"]);
+        assert_eq!(pre.timeout_seconds, 60);
+        assert_eq!(applied.hooks.post_update.unwrap().argv, ["true"]);
+        // The file's host hook stays: labels set only what they name.
+        assert_eq!(applied.hooks.post_rollback.unwrap().place, Place::Host);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod cosign;
 pub mod draft;
+pub mod hooks;
 pub mod labels;
 pub mod notify;
 pub mod writer;
@@ -90,6 +91,8 @@ pub struct ImageConfig {
     /// verify with; relative paths are resolved against the configuration file's
     /// folder at load.
     pub cosign_key: Option<PathBuf>,
+    /// Commands run before an update, after it, and after a rollback.
+    pub hooks: hooks::Hooks,
 }
 
 /// Where an entry's settings came from: each one set by a label, else by the file's
@@ -147,6 +150,7 @@ impl ImageConfig {
             release_notes: None,
             origin: Origin::default(),
             cosign_key: None,
+            hooks: hooks::Hooks::default(),
         }
     }
 
@@ -391,6 +395,10 @@ fn known_keys<'s>(schema: &'s Value, pointer: &str) -> Vec<&'s str> {
         Some(schema)
     } else if pointer.starts_with("/notify/") {
         schema.pointer("/$defs/notify_target")
+    } else if pointer.ends_with("/hooks") {
+        schema.pointer("/$defs/hooks")
+    } else if pointer.contains("/hooks/") {
+        schema.pointer("/$defs/hook")
     } else {
         schema.pointer("/$defs/image")
     };
@@ -516,6 +524,7 @@ fn semantic_checks(doc: &Value, problems: &mut Vec<Problem>) -> Vec<ImageConfig>
                 ..Origin::default()
             },
             cosign_key: string(entry, "cosign_key").map(PathBuf::from),
+            hooks: hooks::parse(entry.get("hooks"), &format!("{at}/hooks"), problems),
         });
     }
     let registries = doc.get("insecure_registries").and_then(Value::as_array);
@@ -1052,6 +1061,8 @@ mod tests {
         assert!(calibre.regex.as_ref().unwrap().is_match("v7.16.0-ls301"));
         assert!(!calibre.regex.as_ref().unwrap().is_match("latest"));
         assert_eq!(config.notify.len(), 2);
+        let dump = config.images[1].hooks.pre_update.as_ref().unwrap();
+        assert_eq!(dump.timeout_seconds, 600);
     }
 
     /// The schema's `default` annotations (for editors) say what the code does.

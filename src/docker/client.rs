@@ -11,7 +11,7 @@ use ureq::Agent;
 use super::transport::Endpoint;
 use super::types::{ContainerInspect, ContainerSummary, ImageInspect, ImageSummary, VersionInfo};
 use super::{
-    Engine, EngineRead, ExitWatch, MIN_API_VERSION, api_tuple, demux_logs, encode_segment,
+    Engine, EngineRead, Exec, ExitWatch, MIN_API_VERSION, api_tuple, demux_logs, encode_segment,
     engine_error, forced_api, negotiate,
 };
 
@@ -579,6 +579,73 @@ impl Engine for DockerClient {
                 _ => Err(engine_error("POST", &path, 409, &value)),
             },
             (status, value) => Err(engine_error("POST", &path, status, &value)),
+        }
+    }
+
+    fn exec(&self, id: &str, argv: &[String], env: &[String], timeout: Duration) -> Result<Exec> {
+        let started = std::time::Instant::now();
+        let create = format!("/containers/{}/exec", encode_segment(id));
+        let body = serde_json::json!({
+            "AttachStdin": false,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "Tty": false,
+            "Cmd": argv,
+            "Env": env,
+        });
+        let created = self.request("POST", &create, Some(&body), true)?;
+        let exec_id = created
+            .get("Id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("the Docker engine created an exec in {id} but sent no ID"))?
+            .to_string();
+        let start = format!("/exec/{}/start", encode_segment(&exec_id));
+        let what = || format!("Docker engine at {}: POST {start}", self.endpoint);
+        // The whole call, the output streamed until the command ends included, is
+        // bounded by the hook's timeout: the read gives up then, the command may not.
+        let response = self
+            .agent
+            .post(self.url(&start, true))
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send_json(serde_json::json!({"Detach": false, "Tty": false}))
+            .map_err(|e| anyhow!("{}: {e}", what()))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = response
+                .into_body()
+                .with_config()
+                .limit(64 * 1024)
+                .read_to_string()
+                .unwrap_or_default();
+            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            return Err(engine_error("POST", &start, status, &value));
+        }
+        // Without a TTY the output is framed (stdout, stderr), as a container's logs.
+        let output = ExitWatch::default();
+        output.collect(response.into_body().into_reader(), false);
+        let inspect = format!("/exec/{}/json", encode_segment(&exec_id));
+        loop {
+            let state = self.request("GET", &inspect, None, true)?;
+            let running = state
+                .get("Running")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if !running {
+                return Ok(Exec {
+                    exit_code: state.get("ExitCode").and_then(Value::as_i64),
+                    output: output.text(),
+                });
+            }
+            // The stream may end a moment before the engine records the exit.
+            if started.elapsed() >= timeout {
+                return Ok(Exec {
+                    exit_code: None,
+                    output: output.text(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

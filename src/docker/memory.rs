@@ -13,7 +13,7 @@ use anyhow::{Result, anyhow};
 use serde_json::{Map, Value, json};
 
 use super::types::{ContainerInspect, ContainerSummary, ImageInspect, ImageSummary};
-use super::{Engine, EngineError, EngineRead, ExitWatch};
+use super::{Engine, EngineError, EngineRead, Exec, ExitWatch};
 
 /// Containers and images as the engine's inspect documents.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,9 @@ pub struct Model {
     /// killed): they stop [`STOP_LANDS`] after the engine starts, as dockerd finishes a
     /// stop whoever asked for it.
     pub stopping: Vec<String>,
+    /// How commands run by the exec API end, by program (`argv[0]`): exit code
+    /// (`None`: still running at the timeout) and output. Others exit 0, silent.
+    pub exec: Vec<(String, Option<i64>, String)>,
     /// IDs handed out so far.
     next_id: u64,
 }
@@ -458,6 +461,41 @@ impl EngineRead for MemoryEngine {
 }
 
 impl Engine for MemoryEngine {
+    /// Changes nothing in the model but is a write (`exec <id> <argv…>`), checkpointed
+    /// like the others: a command runs in the container. Refused (409) when the
+    /// container does not run, as dockerd does.
+    fn exec(&self, id: &str, argv: &[String], _: &[String], _: Duration) -> Result<Exec> {
+        let answer = self.write(format!("exec {id} {}", argv.join(" ")), |m| {
+            let running = m
+                .container(id)
+                .is_some_and(|c| c.pointer("/State/Running") == Some(&Value::Bool(true)));
+            let scripted = m
+                .exec
+                .iter()
+                .find(|(program, _, _)| argv.first() == Some(program))
+                .map(|(_, code, output)| Exec {
+                    exit_code: *code,
+                    output: output.clone(),
+                });
+            Ok((
+                running,
+                scripted.unwrap_or(Exec {
+                    exit_code: Some(0),
+                    output: String::new(),
+                }),
+            ))
+        })?;
+        match answer {
+            (false, _) => Err(error(
+                "POST",
+                "/containers/exec",
+                409,
+                &format!("container {id} is not running"),
+            )),
+            (true, exec) => Ok(exec),
+        }
+    }
+
     fn pull(
         &self,
         name: &str,

@@ -89,6 +89,9 @@ pub trait Engine: EngineRead {
     fn remove_image(&self, reference: &str) -> Result<()>;
     /// Pauses a running container (already paused is fine).
     fn pause(&self, id: &str) -> Result<()>;
+    /// Runs `argv` inside the running container `id` through the exec API, with `env`
+    /// (`KEY=value`) on top of the container's, and waits at most `timeout` for it.
+    fn exec(&self, id: &str, argv: &[String], env: &[String], timeout: Duration) -> Result<Exec>;
     /// `POST /services/{id}/update?version=N`: `spec` replaces the service's spec, or,
     /// with `rollback`, Swarm rolls back to its previous spec. `auth` is the
     /// `X-Registry-Auth` value; without it the daemon uses the spec's own.
@@ -100,6 +103,16 @@ pub trait Engine: EngineRead {
         auth: Option<&str>,
         rollback: bool,
     ) -> Result<()>;
+}
+
+/// How a command run inside a container (the exec API) ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exec {
+    /// Its exit code; `None` when it still ran at the timeout (the engine cannot kill
+    /// an exec'd process: it may go on).
+    pub exit_code: Option<i64>,
+    /// The end of its output, stdout and stderr interleaved.
+    pub output: String,
 }
 
 /// What a watched container printed last and how it exited, collected in the
@@ -123,6 +136,12 @@ impl ExitWatch {
         let text = String::from_utf8_lossy(&bytes);
         let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         kept[kept.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Everything kept of its output (the last [`WATCH_KEEP`] bytes).
+    fn text(&self) -> String {
+        let bytes = self.output.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Its exit code, once the engine reported it.

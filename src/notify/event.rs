@@ -44,7 +44,7 @@ pub fn collect(rows: &[ImageReport], applied: &[Applied], state: &State) -> Vec<
             ResultKind::Updated => EventKind::Updated,
             ResultKind::RolledBack => EventKind::RolledBack,
             ResultKind::Failed => EventKind::Failed,
-            ResultKind::Recovered => continue,
+            ResultKind::Recovered | ResultKind::Skipped => continue,
         };
         events.push(Event {
             kind,
@@ -201,12 +201,14 @@ pub(crate) mod tests {
                 verify: None,
                 compose: None,
                 service: None,
+                hooks: Default::default(),
             },
             error: (result != ResultKind::Updated).then(|| "exited with 1".into()),
             result,
             dependents: Vec::new(),
             note: None,
             via: "api",
+            hooks: Vec::new(),
         }
     }
 

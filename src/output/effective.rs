@@ -55,13 +55,21 @@ impl Row {
                 "cosign_key",
                 json!(entry.cosign_key.as_ref().map(|p| p.display().to_string())),
             ),
+            ("hooks", entry.hooks.to_json()),
         ];
         let origin = &entry.origin;
         let settings = values
             .into_iter()
             .map(|(name, value)| {
-                let from = if origin.label_keys.iter().any(|k| k == name) {
-                    format!("label dum.{name}")
+                // Hook labels set one phase each: name them all.
+                let labels: Vec<String> = origin
+                    .label_keys
+                    .iter()
+                    .filter(|k| *k == name || (name == "hooks" && k.starts_with("hooks.")))
+                    .map(|k| format!("dum.{k}"))
+                    .collect();
+                let from = if !labels.is_empty() {
+                    format!("label {}", labels.join(", "))
                 } else if let (Some(i), true) =
                     (origin.entry, origin.file_keys.iter().any(|k| k == name))
                 {

@@ -27,6 +27,32 @@ pub enum ResultKind {
     Failed,
     /// An interrupted transaction was completed by a later run.
     Recovered,
+    /// A `pre_update` hook asked to skip the update for this run (exit 75); nothing
+    /// was touched.
+    Skipped,
+}
+
+/// What one lifecycle hook did, as the history and the JSON documents keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRun {
+    /// `pre_update`, `post_update` or `post_rollback`.
+    pub phase: String,
+    /// `host` or `container`.
+    #[serde(rename = "where")]
+    pub place: String,
+    /// Its exit code; `None` when it timed out or could not be started.
+    pub exit_code: Option<i64>,
+    /// Whether it ran out of its `timeout_seconds`.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// Its `timeout_seconds`.
+    #[serde(default)]
+    pub timeout_seconds: u64,
+    /// The end of its output (stdout and stderr), truncated.
+    pub output: String,
+    /// Why it could not be run, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One attempt.
@@ -49,6 +75,9 @@ pub struct Entry {
     pub reason: Option<String>,
     /// How long it took.
     pub duration_ms: u64,
+    /// The lifecycle hooks that ran, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -116,6 +145,7 @@ mod tests {
             result,
             reason: None,
             duration_ms: 1,
+            hooks: Vec::new(),
         }
     }
 

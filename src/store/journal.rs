@@ -17,6 +17,9 @@ use crate::store::state::State;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// The `pre_update` hook runs: nothing is touched yet, and a run killed here leaves
+    /// the old container as it was (recovery only clears the entry).
+    PreUpdate,
     /// About to rename the old (still running) container to its backup name.
     Renaming,
     /// A compose service: its tag is moved to the new image and `docker compose up`
@@ -30,6 +33,9 @@ pub enum Step {
     Starting,
     /// Verifying the new container.
     Verifying,
+    /// The new container passed verification; its `post_update` hook runs. Not
+    /// verified until the hook says so: a run killed here is rolled back.
+    PostUpdate,
     /// The new container is verified: only the backup's removal is left.
     Verified,
     /// Verification failed: restoring the old container.

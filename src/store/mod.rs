@@ -182,6 +182,7 @@ mod tests {
             result: ResultKind::Updated,
             reason: None,
             duration_ms: 1,
+            hooks: Vec::new(),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::docker::{Engine, transport::Endpoint};
 use crate::fault;
 use crate::image::reference::Reference;
 use crate::store::Store;
+use crate::store::history::HookRun;
 use crate::store::journal::{self, Handover, Step, Transaction};
 use crate::update::plan::Move;
 use crate::update::transaction::Undo;
@@ -176,6 +177,8 @@ pub fn relabel(plan: &mut CreatePlan, value: &str) {
 /// Applies `mv` to `old` through compose; returns the new container's ID and the
 /// containers compose recreated with it ([`followers`]). The journal holds the
 /// transaction until it is updated or restored, and clears it then.
+// Eight distinct inputs from one caller (`update::apply`); a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
     engine: &dyn Engine,
     store: &mut Store,
@@ -184,6 +187,7 @@ pub fn apply(
     old: &ContainerInspect,
     s: &Service,
     composer: &Composer,
+    hooks: &mut Vec<HookRun>,
 ) -> Result<(String, Vec<String>), Undo> {
     let plugin = composer
         .plugin()
@@ -280,6 +284,9 @@ pub fn apply(
             verify::verify(engine, &new.id, v, None)?;
         }
         verify_followers(engine, &followers, mv.verify)?;
+        if tx.was_running {
+            crate::update::transaction::post_update(engine, store, &mut tx, mv, &new.id, hooks)?;
+        }
         if tx.was_paused {
             engine
                 .pause(&new.id)

@@ -223,6 +223,7 @@ fn follow(
         verify: verify_with,
         compose: None,
         service: None,
+        hooks: Default::default(),
     };
     let outcome = recreate(
         engine,
@@ -231,7 +232,7 @@ fn follow(
         &plan,
         Some(restore_plan),
         &mv,
-        mv.verify,
+        &mut Vec::new(),
     );
     if !matches!(outcome, Err(Undo::Stuck(_) | Undo::Untouched(_))) {
         let (_, errors) = settle_at(engine, store, name, verify_with, depth + 1);

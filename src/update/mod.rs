@@ -10,6 +10,7 @@
 pub mod cleanup;
 pub mod compose;
 pub mod dependents;
+pub mod hook;
 pub mod plan;
 pub mod recovery;
 pub mod selfcontainer;
@@ -26,17 +27,18 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
 use crate::check::{ImageReport, Status};
+use crate::config::hooks::Phase;
 use crate::docker::Engine;
 use crate::docker::types::{ContainerInspect, CreatePlan};
 use crate::fault;
 use crate::store::Store;
-use crate::store::history::{Entry, ResultKind};
+use crate::store::history::{Entry, HookRun, ResultKind};
 use crate::store::state;
 
 pub use self::compose::Composer;
 pub use self::dependents::settle;
 pub use self::plan::{Move, Skip, hold_paused, plan_moves};
-pub use self::transaction::{Undo, recreate};
+pub use self::transaction::{Halt, SKIPPED_BY_HOOK, Undo, recreate};
 
 /// Pull progress on stderr when it is a terminal; silence otherwise (cron mails).
 fn progress_printer() -> impl FnMut(&str) {
@@ -93,6 +95,7 @@ pub fn entry(mv: &Move, started: Instant, result: ResultKind, reason: Option<Str
         result,
         reason,
         duration_ms: started.elapsed().as_millis() as u64,
+        hooks: Vec::new(),
     }
 }
 
@@ -116,6 +119,9 @@ pub struct Applied {
     /// `compose` when compose recreated the container, `swarm` when Swarm rolled a
     /// service out, `api` otherwise.
     pub via: &'static str,
+    /// The lifecycle hooks that ran, in order (output truncated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
 }
 
 /// Applies one move: pull, plan, transaction, dependents. Never panics on engine data;
@@ -137,10 +143,14 @@ pub fn apply(
         dependents: Vec::new(),
         note: None,
         via: "api",
+        hooks: Vec::new(),
     };
     let mut entries = Vec::new();
     if mv.service.is_some() {
         applied.via = "swarm";
+        if let Err(halt) = transaction::pre_update(engine, store, mv, None, &mut applied.hooks) {
+            return halted(applied, halt, started);
+        }
         let (result, outcome) = service::apply(engine, store, mv, auth);
         applied.note = outcome.note;
         match result {
@@ -150,7 +160,13 @@ pub fn apply(
                 applied.error = Some(undo.message_for("the service"));
             }
         }
-        entries.push(entry(mv, started, applied.result, applied.error.clone()));
+        not_run_post_update(&mut applied, "Swarm rolled the service out");
+        if applied.result == ResultKind::RolledBack {
+            post_rollback(engine, mv, None, &mut applied.hooks);
+        }
+        let mut done = entry(mv, started, applied.result, applied.error.clone());
+        done.hooks = applied.hooks.clone();
+        entries.push(done);
         return (applied, entries);
     }
     let old = engine
@@ -165,6 +181,11 @@ pub fn apply(
             }
             Ok(old)
         });
+    if let Ok(old) = &old
+        && let Err(halt) = transaction::pre_update(engine, store, mv, Some(old), &mut applied.hooks)
+    {
+        return halted(applied, halt, started);
+    }
     let route = match &old {
         Ok(old) => compose::route(composer, old),
         Err(_) => compose::Route::Plain,
@@ -173,12 +194,20 @@ pub fn apply(
         (Err(e), _) => Err(Undo::Untouched(e)),
         (Ok(old), compose::Route::Compose(service)) => {
             applied.via = "compose";
-            compose::apply(engine, store, mv, auth, &old, &service, composer).map(
-                |(id, followers)| {
-                    applied.dependents = followers;
-                    id
-                },
+            compose::apply(
+                engine,
+                store,
+                mv,
+                auth,
+                &old,
+                &service,
+                composer,
+                &mut applied.hooks,
             )
+            .map(|(id, followers)| {
+                applied.dependents = followers;
+                id
+            })
         }
         (Ok(old), route) => {
             let compose_api = match route {
@@ -240,7 +269,7 @@ pub fn apply(
                         &plan,
                         Some(restore_plan),
                         mv,
-                        mv.verify,
+                        &mut applied.hooks,
                     )
                 })
         }
@@ -256,6 +285,9 @@ pub fn apply(
     };
     if applied.via == "api" {
         applied.dependents = done;
+    }
+    if matches!(outcome, Err(Undo::RolledBack(_))) {
+        post_rollback(engine, mv, Some(&mv.container), &mut applied.hooks);
     }
     match outcome {
         Ok(_) => {
@@ -276,7 +308,51 @@ pub fn apply(
             entries.push(entry(mv, started, applied.result, applied.error.clone()));
         }
     }
+    for e in &mut entries {
+        e.hooks = applied.hooks.clone();
+    }
     (applied, entries)
+}
+
+/// The record of a move its `pre_update` hook stopped: skipped (not a failure) or
+/// vetoed.
+fn halted(mut applied: Applied, halt: Halt, started: Instant) -> (Applied, Vec<Entry>) {
+    let (result, reason) = match halt {
+        Halt::Skip(reason) => (ResultKind::Skipped, reason),
+        Halt::Veto(reason) => (ResultKind::Failed, reason),
+    };
+    applied.result = result;
+    applied.error = Some(reason);
+    let mut done = entry(&applied.mv, started, result, applied.error.clone());
+    done.hooks = applied.hooks.clone();
+    (applied, vec![done])
+}
+
+/// Says that a configured `post_update` hook did not run: Swarm verifies and finishes
+/// its own rollout, with no point at which dum could veto it.
+fn not_run_post_update(applied: &mut Applied, why: &str) {
+    if applied.mv.hooks.post_update.is_none() || applied.result != ResultKind::Updated {
+        return;
+    }
+    let note = format!("post_update hook not run: {why}");
+    log::warn!("{}: {note}", applied.mv.container);
+    applied.note = Some(match applied.note.take() {
+        Some(n) => format!("{n}; {note}"),
+        None => note,
+    });
+}
+
+/// Runs the move's `post_rollback` hook, if any, in the restored container (`None`: a
+/// Swarm service) or on the host; informational.
+fn post_rollback(
+    engine: &dyn Engine,
+    mv: &Move,
+    container: Option<&str>,
+    hooks: &mut Vec<HookRun>,
+) {
+    if let Some(hook) = &mv.hooks.post_rollback {
+        hooks.push(hook::run(engine, hook, Phase::PostRollback, mv, container));
+    }
 }
 
 /// Rows after the updates: what now runs.

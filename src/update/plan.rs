@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::check::{ImageReport, Status};
 use crate::compose::service::Service;
 use crate::config::ImageConfig;
+use crate::config::hooks::Hooks;
 use crate::image::pin::{Change, Pin};
 use crate::image::reference::Reference;
 use crate::image::select::{self, Direction};
@@ -41,6 +42,9 @@ pub struct Move {
     /// becomes `run_as` (pinned by digest) and Swarm rolls it out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The lifecycle hooks of its entry.
+    #[serde(skip)]
+    pub hooks: Hooks,
 }
 
 /// How the reason of a [`Skip`] starts when a policy (a signature) stopped the update:
@@ -220,6 +224,7 @@ pub fn plan_moves(
                         verify: Some(Verify::of(config)),
                         compose: Some(service.clone()),
                         service: None,
+                        hooks: config.hooks.clone(),
                     });
                 }
                 continue;
@@ -270,6 +275,7 @@ pub fn plan_moves(
             verify: Some(Verify::of(config)),
             compose: row.compose.clone(),
             service: None,
+            hooks: config.hooks.clone(),
         });
         // A service is not pulled here: its spec names the image by digest, and Swarm
         // pulls it on every node.
@@ -380,6 +386,7 @@ pub fn rollback(
         verify: Some(config.map(Verify::of).unwrap_or_default()),
         compose: None,
         service: None,
+        hooks: config.map(|c| c.hooks.clone()).unwrap_or_default(),
     }
 }
 
@@ -452,6 +459,7 @@ mod tests {
             release_notes: None,
             origin: Default::default(),
             cosign_key: None,
+            hooks: Default::default(),
         }
     }
 
@@ -723,6 +731,7 @@ mod tests {
             release_notes: None,
             origin: Default::default(),
             cosign_key: None,
+            hooks: Default::default(),
         };
         const CASES: &[(bool, bool, usize)] = &[
             (false, false, 0),
@@ -902,6 +911,7 @@ mod properties {
             release_notes: None,
             origin: Default::default(),
             cosign_key: None,
+            hooks: Default::default(),
         }
     }
 

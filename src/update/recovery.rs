@@ -242,6 +242,8 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
     for mut tx in pending {
         let interrupted = tx.step;
         let outcome = match tx.step {
+            // Killed while its pre_update hook ran: nothing was touched.
+            Step::PreUpdate => Ok(Step::PreUpdate),
             Step::Updated | Step::Restored => Ok(tx.step),
             _ if tx.service.is_some() => {
                 service::converge(engine, &tx, CONVERGE_VERIFY.health_timeout)
@@ -260,6 +262,10 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
             store.record(&tx).map(|()| step)
         });
         let (result, reason) = match &outcome {
+            Ok(Step::PreUpdate) => (
+                ResultKind::Failed,
+                "an interrupted run was killed while its pre_update hook ran; the old container was never touched".to_string(),
+            ),
             Ok(Step::Updated) => (
                 ResultKind::Recovered,
                 "an interrupted run had verified the new container; finished it".to_string(),
@@ -288,6 +294,7 @@ pub fn recover(engine: &dyn Engine, store: &mut Store) -> Result<Vec<(Transactio
             result,
             reason: Some(reason),
             duration_ms: now_ms().saturating_sub(tx.started_ms),
+            hooks: Vec::new(),
         };
         entries.push((tx, entry));
     }
@@ -309,6 +316,10 @@ const CONVERGE_VERIFY: Verify = Verify {
 pub fn converge(engine: &dyn Engine, store: &mut Store) -> Result<()> {
     let recovered = recover(engine, store)?;
     for (tx, entry) in &recovered {
+        if tx.step == Step::PreUpdate {
+            store.clear(&tx.container)?;
+            continue;
+        }
         if entry.result == ResultKind::Failed {
             continue;
         }
@@ -321,9 +332,12 @@ pub fn converge(engine: &dyn Engine, store: &mut Store) -> Result<()> {
             log::error!("{e}");
         }
     }
+    let stuck = recovered
+        .iter()
+        .any(|(tx, e)| e.result == ResultKind::Failed && tx.step != Step::PreUpdate);
     let entries: Vec<Entry> = recovered.into_iter().map(|(_, e)| e).collect();
     store.append_history(&entries)?;
-    if entries.iter().any(|e| e.result == ResultKind::Failed) {
+    if stuck {
         bail!(
             "an interrupted update could not be converged; see `dum history` and the journal in {}",
             store.state_file().display()

@@ -6,15 +6,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::config::hooks::Phase;
 use crate::docker::types::{ContainerInspect, CreatePlan};
 use crate::docker::{Engine, ExitWatch};
 use crate::fault;
 use crate::store::Store;
-use crate::store::history::ResultKind;
+use crate::store::history::{HookRun, ResultKind};
 use crate::store::journal::{self, Step, Transaction};
+use crate::update::hook::{self, Verdict};
 use crate::update::plan::Move;
 use crate::update::recovery;
-use crate::update::verify::{self, Verify};
+use crate::update::verify;
 
 /// The container name the backup carries during the transaction.
 pub fn backup_name(container: &str) -> String {
@@ -150,11 +152,109 @@ impl Undo {
     }
 }
 
+/// Why the `pre_update` hook stopped a move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// Exit 75: not this run; not a failure.
+    Skip(String),
+    /// Any other failure: the update is vetoed, the run fails.
+    Veto(String),
+}
+
+/// The report's reason of a move a `pre_update` hook skipped.
+pub const SKIPPED_BY_HOOK: &str = "skipped by pre_update hook";
+
+/// Runs the move's `pre_update` hook, if any, before anything is touched: in the old
+/// container (`old`) or on the host. Journaled while it runs, so the next run knows a
+/// killed one was there (and that nothing was touched: recovery only clears the entry);
+/// cleared as soon as it returned. What it did is pushed to `hooks`.
+pub fn pre_update(
+    engine: &dyn Engine,
+    store: &mut Store,
+    mv: &Move,
+    old: Option<&ContainerInspect>,
+    hooks: &mut Vec<HookRun>,
+) -> Result<(), Halt> {
+    let Some(pre) = &mv.hooks.pre_update else {
+        return Ok(());
+    };
+    let ran = match old {
+        Some(old) => {
+            let tx = Transaction {
+                kind: mv.kind.clone(),
+                container: mv.container.clone(),
+                image: mv.image.clone(),
+                old_id: old.id.clone(),
+                backup_name: backup_name(&mv.container),
+                new_id: None,
+                was_running: old.state.running,
+                step: Step::PreUpdate,
+                change: mv.change.clone(),
+                started_ms: journal::now_ms(),
+                was_paused: old.state.paused,
+                restore_plan: None,
+                stop_deadline_ms: None,
+                dependents: None,
+                compose: None,
+                service: None,
+            };
+            store
+                .record(&tx)
+                .map_err(|e| Halt::Veto(format!("{e:#}; {} is untouched", mv.container)))?;
+            let ran = hook::run(engine, pre, Phase::PreUpdate, mv, Some(&old.id));
+            store
+                .clear(&mv.container)
+                .map_err(|e| Halt::Veto(format!("{e:#}; {} is untouched", mv.container)))?;
+            ran
+        }
+        None => hook::run(engine, pre, Phase::PreUpdate, mv, None),
+    };
+    let verdict = hook::verdict(&ran, Phase::PreUpdate);
+    hooks.push(ran);
+    match verdict {
+        Verdict::Passed => Ok(()),
+        Verdict::Skip => Err(Halt::Skip(SKIPPED_BY_HOOK.into())),
+        Verdict::Failed(why) => Err(Halt::Veto(format!(
+            "vetoed: {why}; {} is untouched",
+            mv.container
+        ))),
+    }
+}
+
+/// Runs the move's `post_update` hook, if any, once the new container `id` passed
+/// verification: its failure is a failed verification (the error). Until the hook says
+/// so the update is not verified: journaled `PostUpdate`, a run killed meanwhile is
+/// rolled back. What it did is pushed to `hooks`.
+pub fn post_update(
+    engine: &dyn Engine,
+    store: &mut Store,
+    tx: &mut Transaction,
+    mv: &Move,
+    id: &str,
+    hooks: &mut Vec<HookRun>,
+) -> Result<()> {
+    let Some(post) = &mv.hooks.post_update else {
+        return Ok(());
+    };
+    tx.step = Step::PostUpdate;
+    store.record(tx)?;
+    let ran = hook::run(engine, post, Phase::PostUpdate, mv, Some(id));
+    let verdict = hook::verdict(&ran, Phase::PostUpdate);
+    hooks.push(ran);
+    match verdict {
+        Verdict::Failed(why) => Err(anyhow!(why)),
+        Verdict::Passed | Verdict::Skip => Ok(()),
+    }
+}
+
 /// Runs the whole transaction for one container whose new image is present locally.
 /// `restore_plan` creates the old container again on its own image, should the engine
-/// remove it (`AutoRemove`). Returns the new container's ID. Unless it is stuck, the
-/// transaction stays journaled (`Updated` or `Restored`) until
-/// [`crate::update::dependents::settle`] has brought its dependents along.
+/// remove it (`AutoRemove`); the move's `verify` settings verify the new one. Returns
+/// the new container's ID. Unless it is stuck, the transaction stays journaled
+/// (`Updated` or `Restored`) until [`crate::update::dependents::settle`] has brought its
+/// dependents along. The move's `post_update` hook, run once the new container passed
+/// verification, is part of it: its failure is a failed verification; what it did is
+/// pushed to `hooks`.
 pub fn recreate(
     engine: &dyn Engine,
     store: &mut Store,
@@ -162,7 +262,7 @@ pub fn recreate(
     plan: &CreatePlan,
     restore_plan: Option<CreatePlan>,
     mv: &Move,
-    verify_with: Option<Verify>,
+    hooks: &mut Vec<HookRun>,
 ) -> Result<String, Undo> {
     let mut tx = Transaction {
         kind: mv.kind.clone(),
@@ -199,9 +299,13 @@ pub fn recreate(
         tx.step = Step::Verifying;
         store.record(&tx)?;
         if plan.start
-            && let Some(v) = verify_with
+            && let Some(v) = mv.verify
         {
             verify::verify(engine, &id, v, watch.as_ref())?;
+        }
+        // Only a container that runs can be smoke-tested.
+        if plan.start {
+            post_update(engine, store, &mut tx, mv, &id, hooks)?;
         }
         // Verified running; a container the user had paused is left paused.
         if plan.start && tx.was_paused {

@@ -46,6 +46,7 @@ fn move_to_v2(container: &str) -> Move {
         verify: Some(NOW),
         compose: None,
         service: None,
+        hooks: Default::default(),
     }
 }
 
@@ -838,4 +839,176 @@ fn a_dependent_that_fails_to_start_is_converged() {
     recovery::converge(&healthy, &mut next).unwrap();
     assert_eq!(next.pending(), []);
     assert!(joins_web(&healthy.model()), "{:?}", healthy.model().names());
+}
+
+/// `move_to_v2` with in-container hooks running `pre` before and `post` after, and a
+/// `post_rollback` one.
+fn hooked(pre: Option<&str>, post: Option<&str>) -> Move {
+    use crate::config::hooks::{Hook, Hooks, Place};
+    let hook = |program: &str| Hook {
+        place: Place::Container,
+        argv: vec![program.to_string()],
+        timeout_seconds: 5,
+    };
+    Move {
+        hooks: Hooks {
+            pre_update: pre.map(hook),
+            post_update: post.map(hook),
+            post_rollback: Some(hook("after-rollback")),
+        },
+        ..move_to_v2("web")
+    }
+}
+
+/// The `pre_update` hook's exit decides before anything is touched: 0 goes on, 75
+/// skips (not a failure), anything else or a timeout vetoes; the old container is
+/// never touched by the last three, and the journal is empty after each.
+#[test]
+fn the_pre_update_hook_goes_on_skips_or_vetoes() {
+    let cases: &[(Option<i64>, &str, ResultKind, &str)] = &[
+        (Some(0), "", ResultKind::Updated, ""),
+        (
+            Some(75),
+            "busy",
+            ResultKind::Skipped,
+            "skipped by pre_update hook",
+        ),
+        (
+            Some(3),
+            "dumping\nno space left\n",
+            ResultKind::Failed,
+            "vetoed: the pre_update hook exited with 3: no space left; web is untouched",
+        ),
+        (
+            None,
+            "",
+            ResultKind::Failed,
+            "the pre_update hook timed out after 5 s",
+        ),
+    ];
+    for (exit, output, want, reason) in cases {
+        let (_dir, path, mut store) = store();
+        let mut model = fixture("web", true);
+        model.exec = vec![("backup".into(), *exit, output.to_string())];
+        let engine = MemoryEngine::new(model, Some(path));
+        let old_id = field(&engine.model(), "web", "/Id").clone();
+        let mv = hooked(Some("backup"), None);
+        let (applied, entries) = apply(&engine, &mut store, &mv, None, None, &Composer::default());
+        let case = format!("exit {exit:?}");
+        assert_eq!(applied.result, *want, "{case}: {:?}", applied.error);
+        assert!(
+            applied.error.as_deref().unwrap_or("").contains(reason),
+            "{case}: {:?}",
+            applied.error
+        );
+        assert_eq!(applied.hooks.len(), 1, "{case}");
+        assert_eq!(applied.hooks[0].phase, "pre_update");
+        assert_eq!(
+            entries[0].hooks, applied.hooks,
+            "{case}: the history keeps it"
+        );
+        // The hook ran in the old container, before any write.
+        let log = engine.log();
+        let exec = log
+            .iter()
+            .position(|c| c.starts_with("exec"))
+            .unwrap_or(usize::MAX);
+        assert_eq!(
+            log.get(exec),
+            Some(&format!("exec {} backup", old_id.as_str().unwrap())),
+            "{case}"
+        );
+        if *want != ResultKind::Updated {
+            assert_eq!(engine.calls().len(), 1, "{case}: only the exec");
+        }
+        if *want != ResultKind::Updated {
+            assert_eq!(field(&engine.model(), "web", "/Id"), &old_id, "{case}");
+            settled(&engine.model(), "web", V1, &[], false, &case);
+        }
+        assert_eq!(store.pending(), [], "{case}: the journal is empty");
+    }
+}
+
+/// A `post_update` hook that fails is a failed verification: the old container comes
+/// back, and the `post_rollback` hook runs in it.
+#[test]
+fn a_failing_post_update_hook_rolls_back() {
+    let (_dir, path, mut store) = store();
+    let mut model = fixture("web", true);
+    model.exec = vec![("smoke".into(), Some(1), "HTTP 500\n".into())];
+    let engine = MemoryEngine::new(model, Some(path));
+    let old_id = field(&engine.model(), "web", "/Id").clone();
+    let (applied, entries) = apply(
+        &engine,
+        &mut store,
+        &hooked(None, Some("smoke")),
+        None,
+        None,
+        &Composer::default(),
+    );
+    assert_eq!(
+        applied.result,
+        ResultKind::RolledBack,
+        "{:?}",
+        applied.error
+    );
+    let error = applied.error.unwrap_or_default();
+    assert!(
+        error.contains("the post_update hook exited with 1: HTTP 500"),
+        "{error}"
+    );
+    settled(&engine.model(), "web", V1, &[], false, "rolled back");
+    assert_eq!(field(&engine.model(), "web", "/Id"), &old_id);
+    let phases: Vec<&str> = applied.hooks.iter().map(|h| h.phase.as_str()).collect();
+    assert_eq!(phases, ["post_update", "post_rollback"]);
+    assert_eq!(entries[0].hooks.len(), 2);
+    let log = engine.log();
+    assert!(
+        log.contains(&"exec web after-rollback".to_string()),
+        "{log:?}"
+    );
+    assert_eq!(store.pending(), []);
+}
+
+/// A run killed while a hook runs converges: during `pre_update` nothing was touched
+/// (the entry is only cleared); during `post_update` the update had not been confirmed,
+/// so it is rolled back.
+#[test]
+fn a_run_killed_during_a_hook_converges() {
+    let cases = [
+        (
+            hooked(Some("backup"), None),
+            "pre_update",
+            ResultKind::Failed,
+        ),
+        (
+            hooked(None, Some("smoke")),
+            "post_update",
+            ResultKind::RolledBack,
+        ),
+    ];
+    for (mv, step, want) in cases {
+        let (_dir, path, mut store) = store();
+        let engine = MemoryEngine::new(fixture("web", true), Some(path));
+        let old_id = field(&engine.model(), "web", "/Id").clone();
+        let (applied, _) = apply(&engine, &mut store, &mv, None, None, &Composer::default());
+        assert_eq!(applied.result, ResultKind::Updated, "{:?}", applied.error);
+        // Killed while the hook ran: the engine and the journal as they were then.
+        let during = engine
+            .checkpoints()
+            .into_iter()
+            .find(|c| c.call.starts_with("exec") && c.when == "before")
+            .unwrap();
+        let journal: Value = serde_json::from_slice(during.state.as_deref().unwrap()).unwrap();
+        assert_eq!(journal["journal"][0]["step"], step);
+        let kill_dir = tempfile::tempdir().unwrap();
+        let (engine, mut next) = resume(&during, kill_dir.path());
+        recovery::converge(&engine, &mut next).unwrap();
+        engine.finish_stops();
+        settled(&engine.model(), "web", V1, &[], false, step);
+        assert_eq!(field(&engine.model(), "web", "/Id"), &old_id, "{step}");
+        assert_eq!(next.pending(), [], "{step}");
+        let last = next.history().unwrap().last().cloned().unwrap();
+        assert_eq!(last.result, want, "{step}");
+    }
 }

@@ -989,3 +989,62 @@ fn sigkill_during_a_compose_update_converges() {
         );
     }
 }
+
+/// Lifecycle hooks for a compose service: `pre_update` runs in the old container before
+/// compose touches anything, and a failing `post_update` (run in the container compose
+/// created) rolls the service back through compose, the `post_rollback` hook told.
+#[test]
+#[ignore = "needs the compose plugin: runs on the engines of the matrix (scripts/test)"]
+fn a_compose_service_runs_its_hooks_and_a_failed_post_update_rolls_it_back() {
+    let (db, _) = first("cdbhook");
+    let (app, _) = first("capphook");
+    let project = Project::new(
+        &stack(&db.reference("latest"), &app.reference("latest"), ""),
+        "GREETING=hello\n",
+    );
+    project.up();
+    let before = project.assert_up_recreates_nothing();
+    let old_app = image_id(&app.reference("latest"));
+    release(&[&app], "1.1.0");
+    let dir = temp_dir("dum-test-composehook-");
+    let told = dir.path().join("told");
+    let mut config = entries(&[&app]);
+    config["images"][0]["hooks"] = json!({
+        "pre_update": {"container": ["sh", "-c", "echo $DUM_PHASE > /pre"]},
+        "post_update": {"container": ["sh", "-c", "echo smoke failed; exit 1"]},
+        "post_rollback": {"host": ["sh", "-c", format!("echo $DUM_PHASE > {}", told.display())]},
+    });
+    let dum = dum_with_compose(config);
+    let out = dum.run(&["update", "--format", "json"]);
+    out.assert_code(1);
+    let doc = out.json();
+    let update = &doc["updates"][0];
+    assert_eq!(update["via"], "compose", "{doc}");
+    assert_eq!(update["result"], "rolled_back", "{doc}");
+    let error = update["error"].as_str().unwrap();
+    assert!(
+        error.contains("the post_update hook exited with 1: smoke failed"),
+        "{error}"
+    );
+    let phases: Vec<&str> = update["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        ["pre_update", "post_update", "post_rollback"],
+        "{doc}"
+    );
+    assert_eq!(image_id(&app.reference("latest")), old_app, "tag restored");
+    assert_eq!(project.inspect("app")["Image"], old_app.as_str());
+    assert_eq!(
+        std::fs::read_to_string(&told).unwrap().trim(),
+        "post_rollback"
+    );
+    let after = project.assert_up_recreates_nothing();
+    let db_id = |ids: &[(String, String)]| ids.iter().find(|(s, _)| s == "db").cloned();
+    assert_eq!(db_id(&before), db_id(&after), "db untouched");
+    assert_eq!(dum.state().unwrap()["journal"], json!([]));
+}

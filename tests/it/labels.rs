@@ -1,12 +1,12 @@
 //! Per-container settings in `dum.*` labels: labels alone configure a container,
 //! labels win over the file's entry, `dum.enable=false` excludes, bad labels fail their
-//! own row. Real engine, real registry.
+//! own row, hook labels name commands inside the container. Real engine, real registry.
 //!
 //! These tests are `#[ignore]`d and run alone (`scripts/test` runs them in its serial
 //! phase): a container's labels concern every dum run on the engine, so a container with
 //! bad labels would fail any concurrent test's `dum check`.
 
-use crate::harness::{Container, Dum, Image, Pushed, registry};
+use crate::harness::{Container, Dum, Image, Pushed, Volume, docker, registry};
 use serde_json::{Value, json};
 
 const SEMVER: &str = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
@@ -293,6 +293,53 @@ fn bad_labels_fail_their_own_row_and_validate_lists_them() {
     assert!(problems.iter().all(|p| p["container"] == bad.name()));
     // An update never touches it, and the run says it failed.
     dum.run(&["update", good.name()]).assert_code(101);
+    let out = dum.run(&["update", bad.name()]);
+    out.assert_code(1);
+    assert_eq!(bad.inspect()["Config"]["Image"], v1.reference.as_str());
+}
+
+/// `dum.hooks.pre_update` names a command inside the container (a JSON argv); a label
+/// cannot name a host command, nor a `post_rollback` hook.
+#[test]
+#[ignore = "runs alone (scripts/test, serial phase): labels concern every run on the engine"]
+fn hook_labels_name_commands_inside_the_container() {
+    let (image, v1, _) = versions("lblhook");
+    let volume = Volume::create("lblhook");
+    let mount = format!("{}:/backup", volume.name());
+    let c = Container::run(
+        "lblhook",
+        &v1.reference,
+        &[
+            "-v",
+            &mount,
+            "--label",
+            r#"dum.hooks.pre_update=["sh","-c","echo $DUM_CONTAINER $DUM_PHASE > /backup/by-label"]"#,
+        ],
+    );
+    let dum = Dum::new().config_json(json!({"images": [{
+        "image": image.name(), "regex": SEMVER, "grace_seconds": 1,
+    }]}));
+    let out = dum.run(&["validate", "--effective", "--format", "json"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("label dum.hooks.pre_update"), "{out:?}");
+    dum.run(&["update", c.name()]).assert_code(101);
+    assert_eq!(c.inspect()["Config"]["Image"], image.reference("1.1.0"));
+    let written = docker(&["exec", c.name(), "cat", "/backup/by-label"]);
+    assert_eq!(written.trim(), format!("{} pre_update", c.name()));
+    drop(c);
+
+    let bad = run_labelled(
+        "lblhookbad",
+        &v1.reference,
+        &[
+            ("dum.hooks.pre_update", r#"{"host":["touch","/tmp/owned"]}"#),
+            ("dum.hooks.post_rollback", r#"["true"]"#),
+        ],
+    );
+    let out = dum.run(&["validate"]);
+    out.assert_code(2);
+    out.assert_stderr_contains("label dum.hooks.pre_update: must be a JSON array of strings");
+    out.assert_stderr_contains("unknown label \"dum.hooks.post_rollback\"");
     let out = dum.run(&["update", bad.name()]);
     out.assert_code(1);
     assert_eq!(bad.inspect()["Config"]["Image"], v1.reference.as_str());

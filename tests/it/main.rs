@@ -22,6 +22,7 @@ mod failures;
 mod faults;
 mod harness;
 mod harness_selftest;
+mod hooks;
 mod init;
 mod labels;
 mod lock;
