@@ -60,13 +60,15 @@ pub fn record(store: &mut Store, run: &Finished) {
 }
 
 /// The name an update attempt's result is counted under; `None` for what is not an
-/// attempt of this run (a recovery is counted by the run it completes).
+/// attempt of this run.
 pub fn result(kind: ResultKind) -> Option<&'static str> {
     match kind {
         ResultKind::Updated => Some("updated"),
         ResultKind::RolledBack => Some("rolled_back"),
         ResultKind::Failed => Some("failed"),
-        ResultKind::Recovered => None,
+        // A recovery is counted by the run it completes; a `pre_update` hook's skip
+        // (exit 75) attempted nothing.
+        ResultKind::Recovered | ResultKind::Skipped => None,
     }
 }
 
